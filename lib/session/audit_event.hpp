@@ -2,6 +2,28 @@
 // events"). Produced by the FSM on the control core, rendered to JSON lines by lib/telemetry.
 #pragma once
 
+// Audit log contract (the FSM emits it, telemetry's audit_check verifies it):
+// - JSON line base fields: ts_ms (int), event_type, node_id, policy_version, session_id
+//   (16 lowercase hex digits: JSON numbers lose precision above 2^53; all zeros for events
+//   about no known session), state_version (int). States upper-case ("ATTACHED"), reasons
+//   lower_snake, transports "198.51.100.7:51820" / "[2001:db8::1]:51820", ReattachResult
+//   status "SUCCESS" / "DENIED".
+// - SessionCreated carries state_version 0 (BIRTH) and is immediately followed by
+//   SessionStateChange BIRTH->ATTACHED handshake_ok at version 1.
+// - Every SessionStateChange and every TransportSwitch increments state_version by exactly 1
+//   and carries the new version; every other event carries the current version unchanged.
+// - A successful reattach / validated NAT rebinding emits TransportSwitch (v+1; previous =
+//   current binding; reason reattach_success for an explicit REATTACH, address_change_observed
+//   for a gateway-validated rebinding), then SessionStateChange RECOVERING->ATTACHED
+//   reattach_success (v+2). Legacy roaming of a stock peer emits only a TransportSwitch with
+//   reason legacy_roaming. The binding never changes any other way.
+// - Termination: SessionStateChange X->TERMINATED, then SessionTerminated (same reason, same
+//   version). Afterwards only ReattachResult DENIED, SecurityEvent or TransportSwitchDenied
+//   may name the session.
+// - TransportSwitch events of one session: at most switching.max_switches_per_min in any
+//   60000 ms window, consecutive ones >= switching.switch_cooldown_ms apart. A denied switch
+//   is a TransportSwitchDenied (policy_denied) plus a PolicyEvent naming the deciding key.
+
 #include <cstdint>
 #include <string>
 #include <string_view>
