@@ -127,6 +127,10 @@ IpsecMbAead::IpsecMbAead(IpsecMbAead &&) noexcept = default;
 IpsecMbAead &IpsecMbAead::operator=(IpsecMbAead &&) noexcept = default;
 IpsecMbAead::~IpsecMbAead() = default;
 
+const char *IpsecMbAead::library_version() noexcept {
+    return imb_get_version_str();
+}
+
 bool IpsecMbAead::wipes_internal_state() const noexcept {
     return (mgr_->features & IMB_FEATURE_SAFE_DATA) != 0;
 }

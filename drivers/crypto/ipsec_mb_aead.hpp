@@ -46,6 +46,8 @@ class IpsecMbAead {
 
     // The code path ipsec-mb picked: "sse", "avx", "avx2", "avx512" or "no-aesni".
     const char *arch_name() const noexcept { return arch_; }
+    // The ipsec-mb release linked at run time, e.g. "1.3.0".
+    static const char *library_version() noexcept;
     // True when the library was built to wipe its internal copies of keys and keystream.
     bool wipes_internal_state() const noexcept;
 
