@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Counts test results over meson test logs (testlog-<suite>.json): gtest cases one by one (from meson's JUnit
+file), every other test as one. Prints failures, then 'N passed, N failed[, N skipped]'."""
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+
+def cases_by_test(junit: Path):
+    """meson names gtest suites '<project>.<project>:<suite> / <test>.<GtestSuite>'."""
+    out = {}
+    if not junit.exists():
+        return out
+    for ts in ET.parse(junit).getroot().iter("testsuite"):
+        name = ts.get("name", "")
+        for tc in ts.iter("testcase"):
+            if tc.find("failure") is not None or tc.find("error") is not None:
+                state = "failed"
+            elif tc.find("skipped") is not None or tc.get("result") == "skipped":
+                state = "skipped"
+            else:
+                state = "passed"
+            full = f"{tc.get('classname')}.{tc.get('name')}"
+            out.setdefault(name, []).append((full, state))
+    return out
+
+
+def main(argv):
+    extra = 0
+    if argv[:1] == ["--extra-failed"]:
+        extra, argv = int(argv[1]), argv[2:]
+    passed = skipped = 0
+    failed = extra
+    failures = []
+    if not argv:
+        failures.append("no test log at all (nothing was built or run)")
+        failed += 1
+    for log in map(Path, argv):
+        bd = log.parent.parent
+        cases = cases_by_test(log.with_suffix(".junit.xml"))
+        for line in log.read_text().splitlines():
+            t = json.loads(line)
+            name, result = t["name"], t["result"]
+            label = f"{bd.name}: {name}"
+            mine = [c for k, v in cases.items() if k.split(".", 1)[-1].startswith(name + ".")
+                    for c in v]
+            if mine:
+                for case, state in mine:
+                    if state == "passed":
+                        passed += 1
+                    elif state == "skipped":
+                        skipped += 1
+                    else:
+                        failed += 1
+                        failures.append(f"{label}: {case}")
+                # A crash or timeout around the cases is a failure of its own.
+                if result not in ("OK", "EXPECTEDFAIL", "SKIP") and not any(
+                        s == "failed" for _, s in mine):
+                    failed += 1
+                    failures.append(f"{label}: {result}")
+            elif result in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif result == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+                failures.append(f"{label}: {result}")
+    for f in failures:
+        print(f"FAILED {f}")
+    tail = f", {skipped} skipped" if skipped else ""
+    print(f"{passed} passed, {failed} failed{tail}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
