@@ -1,0 +1,42 @@
+#include "session/switch_gate.hpp"
+
+#include <algorithm>
+
+namespace jg {
+
+void SwitchHistory::record(int64_t now_ms) {
+    times_[next_] = now_ms;
+    next_ = (next_ + 1) % kCapacity;
+    ++total_;
+}
+
+uint32_t SwitchHistory::count_in_window(int64_t now_ms) const {
+    const uint32_t held = std::min(total_, kCapacity);
+    uint32_t n = 0;
+    for (uint32_t i = 1; i <= held; ++i) {
+        const int64_t t = times_[(next_ + kCapacity - i) % kCapacity];
+        if (now_ms - t >= kSwitchRateWindowMs)
+            break;
+        ++n;
+    }
+    return n;
+}
+
+GateVerdict check_switch_gate(const SwitchHistory &h, const Policy &p, int64_t now_ms) {
+    const auto &w = p.switching;
+    if (!h.empty() && now_ms - h.last_ms() < w.switch_cooldown_ms)
+        return {false, "switching.switch_cooldown_ms", static_cast<double>(w.switch_cooldown_ms),
+                static_cast<double>(now_ms - h.last_ms())};
+    const uint32_t limit = std::min(w.max_switches_per_min, SwitchHistory::kCapacity);
+    const uint32_t recent = h.count_in_window(now_ms);
+    if (recent >= limit)
+        return {false, "switching.max_switches_per_min", static_cast<double>(limit),
+                static_cast<double>(recent + 1)};
+    return {};
+}
+
+bool improvement_justifies_switch(double current_score, double candidate_score, const Policy &p) {
+    return candidate_score >= current_score * p.switching.switch_improvement_factor;
+}
+
+}  // namespace jg
