@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "proto/messages.hpp"
+
+namespace jg::proto {
+namespace {
+
+std::vector<uint8_t> message(MessageType type, size_t size) {
+    std::vector<uint8_t> m(size, 0xab);
+    m[0] = static_cast<uint8_t>(type);
+    m[1] = m[2] = m[3] = 0;
+    return m;
+}
+
+TEST(MessageLayout, SizesAndOffsetsMatchWireGuard) {
+    EXPECT_EQ(kInitiationSize, 148u);
+    EXPECT_EQ(kResponseSize, 92u);
+    EXPECT_EQ(kCookieReplySize, 64u);
+    EXPECT_EQ(kTransportMinSize, 32u);
+    EXPECT_EQ(initiation_off::mac1, 116u);
+    EXPECT_EQ(response_off::mac1, 60u);
+    EXPECT_EQ(kRejectAfterMessages, 18446744073709543423ull);
+    EXPECT_EQ(kRekeyAfterMessages, 1152921504606846976ull);
+}
+
+TEST(MessageParse, AcceptsWellFormedInitiationAndReadsLittleEndianSender) {
+    auto m = message(MessageType::initiation, kInitiationSize);
+    m[4] = 0x78;
+    m[5] = 0x56;
+    m[6] = 0x34;
+    m[7] = 0x12;
+    const auto p = parse_initiation(m);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p.view.sender_index(), 0x12345678u);
+    EXPECT_EQ(p.view.ephemeral().data(), m.data() + 8);
+    EXPECT_EQ(p.view.mac2().data(), m.data() + 132);
+}
+
+TEST(MessageParse, RejectsHandshakeMessagesOfWrongSize) {
+    auto init = message(MessageType::initiation, kInitiationSize + 1);
+    EXPECT_EQ(parse_initiation(init).reason, ParseReason::wrong_size);
+    auto init_short = message(MessageType::initiation, kInitiationSize - 1);
+    EXPECT_EQ(parse_initiation(init_short).reason, ParseReason::wrong_size);
+    auto resp = message(MessageType::response, kResponseSize - 16);
+    EXPECT_EQ(parse_response(resp).reason, ParseReason::wrong_size);
+    auto cookie = message(MessageType::cookie_reply, kCookieReplySize + 16);
+    EXPECT_EQ(parse_cookie_reply(cookie).reason, ParseReason::wrong_size);
+}
+
+TEST(MessageParse, RejectsMessageOfAnotherType) {
+    auto resp = message(MessageType::response, kInitiationSize);
+    EXPECT_EQ(parse_initiation(resp).reason, ParseReason::unknown_type);
+    auto init = message(MessageType::initiation, kResponseSize);
+    EXPECT_EQ(parse_response(init).reason, ParseReason::unknown_type);
+    auto transport = message(MessageType::transport, kCookieReplySize);
+    EXPECT_EQ(parse_cookie_reply(transport).reason, ParseReason::unknown_type);
+    auto cookie = message(MessageType::cookie_reply, 32);
+    EXPECT_EQ(parse_transport(cookie).reason, ParseReason::unknown_type);
+}
+
+TEST(MessageParse, RejectsNonzeroReservedBytesInEveryType) {
+    for (int byte = 1; byte <= 3; ++byte) {
+        auto init = message(MessageType::initiation, kInitiationSize);
+        init[byte] = 1;
+        EXPECT_EQ(parse_initiation(init).reason, ParseReason::nonzero_reserved);
+        auto resp = message(MessageType::response, kResponseSize);
+        resp[byte] = 0x80;
+        EXPECT_EQ(parse_response(resp).reason, ParseReason::nonzero_reserved);
+        auto cookie = message(MessageType::cookie_reply, kCookieReplySize);
+        cookie[byte] = 2;
+        EXPECT_EQ(parse_cookie_reply(cookie).reason, ParseReason::nonzero_reserved);
+        auto data = message(MessageType::transport, 48);
+        data[byte] = 4;
+        EXPECT_EQ(parse_transport(data).reason, ParseReason::nonzero_reserved);
+    }
+}
+
+TEST(MessageParse, RejectsInputShorterThanHeaderWithoutReadingPastIt) {
+    // The vector holds exactly the bytes given, so AddressSanitizer builds would catch an
+    // out-of-bounds read here.
+    for (size_t n = 0; n < kHeaderSize; ++n) {
+        std::vector<uint8_t> m(n, 0);
+        if (n > 0)
+            m[0] = 1;
+        EXPECT_EQ(parse_initiation(m).reason, ParseReason::truncated) << n;
+        EXPECT_EQ(parse_transport(m).reason, ParseReason::truncated) << n;
+        EXPECT_EQ(classify_outer_payload(m).reason, ParseReason::truncated) << n;
+    }
+}
+
+TEST(MessageParse, TransportAcceptsKeepaliveAndPaddedSizes) {
+    for (size_t n : {32u, 48u, 64u, 1440u}) {
+        auto m = message(MessageType::transport, n);
+        const auto p = parse_transport(m);
+        ASSERT_TRUE(p.ok()) << n;
+        EXPECT_EQ(p.view.padded_plaintext_size(), n - 32);
+        EXPECT_EQ(p.view.sealed().size(), n - 16);
+    }
+}
+
+TEST(MessageParse, TransportRejectsShortAndMisalignedLengths) {
+    auto short_m = message(MessageType::transport, 31);
+    EXPECT_EQ(parse_transport(short_m).reason, ParseReason::truncated);
+    auto header_only = message(MessageType::transport, 16);
+    EXPECT_EQ(parse_transport(header_only).reason, ParseReason::truncated);
+    for (size_t n : {33u, 40u, 47u, 63u}) {
+        auto m = message(MessageType::transport, n);
+        EXPECT_EQ(parse_transport(m).reason, ParseReason::misaligned_length) << n;
+    }
+}
+
+TEST(MessageParse, TransportReadsReceiverAndCounterLittleEndian) {
+    auto m = message(MessageType::transport, 32);
+    store_le32(m.data() + 4, 0xdeadbeef);
+    store_le64(m.data() + 8, 0x0102030405060708ull);
+    const auto p = parse_transport(m);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p.view.receiver_index(), 0xdeadbeefu);
+    EXPECT_EQ(p.view.counter(), 0x0102030405060708ull);
+    EXPECT_EQ(m[8], 0x08);
+}
+
+TEST(OuterClassify, NamesEachTypeAndRejectsUnknownOnes) {
+    EXPECT_EQ(classify_outer_payload(message(MessageType::initiation, 148)).type,
+              MessageType::initiation);
+    EXPECT_EQ(classify_outer_payload(message(MessageType::response, 92)).type,
+              MessageType::response);
+    EXPECT_EQ(classify_outer_payload(message(MessageType::cookie_reply, 64)).type,
+              MessageType::cookie_reply);
+    const auto t = classify_outer_payload(message(MessageType::transport, 96));
+    EXPECT_TRUE(t.ok());
+    EXPECT_EQ(t.type, MessageType::transport);
+    for (uint8_t bad : {0, 5, 0x45, 0xff}) {
+        auto m = message(MessageType::transport, 64);
+        m[0] = bad;
+        EXPECT_EQ(classify_outer_payload(m).reason, ParseReason::unknown_type) << int(bad);
+    }
+    EXPECT_EQ(classify_outer_payload(message(MessageType::initiation, 92)).reason,
+              ParseReason::wrong_size);
+    EXPECT_EQ(classify_outer_payload(message(MessageType::transport, 50)).reason,
+              ParseReason::misaligned_length);
+}
+
+TEST(ParseReason, NamesComeFromTheSameList) {
+    EXPECT_EQ(parse_reason_name(ParseReason::ok), "ok");
+    EXPECT_EQ(parse_reason_name(ParseReason::nonzero_reserved), "nonzero_reserved");
+    EXPECT_EQ(parse_reason_name(ParseReason::misaligned_length), "misaligned_length");
+    EXPECT_EQ(kParseReasonCount, size_t(ParseReason::misaligned_length) + 1);
+}
+
+}  // namespace
+}  // namespace jg::proto
