@@ -3,6 +3,7 @@
 // flags (--benchmark_out=FILE --benchmark_out_format=json) write JSON; --quick is a CI smoke.
 #include <benchmark/benchmark.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -147,6 +148,9 @@ struct Cell {
 // Keeps Google Benchmark's console output and remembers each result for the summary table.
 class TableReporter : public benchmark::ConsoleReporter {
   public:
+    // Colour only on a terminal, so logs and CI output stay plain text.
+    TableReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
+
     void ReportRuns(const std::vector<Run> &runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const Run &run : runs) {

@@ -1,6 +1,5 @@
-// ChaCha20-Poly1305 over packet bursts through Intel ipsec-mb's job API (the data-plane backend).
-// One instance per thread (it owns an IMB_MGR); create it on the control core, then only its
-// owning worker lcore may call it. Not thread-safe, movable, not copyable.
+// ChaCha20-Poly1305 bursts through Intel ipsec-mb's job API: the data plane's AEAD backend.
+// One instance per worker lcore, created on that lcore; only that lcore may call it.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +12,8 @@ struct IMB_MGR;
 
 namespace jg::crypto {
 
+// Owns one IMB_MGR (allocated where create() runs, hence on the owning lcore's NUMA node).
+// Movable, not copyable; not thread-safe.
 class IpsecMbAead {
   public:
     // Allocates and initialises the manager for the best arch ipsec-mb finds on this CPU.
@@ -26,8 +27,8 @@ class IpsecMbAead {
     ~IpsecMbAead();
 
     // Hot path. Submits every op of the burst to the manager, then flushes, so ipsec-mb can
-    // fill its SIMD lanes; each op's `ok` is set. No allocation; any n (processed in rounds
-    // of kRoundOps).
+    // fill its SIMD lanes where the arch has multi-buffer ChaCha20-Poly1305; each op's `ok`
+    // is set. No allocation; any n (processed in rounds of kRoundOps).
     void seal_burst(AeadOp *ops, uint16_t n) noexcept;
     void open_burst(AeadOp *ops, uint16_t n) noexcept;
 
