@@ -11,7 +11,7 @@ set -uo pipefail
 flow=${1:?flow: initiator|responder|psk|under-load}
 endpoint_exe=${2:?path to wg_endpoint}
 
-for tool in ip wg wireguard-go ping timeout; do
+for tool in ip wg wireguard-go ping timeout jq ss; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
@@ -159,6 +159,13 @@ endpoint_args() {
     printf '%s\n' "${args[@]}"
 }
 
+# wireguard-go's first initiation must find the socket bound, or it waits REKEY_TIMEOUT (5 s)
+# before trying again and the pings time out.
+wait_endpoint_bound() {
+    wait_until 50 bash -c "ip netns exec $ns_ep ss -Hlun 'sport = :$port_ep' | grep -q ." ||
+        fail "wg_endpoint did not bind $outer_ep:$port_ep"
+}
+
 # ---- Flows ----
 
 # wg_endpoint initiates, sends an echo request through the tunnel, and must get the reply
@@ -194,6 +201,7 @@ responder_case() {
         --timeout-ms 25000 >"$out" 2>&1 &
     local ep_pid=$!
     pids+=("$ep_pid")
+    wait_endpoint_bound
     start_wireguard_go "$psk" yes
     if [ -n "$under_load" ]; then
         # wireguard-go retries an initiation REKEY_TIMEOUT (5 s + jitter) after the one that
@@ -242,6 +250,7 @@ mismatch_responder_case() {
         >"$out" 2>&1 &
     local ep_pid=$!
     pids+=("$ep_pid")
+    wait_endpoint_bound
     start_wireguard_go "$workdir/psk.a" yes
     if ip netns exec "$ns_wg" ping -n -c 1 -W 3 "$tunnel_ep"; then
         fail "ping got through with mismatched pre-shared keys"
