@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "session/state_machine.hpp"
+#include "session/switch_gate.hpp"
 #include "telemetry/audit_json.hpp"
 
 namespace jg {
@@ -14,40 +16,6 @@ namespace {
 
 using S = SessionState;
 using R = Reason;
-
-struct Transition {
-    S from;
-    S to;
-    R reason;
-};
-
-// STATE_MACHINE.md "Transitions", one row per (from, to, reason). Into TERMINATED is
-// handled apart because it is allowed from every state but TERMINATED itself.
-constexpr Transition kTransitions[] = {
-    {S::Birth, S::Attached, R::handshake_ok},
-    {S::Attached, S::Volatile, R::loss_threshold_exceeded},
-    {S::Attached, S::Volatile, R::heartbeat_timeout},
-    {S::Attached, S::Volatile, R::consecutive_drop_exceeded},
-    {S::Attached, S::Volatile, R::latency_threshold_exceeded},
-    {S::Attached, S::Volatile, R::jitter_threshold_exceeded},
-    {S::Attached, S::Volatile, R::address_change_observed},
-    {S::Volatile, S::Attached, R::health_recovered},
-    {S::Volatile, S::Recovering, R::reattach_requested},
-    {S::Volatile, S::Recovering, R::path_validation_started},
-    {S::Volatile, S::Degraded, R::volatile_persisted},
-    {S::Recovering, S::Attached, R::reattach_success},
-    {S::Recovering, S::Degraded, R::reattach_denied},
-    {S::Recovering, S::Degraded, R::recovery_window_expired},
-    {S::Degraded, S::Recovering, R::reattach_requested},
-    {S::Degraded, S::Recovering, R::path_validation_started},
-    {S::Degraded, S::Attached, R::health_recovered},
-};
-
-constexpr R kTerminationReasons[] = {
-    R::session_lifetime_exceeded, R::transport_ttl_exceeded, R::explicit_termination,
-    R::policy_termination,        R::security_failure,       R::key_expired,
-    R::fatal_protocol_error,
-};
 
 std::string str(std::string_view s) {
     return std::string(s);
@@ -383,16 +351,6 @@ class Checker {
 };
 
 }  // namespace
-
-bool transition_allowed(SessionState from, SessionState to, Reason reason) {
-    if (to == S::Terminated)
-        return from != S::Terminated &&
-               std::find(std::begin(kTerminationReasons), std::end(kTerminationReasons), reason) !=
-                   std::end(kTerminationReasons);
-    return std::any_of(std::begin(kTransitions), std::end(kTransitions), [&](const Transition &t) {
-        return t.from == from && t.to == to && t.reason == reason;
-    });
-}
 
 AuditCheckReport audit_check(std::istream &in, const AuditCheckLimits &limits) {
     Checker checker(limits);

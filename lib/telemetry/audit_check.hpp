@@ -9,10 +9,11 @@
 #include <vector>
 
 #include "session/policy.hpp"
-#include "session/reason.hpp"
-#include "session/state.hpp"
 
 namespace jg {
+
+// Transitions are judged by lib/session's transition table (session/state_machine.hpp) and
+// the switch window by its kSwitchRateWindowMs, so the checker and the FSM cannot drift apart.
 
 // The switch bounds to hold TransportSwitch events to; from the policy the log was written
 // under (the log names only its version, so the caller supplies the values).
@@ -24,9 +25,6 @@ struct AuditCheckLimits {
         return {p.switching.max_switches_per_min, p.switching.switch_cooldown_ms};
     }
 };
-
-// Sliding window of the max_switches_per_min bound.
-inline constexpr int64_t kSwitchRateWindowMs = 60'000;
 
 struct AuditViolation {
     size_t line = 0;  // 1-based line of the event that broke the rule
@@ -43,8 +41,5 @@ struct AuditCheckReport {
 };
 
 AuditCheckReport audit_check(std::istream &in, const AuditCheckLimits &limits);
-
-// The contract's transition table: is from -> to with this reason a valid transition?
-bool transition_allowed(SessionState from, SessionState to, Reason reason);
 
 }  // namespace jg
