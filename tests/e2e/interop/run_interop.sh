@@ -218,6 +218,7 @@ responder_case() {
     [ "$(counter echo_replies_sent "$out")" = "$echoes" ] || fail "wrong number of echo replies"
     if [ -n "$under_load" ]; then
         [ "$(counter cookie_replies "$out")" -ge 1 ] || fail "no cookie reply was sent"
+        [ "$(counter mac2_verified "$out")" -ge 1 ] || fail "no initiation came back with mac2"
     else
         [ "$(counter cookie_replies "$out")" = 0 ] || fail "cookie reply sent while not loaded"
     fi

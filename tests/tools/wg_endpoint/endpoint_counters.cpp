@@ -14,6 +14,7 @@ std::string EndpointCounters::to_json(const std::string &role, const std::string
         {"responses_sent", responses_sent},
         {"cookie_replies", cookie_replies},
         {"cookie_replies_received", cookie_replies_received},
+        {"mac2_verified", mac2_verified},
         {"packets_sent", packets_sent},
         {"packets_received", packets_received},
         {"echo_replies_sent", echo_replies_sent},

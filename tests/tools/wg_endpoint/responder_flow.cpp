@@ -48,6 +48,9 @@ void answer_initiation(const EndpointConfig &config, const UdpSocket &socket,
         }
         return;
     }
+    if (config.under_load) {
+        ++counters.mac2_verified;
+    }
     const proto::PeerLookup lookup = [&peer](const proto::Key &remote_static) {
         return remote_static == peer.handshake_state.public_key ? &peer.handshake_state : nullptr;
     };
