@@ -51,8 +51,8 @@ inline void aead_nonce_from_counter(uint64_t counter, uint8_t nonce[kAeadNonceBy
 // written once over either backend without a virtual call.
 template <class Backend>
 concept AeadBurstBackend = requires(Backend &backend, AeadOp *ops, uint16_t n) {
-    backend.seal_burst(ops, n);
-    backend.open_burst(ops, n);
+    { backend.seal_burst(ops, n) } -> std::same_as<uint16_t>;
+    { backend.open_burst(ops, n) } -> std::same_as<uint16_t>;
     { backend.arch_name() } -> std::convertible_to<const char *>;
 };
 

@@ -135,8 +135,8 @@ bool IpsecMbAead::wipes_internal_state() const noexcept {
     return (mgr_->features & IMB_FEATURE_SAFE_DATA) != 0;
 }
 
-void IpsecMbAead::run_round(AeadOp *ops, uint16_t n, bool open,
-                            const AeadExplicitOp *explicit_op) noexcept {
+uint16_t IpsecMbAead::run_round(AeadOp *ops, uint16_t n, bool open,
+                                const AeadExplicitOp *explicit_op) noexcept {
     IMB_MGR *mgr = mgr_.get();
     Scratch::Slot *slots = scratch_->slots;
     for (uint16_t i = 0; i < n; ++i) {
@@ -166,34 +166,47 @@ void IpsecMbAead::run_round(AeadOp *ops, uint16_t n, bool open,
     for (IMB_JOB *job = IMB_FLUSH_JOB(mgr); job != nullptr; job = IMB_FLUSH_JOB(mgr)) {
         finish_job(job, open);
     }
+    uint16_t ok = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        ok += ops[i].ok;
+    }
+    return ok;
 }
 
-void IpsecMbAead::seal_burst(AeadOp *ops, uint16_t n) noexcept {
+uint16_t IpsecMbAead::seal_burst(AeadOp *ops, uint16_t n) noexcept {
+    uint16_t ok = 0;
     for (uint16_t done = 0; done < n;) {
         const uint16_t round = std::min<uint16_t>(kRoundOps, n - done);
-        run_round(ops + done, round, false, nullptr);
+        ok += run_round(ops + done, round, false, nullptr);
         done += round;
     }
+    return ok;
 }
 
-void IpsecMbAead::open_burst(AeadOp *ops, uint16_t n) noexcept {
+uint16_t IpsecMbAead::open_burst(AeadOp *ops, uint16_t n) noexcept {
+    uint16_t ok = 0;
     for (uint16_t done = 0; done < n;) {
         const uint16_t round = std::min<uint16_t>(kRoundOps, n - done);
-        run_round(ops + done, round, true, nullptr);
+        ok += run_round(ops + done, round, true, nullptr);
         done += round;
     }
+    return ok;
 }
 
-void IpsecMbAead::seal_each(AeadOp *ops, uint16_t n) noexcept {
+uint16_t IpsecMbAead::seal_each(AeadOp *ops, uint16_t n) noexcept {
+    uint16_t ok = 0;
     for (uint16_t i = 0; i < n; ++i) {
-        run_round(ops + i, 1, false, nullptr);
+        ok += run_round(ops + i, 1, false, nullptr);
     }
+    return ok;
 }
 
-void IpsecMbAead::open_each(AeadOp *ops, uint16_t n) noexcept {
+uint16_t IpsecMbAead::open_each(AeadOp *ops, uint16_t n) noexcept {
+    uint16_t ok = 0;
     for (uint16_t i = 0; i < n; ++i) {
-        run_round(ops + i, 1, true, nullptr);
+        ok += run_round(ops + i, 1, true, nullptr);
     }
+    return ok;
 }
 
 bool IpsecMbAead::seal_explicit(const AeadExplicitOp &xop) noexcept {

@@ -28,13 +28,14 @@ class IpsecMbAead {
 
     // Hot path. Submits every op of the burst to the manager, then flushes, so ipsec-mb can
     // fill its SIMD lanes where the arch has multi-buffer ChaCha20-Poly1305; each op's `ok`
-    // is set. No allocation; any n (processed in rounds of kRoundOps).
-    void seal_burst(AeadOp *ops, uint16_t n) noexcept;
-    void open_burst(AeadOp *ops, uint16_t n) noexcept;
+    // is set. No allocation; any n (processed in rounds of kRoundOps). Returns how many ops
+    // have ok == 1 (sealed / authentic), so the caller can count drops without a second pass.
+    uint16_t seal_burst(AeadOp *ops, uint16_t n) noexcept;
+    uint16_t open_burst(AeadOp *ops, uint16_t n) noexcept;
 
     // Same job code, but submit + flush per op: the single-buffer baseline for the benchmark.
-    void seal_each(AeadOp *ops, uint16_t n) noexcept;
-    void open_each(AeadOp *ops, uint16_t n) noexcept;
+    uint16_t seal_each(AeadOp *ops, uint16_t n) noexcept;
+    uint16_t open_each(AeadOp *ops, uint16_t n) noexcept;
 
     // One op through ipsec-mb's direct (init/update/finalize) API, for the benchmark.
     bool seal_direct(AeadOp &op) noexcept;
@@ -64,7 +65,8 @@ class IpsecMbAead {
     };
 
     IpsecMbAead(IMB_MGR *mgr, const char *arch, Scratch *scratch) noexcept;
-    void run_round(AeadOp *ops, uint16_t n, bool open, const AeadExplicitOp *explicit_op) noexcept;
+    uint16_t run_round(AeadOp *ops, uint16_t n, bool open,
+                       const AeadExplicitOp *explicit_op) noexcept;
 
     std::unique_ptr<IMB_MGR, MgrFree> mgr_;
     const char *arch_;

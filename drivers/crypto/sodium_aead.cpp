@@ -33,22 +33,28 @@ jg::Result<SodiumAead> SodiumAead::create() {
     return SodiumAead();
 }
 
-void SodiumAead::seal_burst(AeadOp *ops, uint16_t n) const noexcept {
+uint16_t SodiumAead::seal_burst(AeadOp *ops, uint16_t n) const noexcept {
+    uint16_t ok = 0;
     for (uint16_t i = 0; i < n; ++i) {
         AeadOp &op = ops[i];
         uint8_t nonce[kAeadNonceBytes];
         aead_nonce_from_counter(op.counter, nonce);
         op.ok = seal_one(op.data, op.len, op.key, nonce, nullptr, 0) ? 1 : 0;
+        ok += op.ok;
     }
+    return ok;
 }
 
-void SodiumAead::open_burst(AeadOp *ops, uint16_t n) const noexcept {
+uint16_t SodiumAead::open_burst(AeadOp *ops, uint16_t n) const noexcept {
+    uint16_t ok = 0;
     for (uint16_t i = 0; i < n; ++i) {
         AeadOp &op = ops[i];
         uint8_t nonce[kAeadNonceBytes];
         aead_nonce_from_counter(op.counter, nonce);
         op.ok = open_one(op.data, op.len, op.key, nonce, nullptr, 0) ? 1 : 0;
+        ok += op.ok;
     }
+    return ok;
 }
 
 bool SodiumAead::seal_explicit(const AeadExplicitOp &op) const noexcept {

@@ -14,9 +14,9 @@ class SodiumAead {
     // Runs sodium_init() so libsodium selects its fastest ChaCha20 code for this CPU.
     static jg::Result<SodiumAead> create();
 
-    // One libsodium call per op; sets each op's `ok`. No allocation.
-    void seal_burst(AeadOp *ops, uint16_t n) const noexcept;
-    void open_burst(AeadOp *ops, uint16_t n) const noexcept;
+    // One libsodium call per op; sets each op's `ok` and returns how many are 1. No allocation.
+    uint16_t seal_burst(AeadOp *ops, uint16_t n) const noexcept;
+    uint16_t open_burst(AeadOp *ops, uint16_t n) const noexcept;
 
     bool seal_explicit(const AeadExplicitOp &op) const noexcept;
     bool open_explicit(const AeadExplicitOp &op) const noexcept;
