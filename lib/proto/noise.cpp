@@ -143,6 +143,18 @@ StaticIdentity::~StaticIdentity() {
 Result<InitiatorHandshake> InitiatorHandshake::create_initiation(
     const StaticIdentity &local, const Key &remote_static, const Key &psk, uint32_t sender_index,
     uint64_t unix_ns, uint64_t now_ns, CookieJar &jar, std::span<uint8_t, kInitiationSize> out) {
+    Key ephemeral;
+    new_private_key(ephemeral);
+    auto hs = create_initiation_with_ephemeral(local, remote_static, psk, sender_index, unix_ns,
+                                               now_ns, jar, out, ephemeral);
+    zero(ephemeral);
+    return hs;
+}
+
+Result<InitiatorHandshake> InitiatorHandshake::create_initiation_with_ephemeral(
+    const StaticIdentity &local, const Key &remote_static, const Key &psk, uint32_t sender_index,
+    uint64_t unix_ns, uint64_t now_ns, CookieJar &jar, std::span<uint8_t, kInitiationSize> out,
+    const Key &ephemeral_private) {
     constexpr std::string_view where = "handshake initiation";
     InitiatorHandshake hs;
     hs.local_static_private_ = local.private_key();
@@ -158,7 +170,7 @@ Result<InitiatorHandshake> InitiatorHandshake::create_initiation(
     out[0] = static_cast<uint8_t>(MessageType::initiation);
     store_le32(out.data() + initiation_off::sender, sender_index);
 
-    new_private_key(hs.ephemeral_private_);
+    hs.ephemeral_private_ = ephemeral_private;
     const Key ephemeral_public = x25519_public_key(hs.ephemeral_private_);
     std::memcpy(out.data() + initiation_off::ephemeral, ephemeral_public.data(), kKeySize);
     mix_key(hs.chain_key_, ephemeral_public);
@@ -355,6 +367,16 @@ Result<ResponderHandshake> ResponderHandshake::consume_initiation(const StaticId
 
 Result<TransportKeypair> ResponderHandshake::create_response(
     uint32_t sender_index, uint64_t now_ns, CookieJar &jar, std::span<uint8_t, kResponseSize> out) {
+    Key ephemeral;
+    new_private_key(ephemeral);
+    auto kp = create_response_with_ephemeral(sender_index, now_ns, jar, out, ephemeral);
+    zero(ephemeral);
+    return kp;
+}
+
+Result<TransportKeypair> ResponderHandshake::create_response_with_ephemeral(
+    uint32_t sender_index, uint64_t now_ns, CookieJar &jar, std::span<uint8_t, kResponseSize> out,
+    const Key &ephemeral_private_in) {
     constexpr std::string_view where = "handshake response";
     if (spent_) {
         return reject(where, HandshakeReject::already_used);
@@ -364,8 +386,7 @@ Result<TransportKeypair> ResponderHandshake::create_response(
     store_le32(out.data() + response_off::sender, sender_index);
     store_le32(out.data() + response_off::receiver, remote_index_);
 
-    Key ephemeral_private;
-    new_private_key(ephemeral_private);
+    Key ephemeral_private = ephemeral_private_in;
     const Key ephemeral_public = x25519_public_key(ephemeral_private);
     std::memcpy(out.data() + response_off::ephemeral, ephemeral_public.data(), kKeySize);
     mix_hash(hash_, ephemeral_public);

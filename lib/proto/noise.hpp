@@ -95,6 +95,14 @@ class InitiatorHandshake {
                                                         uint64_t now_ns, CookieJar &jar,
                                                         std::span<uint8_t, kInitiationSize> out);
 
+    // Same with the ephemeral private key supplied instead of drawn from the CSPRNG. Only
+    // for known-answer tests against other implementations: a reused ephemeral key
+    // destroys forward secrecy.
+    static Result<InitiatorHandshake> create_initiation_with_ephemeral(
+        const StaticIdentity &local, const Key &remote_static, const Key &psk,
+        uint32_t sender_index, uint64_t unix_ns, uint64_t now_ns, CookieJar &jar,
+        std::span<uint8_t, kInitiationSize> out, const Key &ephemeral_private);
+
     // Checks mac1 and the Noise transcript of message 2; on success derives the keypair
     // (created_ns = now_ns, monotonic) and the handshake is spent. A failure leaves the
     // state usable (a forged response must not kill a genuine handshake).
@@ -139,6 +147,12 @@ class ResponderHandshake {
     // and derives the keypair (created_ns = now_ns). Single use.
     Result<TransportKeypair> create_response(uint32_t sender_index, uint64_t now_ns, CookieJar &jar,
                                              std::span<uint8_t, kResponseSize> out);
+
+    // Same with the ephemeral private key supplied: known-answer tests only (see above).
+    Result<TransportKeypair> create_response_with_ephemeral(uint32_t sender_index, uint64_t now_ns,
+                                                            CookieJar &jar,
+                                                            std::span<uint8_t, kResponseSize> out,
+                                                            const Key &ephemeral_private);
 
     const Key &remote_static() const { return remote_static_; }
     uint32_t remote_index() const { return remote_index_; }
