@@ -243,6 +243,8 @@ int main(int argc, char **argv) {
     const char *arch = g_backends->ipsec_mb.arch_name();
     benchmark::AddCustomContext("ipsec_mb_arch", arch);
     benchmark::AddCustomContext("ipsec_mb_version", IpsecMbAead::library_version());
+    benchmark::AddCustomContext("ipsec_mb_wipes_internal_state",
+                                g_backends->ipsec_mb.wipes_internal_state() ? "yes" : "no");
     benchmark::AddCustomContext("libsodium_version", sodium_version_string());
     benchmark::AddCustomContext("burst", std::to_string(kBurst));
 
