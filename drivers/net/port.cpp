@@ -112,6 +112,13 @@ Result<PortState> start_port(const PortSetup &setup, rte_mempool *pool) {
         st.mtu = setup.mtu;
     }
 
+    if (setup.mac) {
+        rte_ether_addr want{};
+        std::copy(setup.mac->begin(), setup.mac->end(), want.addr_bytes);
+        if (int rc = rte_eth_dev_default_mac_addr_set(st.port_id, &want); rc != 0)
+            return dpdk_error(where, "cannot set MAC " + format_mac(*setup.mac), rc);
+    }
+
     if (int rc = rte_eth_dev_start(st.port_id); rc != 0) {
         stop_port(st.port_id);
         return dpdk_error(where, "rte_eth_dev_start failed", rc);

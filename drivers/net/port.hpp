@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,9 @@ struct PortSetup {
     std::string device;  // DPDK device name: vdev name ("net_tap0") or PCI address
     uint16_t rx_queues = 1;
     uint16_t tx_queues = 1;
-    uint16_t mtu = 1500;  // bytes, L3
-    bool rss = false;     // spread RX by IP/UDP hash where the device can
+    uint16_t mtu = 1500;                        // bytes, L3
+    bool rss = false;                           // spread RX by IP/UDP hash where the device can
+    std::optional<std::array<uint8_t, 6>> mac;  // unset = the device's own address
     uint16_t rx_desc = kDefaultRxDesc;
     uint16_t tx_desc = kDefaultTxDesc;
 };

@@ -1,0 +1,118 @@
+// jumpgate: the gateway executable. Runs the gateway from a config file (or the embedded
+// demo), validates configs, and makes WireGuard keys.
+#include <sodium.h>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "config/gateway_config.hpp"
+#include "config/keys.hpp"
+#include "gateway.hpp"
+
+namespace jg::app {
+extern const std::string_view kDemoConfig;  // deploy/configs/demo.yaml, embedded at build time
+}
+
+namespace {
+
+int check_config(const std::string &path) {
+    auto cfg = jg::load_gateway_config(path);
+    if (!cfg) {
+        std::cerr << "jumpgate: invalid configuration: " << cfg.error().message() << "\n";
+        return 1;
+    }
+    std::cout << "# " << path << ": valid. Effective configuration:\n"
+              << jg::render_gateway_config(*cfg);
+    return 0;
+}
+
+int genkey(const std::string &path) {
+    const jg::SecretKey key = jg::generate_private_key();
+    const jg::Status st =
+        path.empty() ? jg::write_key_fd(STDOUT_FILENO, key) : jg::write_secret_key_file(path, key);
+    if (!st) {
+        std::cerr << "jumpgate genkey: " << st.error().message() << "\n";
+        return 1;
+    }
+    if (!path.empty())
+        std::cerr << "private key written to " << path << " (mode 0600)\n";
+    return 0;
+}
+
+int pubkey() {
+    std::string line;
+    std::getline(std::cin, line);
+    auto key = jg::decode_secret_key(line.substr(0, line.find_last_not_of(" \t\r\n") + 1));
+    sodium_memzero(line.data(), line.size());
+    if (!key) {
+        std::cerr << "jumpgate pubkey: standard input: " << key.error().what << "\n";
+        return 1;
+    }
+    std::cout << jg::encode_key(jg::derive_public_key(*key)) << "\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (sodium_init() < 0) {
+        std::cerr << "jumpgate: libsodium failed to initialise\n";
+        return 1;
+    }
+    CLI::App app{
+        "jumpgate: session-centric WireGuard VPN edge gateway on DPDK.\n"
+        "With no --config it runs the embedded demo configuration (virtual devices)."};
+    app.set_version_flag("--version", std::string(JUMPGATE_VERSION));
+
+    std::string config_path, check_path;
+    double duration_s = 0, stats_s = 0;
+    bool print_demo = false;
+    app.add_option("-c,--config", config_path, "gateway configuration (YAML)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--check-config", check_path,
+                   "validate FILE, print the effective configuration, exit")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--print-demo-config", print_demo, "print the embedded demo configuration");
+    app.add_option("--duration-s", duration_s,
+                   "stop after this many seconds (0 = run until "
+                   "SIGINT/SIGTERM)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--stats-interval-s", stats_s, "print worker totals this often (0 = never)")
+        ->check(CLI::NonNegativeNumber);
+
+    std::string genkey_path;
+    auto *gen = app.add_subcommand("genkey", "write a new private key (WireGuard base64)");
+    gen->add_option("FILE", genkey_path, "file to create with mode 0600 (default: stdout)");
+    auto *pub = app.add_subcommand("pubkey", "read a private key on stdin, print its public key");
+    app.require_subcommand(0, 1);
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (gen->parsed())
+        return genkey(genkey_path);
+    if (pub->parsed())
+        return pubkey();
+    if (print_demo) {
+        std::cout << jg::app::kDemoConfig;
+        return 0;
+    }
+    if (!check_path.empty())
+        return check_config(check_path);
+
+    auto cfg = config_path.empty()
+                   ? jg::parse_gateway_config(jg::app::kDemoConfig, "embedded demo.yaml")
+                   : jg::load_gateway_config(config_path);
+    if (!cfg) {
+        std::cerr << "jumpgate: invalid configuration: " << cfg.error().message() << "\n";
+        return 1;
+    }
+    if (config_path.empty())
+        std::cout << "no --config given: running the embedded demo configuration\n";
+    jg::app::RunOptions opts;
+    opts.run_for_ms = static_cast<int64_t>(duration_s * 1000);
+    opts.stats_interval_ms = static_cast<int64_t>(stats_s * 1000);
+    return jg::app::run_gateway(*cfg, opts, std::cout);
+}
