@@ -2,13 +2,13 @@
 # Interop of wg_endpoint (built from lib/proto) with Debian's stock wireguard-go, over a veth
 # pair between two network namespaces created for this run only.
 #
-#   run_interop.sh initiator|responder|psk|under-load <path to wg_endpoint>
+#   run_interop.sh initiator|responder|psk|under-load|initiator-cookie <path to wg_endpoint>
 #
 # Namespace "wg" runs wireguard-go (outer 10.201.0.1:51820, tunnel 10.202.0.1/24);
 # namespace "ep" runs wg_endpoint (outer 10.201.0.2:51821, owns tunnel address 10.202.0.2).
 set -uo pipefail
 
-flow=${1:?flow: initiator|responder|psk|under-load}
+flow=${1:?flow: initiator|responder|psk|under-load|initiator-cookie}
 endpoint_exe=${2:?path to wg_endpoint}
 
 for tool in ip wg wireguard-go ping timeout jq ss; do
@@ -169,21 +169,30 @@ wait_endpoint_bound() {
 # ---- Flows ----
 
 # wg_endpoint initiates, sends an echo request through the tunnel, and must get the reply
-# that wireguard-go's kernel sends back.
+# that wireguard-go's kernel sends back. $2 = flood: a burst of bogus initiations first
+# puts wireguard-go under load, so the real one draws a cookie reply and must be retried
+# with mac2.
 initiator_case() {
-    local psk=${1:-}
+    local psk=${1:-} flood=${2:-}
+    local extra=()
+    [ -n "$flood" ] && extra=(--flood-initiations "$flood")
     start_wireguard_go "$psk" no
     local out=$workdir/endpoint-initiator.$case_no.log
     mapfile -t args < <(endpoint_args initiator "$psk")
-    timeout 20 ip netns exec "$ns_ep" "$endpoint_exe" "${args[@]}" --timeout-ms 10000 >"$out" 2>&1
+    timeout 20 ip netns exec "$ns_ep" "$endpoint_exe" "${args[@]}" "${extra[@]}" \
+        --timeout-ms 10000 >"$out" 2>&1
     local rc=$?
     cat "$out"
     [ "$rc" = 0 ] || fail "wg_endpoint initiator exited $rc"
     [ "$(counter handshakes "$out")" -ge 1 ] || fail "no handshake counted"
     [ "$(counter echo_replies_received "$out")" -ge 1 ] || fail "no echo reply counted"
+    if [ -n "$flood" ]; then
+        [ "$(counter cookie_replies_received "$out")" -ge 1 ] ||
+            fail "wireguard-go sent no cookie reply wg_endpoint could open"
+    fi
     [ "$(wg_latest_handshake)" != 0 ] || fail "wireguard-go shows no handshake"
     stop_wireguard_go
-    log "initiator case passed (psk: ${psk:+yes})"
+    log "initiator case passed (psk: ${psk:+yes}, flood: ${flood:-no})"
 }
 
 # wireguard-go initiates (its ping triggers the handshake); wg_endpoint answers the echoes.
@@ -279,6 +288,7 @@ psk)
     mismatch_responder_case
     ;;
 under-load) responder_case "" under-load ;;
+initiator-cookie) initiator_case "" 400 ;;
 *) fail "unknown flow $flow" ;;
 esac
 log "PASS ($flow)"

@@ -28,6 +28,7 @@ struct EndpointConfig {
     std::optional<in_addr_t> ping_target;     // initiator: whom to send the echo request
     std::uint32_t echo_count = 1;             // responder: stop after answering this many
     bool under_load = false;                  // responder: demand mac2 from every initiation
+    std::uint32_t flood_initiations = 0;      // initiator: push the responder under load first
     std::chrono::milliseconds timeout{10000};
 };
 

@@ -30,6 +30,69 @@ std::string address_text(in_addr_t address) {
     return text;
 }
 
+// Initiations with a valid mac1 and random contents: the responder spends an X25519 on each
+// before dropping it, so a burst of them fills its handshake queue past the point where it
+// declares itself under load and answers with cookie replies (WireGuard's DoS mode). They
+// go through their own jar so the real initiation's mac1 stays the one a cookie reply must
+// authenticate against.
+Status send_bogus_initiations(const EndpointConfig &config, const UdpSocket &socket,
+                              EndpointCounters &counters) {
+    proto::CookieJar flood_jar(config.peer_public);
+    std::array<std::uint8_t, proto::kInitiationSize> bogus{};
+    for (std::uint32_t i = 0; i < config.flood_initiations; ++i) {
+        bogus.fill(0);
+        bogus[0] = static_cast<std::uint8_t>(proto::MessageType::initiation);
+        randombytes_buf(bogus.data() + proto::initiation_off::sender,
+                        proto::initiation_off::mac1 - proto::initiation_off::sender);
+        flood_jar.add_macs(bogus, monotonic_ns());
+        if (auto sent = socket.send_to(bogus, *config.peer_endpoint); !sent.ok()) {
+            return sent.error();
+        }
+        ++counters.flood_initiations_sent;
+    }
+    return Ok{};
+}
+
+// Bursts until one of them draws a cookie reply, i.e. the responder is under load, then
+// waits for the burst's replies to stop. WireGuard stays under load for a second after its
+// queue last looked full, so the real initiation sent right after still meets the cookie
+// demand, and it meets it alone: no backlog of flood replies can crowd its reply out of
+// our socket buffer.
+Status push_under_load(const EndpointConfig &config, const UdpSocket &socket,
+                       EndpointCounters &counters, Clock::time_point deadline) {
+    constexpr int kMaxBursts = 5;
+    constexpr std::chrono::milliseconds kQuiet{100};
+    for (int burst = 0; burst < kMaxBursts && Clock::now() < deadline; ++burst) {
+        if (auto sent = send_bogus_initiations(config, socket, counters); !sent.ok()) {
+            return sent;
+        }
+        bool loaded = false;
+        for (;;) {
+            auto received = socket.receive(std::min(kQuiet, remaining(deadline)));
+            if (!received.ok()) {
+                return received.error();
+            }
+            if (!received->has_value()) {
+                break;
+            }
+            const auto kind = proto::classify_outer_payload((*received)->bytes);
+            if (kind.ok() && kind.type == proto::MessageType::cookie_reply) {
+                ++counters.flood_cookie_replies;
+                loaded = true;
+            } else {
+                ++counters.dropped;
+            }
+        }
+        if (loaded) {
+            return Ok{};
+        }
+    }
+    return make_error("flood", "the responder answered none of " +
+                                   std::to_string(counters.flood_initiations_sent) +
+                                   " bogus initiations with a cookie reply: it never went "
+                                   "under load");
+}
+
 // Runs initiations until one response authenticates, a response proves the keys differ,
 // or the deadline passes.
 Result<proto::TransportKeypair> complete_handshake(const EndpointConfig &config,
@@ -122,6 +185,11 @@ Status run_initiator(const EndpointConfig &config, const UdpSocket &socket,
         return make_error("initiator", "--peer-endpoint and --ping are required");
     }
     const auto deadline = Clock::now() + config.timeout;
+    if (config.flood_initiations > 0) {
+        if (auto loaded = push_under_load(config, socket, counters, deadline); !loaded.ok()) {
+            return loaded.error();
+        }
+    }
     auto keypair = complete_handshake(config, socket, counters, deadline);
     if (!keypair.ok()) {
         return keypair.error();

@@ -30,6 +30,7 @@ struct CommandLine {
     std::string ping;
     std::uint32_t echo_count = 1;
     bool under_load = false;
+    std::uint32_t flood_initiations = 0;
     std::uint32_t timeout_ms = 10000;
 };
 
@@ -96,6 +97,7 @@ jg::Result<EndpointConfig> load_config(const CommandLine &line) {
     }
     config.echo_count = line.echo_count;
     config.under_load = line.under_load;
+    config.flood_initiations = line.flood_initiations;
     config.timeout = std::chrono::milliseconds(line.timeout_ms);
     return config;
 }
@@ -123,6 +125,9 @@ int main(int argc, char **argv) {
         ->check(CLI::PositiveNumber);
     app.add_flag("--under-load", line.under_load,
                  "responder: require mac2, answering initiations without it by a cookie reply");
+    app.add_option("--flood-initiations", line.flood_initiations,
+                   "initiator: first send this many bogus initiations (valid mac1) so the "
+                   "responder goes under load and must answer with a cookie reply");
     app.add_option("--timeout-ms", line.timeout_ms, "give up after this many milliseconds")
         ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
