@@ -22,6 +22,8 @@ struct Policy {
     struct Session {
         int64_t max_lifetime_ms = 28'800'000;
         int64_t transport_lost_ttl_ms = 15'000;
+
+        bool operator==(const Session &) const = default;
     } session;
 
     struct Volatility {
@@ -34,6 +36,8 @@ struct Policy {
         int64_t stability_window_ms = 3'000;
         std::optional<int64_t> latency_volatile_threshold_ms;  // off when empty
         std::optional<int64_t> jitter_volatile_threshold_ms;   // off when empty
+
+        bool operator==(const Volatility &) const = default;
     } volatility;
 
     struct Switching {
@@ -41,15 +45,21 @@ struct Policy {
         int64_t switch_cooldown_ms = 1'500;
         int64_t recovery_window_ms = 8'000;
         double switch_improvement_factor = 1.10;
+
+        bool operator==(const Switching &) const = default;
     } switching;
 
     struct Security {
         int64_t reattach_proof_max_age_ms = 5'000;
         uint32_t replay_window_size = 128;  // reattach nonces remembered per session
+
+        bool operator==(const Security &) const = default;
     } security;
 
     struct Transport {
         LegacyRoaming legacy_roaming = LegacyRoaming::Allow;
+
+        bool operator==(const Transport &) const = default;
     } transport;
 
     bool operator==(const Policy &) const = default;

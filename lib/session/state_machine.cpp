@@ -439,7 +439,9 @@ struct Stepper {
             authenticated_denial();
             return;
         }
-        switch_binding(pv.candidate, pv.cause);
+        // The switch is named after what moved the session (audit_check reads it so).
+        switch_binding(pv.candidate,
+                       pv.from_reattach ? R::reattach_success : R::address_change_observed);
         enter(S::Attached, R::reattach_success);
         if (pv.from_reattach) {
             ++s.counters.reattach_accepted;
@@ -508,6 +510,13 @@ StepResult step(SessionRecord &s, const SessionEvent &e, const Policy &policy, i
         out.rejected_because = R::session_expired;
         if (const auto *r = std::get_if<ReattachRequest>(&e))
             st.on(*r);
+        return out;
+    }
+    if (s.state == S::Birth && !std::holds_alternative<HandshakeCompleted>(e)) {
+        // BIRTH has no session object yet (STATE_MACHINE.md): only a handshake means anything.
+        // The table's BIRTH -> TERMINATED row is for a peer's half-open handshake state,
+        // which the control core drops without a session, hence without audit events.
+        out.outcome = StepOutcome::Ignored;
         return out;
     }
     std::visit([&](const auto &ev) { st.on(ev); }, e);
