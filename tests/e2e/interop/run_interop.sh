@@ -2,13 +2,13 @@
 # Interop of wg_endpoint (built from lib/proto) with Debian's stock wireguard-go, over a veth
 # pair between two network namespaces created for this run only.
 #
-#   run_interop.sh initiator|responder|psk|under-load|initiator-cookie <path to wg_endpoint>
+#   run_interop.sh initiator|responder|psk|under-load|initiator-cookie|full-mtu <path to wg_endpoint>
 #
 # Namespace "wg" runs wireguard-go (outer 10.201.0.1:51820, tunnel 10.202.0.1/24);
 # namespace "ep" runs wg_endpoint (outer 10.201.0.2:51821, owns tunnel address 10.202.0.2).
 set -uo pipefail
 
-flow=${1:?flow: initiator|responder|psk|under-load|initiator-cookie}
+flow=${1:?flow: initiator|responder|psk|under-load|initiator-cookie|full-mtu}
 endpoint_exe=${2:?path to wg_endpoint}
 
 for tool in ip wg wireguard-go ping timeout jq ss; do
@@ -197,8 +197,9 @@ initiator_case() {
 
 # wireguard-go initiates (its ping triggers the handshake); wg_endpoint answers the echoes.
 # $2 = under-load: first a single long-waiting ping rides out the cookie round trip.
+# $3 = ICMP payload bytes (default: ping's 56).
 responder_case() {
-    local psk=${1:-} under_load=${2:-}
+    local psk=${1:-} under_load=${2:-} payload=${3:-56}
     local echoes=3 extra=()
     if [ -n "$under_load" ]; then
         echoes=4
@@ -218,7 +219,8 @@ responder_case() {
         ip netns exec "$ns_wg" ping -n -c 1 -W 12 "$tunnel_ep" ||
             fail "first ping under load got no reply"
     fi
-    ip netns exec "$ns_wg" ping -n -c 3 -W 2 "$tunnel_ep" || fail "ping through the tunnel failed"
+    ip netns exec "$ns_wg" ping -n -c 3 -W 2 -s "$payload" -M do "$tunnel_ep" ||
+        fail "ping with $payload payload bytes through the tunnel failed"
     wait_exit "$ep_pid" 50
     local rc=$?
     cat "$out"
@@ -289,6 +291,12 @@ psk)
     ;;
 under-load) responder_case "" under-load ;;
 initiator-cookie) initiator_case "" 400 ;;
+full-mtu)
+    # 1392 + 8 (ICMP) + 20 (IPv4) = 1420, wireguard-go's default MTU. WireGuard pads a
+    # plaintext to 16 bytes but never beyond the MTU, so this arrives as a 1420-byte
+    # plaintext whose length is not a multiple of 16: receivers must accept it.
+    responder_case "" "" 1392
+    ;;
 *) fail "unknown flow $flow" ;;
 esac
 log "PASS ($flow)"
