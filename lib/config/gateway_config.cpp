@@ -497,9 +497,7 @@ std::vector<PeerConfig> read_peers(MapReader &top, const PolicySet &policies) {
     if (diag.failed())
         return peers;
 
-    std::vector<std::string> profile_names;
-    for (const auto &[name, _] : policies.profiles)
-        profile_names.push_back(name);
+    const std::vector<std::string> profile_names = policies.names();
     std::map<PublicKey, std::size_t> keys;
     std::map<std::string, std::size_t> names;
     for (std::size_t i = 0; i < peers.size(); ++i) {
@@ -665,6 +663,14 @@ void emit_peer(YAML::Emitter &out, const PeerConfig &p) {
 }
 
 }  // namespace
+
+bool GatewayConfig::operator==(const GatewayConfig &o) const {
+    return node_id == o.node_id && eal == o.eal && ports == o.ports &&
+           control_lcore == o.control_lcore && workers == o.workers &&
+           listen_port == o.listen_port && private_key == o.private_key && peers == o.peers &&
+           same_policies(policies, o.policies) && metrics == o.metrics && audit == o.audit &&
+           limits == o.limits;
+}
 
 const PortConfig &GatewayConfig::outer_port() const {
     return *std::find_if(ports.begin(), ports.end(),

@@ -13,7 +13,7 @@
 #include "base/result.hpp"
 #include "config/ip_prefix.hpp"
 #include "config/keys.hpp"
-#include "config/policy_set.hpp"
+#include "config/policy_file.hpp"
 
 namespace jg {
 
@@ -121,7 +121,7 @@ struct GatewayConfig {
     uint16_t listen_port = kDefaultListenPort;  // UDP, on the outer port
     PrivateKeySource private_key;
     std::vector<PeerConfig> peers;
-    PolicySet policies;  // always holds "default"
+    PolicySet policies = PolicySet::builtin();  // always holds kDefaultPolicyName
     MetricsConfig metrics;
     AuditConfig audit;
     LimitsConfig limits;
@@ -129,7 +129,8 @@ struct GatewayConfig {
     const PortConfig &outer_port() const;
     const PortConfig *find_port(std::string_view name) const;
 
-    bool operator==(const GatewayConfig &) const = default;
+    // Field by field; policies compare by value (see same_policies).
+    bool operator==(const GatewayConfig &other) const;
 };
 
 // Loads and validates; nothing is returned unless every rule holds. Errors read

@@ -36,6 +36,7 @@ Status decode_into(std::string_view base64, std::span<uint8_t, kKeyBytes> out) {
                                   " characters of base64, got " + std::to_string(base64.size()));
     std::size_t decoded = 0;
     const char *end = nullptr;
+    // libsodium also rejects set bits before '=', as `wg` does: one key has one spelling.
     if (sodium_base642bin(out.data(), out.size(), base64.data(), base64.size(), nullptr, &decoded,
                           &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         decoded != kKeyBytes || end != base64.data() + base64.size()) {

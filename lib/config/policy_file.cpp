@@ -1,4 +1,4 @@
-#include "config/policy_set.hpp"
+#include "config/policy_file.hpp"
 
 #include <sodium.h>
 
@@ -81,6 +81,8 @@ class SectionReader {
     MapReader reader_;
 };
 
+void emit_policy(YAML::Emitter &out, const Policy &p);
+
 // Without an explicit version, a profile is named by its values, so the policy_version in
 // audit events still changes whenever an operator changes a value.
 std::string content_version(const Policy &p) {
@@ -88,9 +90,7 @@ std::string content_version(const Policy &p) {
     unnamed.name.clear();
     unnamed.version.clear();
     YAML::Emitter out;
-    PolicySet one;
-    one.profiles.emplace("", unnamed);
-    emit_policy_set(out, one);
+    emit_policy(out, unnamed);
     unsigned char hash[8];
     crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char *>(out.c_str()),
                        out.size(), nullptr, 0);
@@ -212,58 +212,48 @@ void emit_policy(YAML::Emitter &out, const Policy &p) {
 }  // namespace
 
 PolicySet read_policy_set(const YAML::Node &node, std::string_view path, Diagnostics &diag) {
-    PolicySet set;
-    MapReader profiles(node, std::string(path), diag);
-    for (const auto &name : profiles.keys()) {
-        const std::string profile_path = profiles.path_of(name);
+    std::vector<Policy> profiles;
+    MapReader reader(node, std::string(path), diag);
+    for (const auto &name : reader.keys()) {
+        const std::string profile_path = reader.path_of(name);
         if (!valid_profile_name(name)) {
             diag.fail(profile_path, "profile names use letters, digits, '-', '_' and '.'");
-            return set;
+            break;
         }
-        const auto profile = profiles.get(name);
-        set.profiles.emplace(name,
-                             read_policy(profile.value_or(YAML::Node()), profile_path, name, diag));
+        const auto profile = reader.get(name);
+        profiles.push_back(read_policy(profile.value_or(YAML::Node()), profile_path, name, diag));
         if (diag.failed())
-            return set;
+            break;
     }
-    profiles.finish();
-    set.profiles.try_emplace(std::string(kDefaultPolicyName), Policy{});
-    return set;
+    reader.finish();
+    if (diag.failed())
+        return PolicySet::builtin();
+    const bool has_default = std::any_of(profiles.begin(), profiles.end(), [](const Policy &p) {
+        return p.name == kDefaultPolicyName;
+    });
+    if (!has_default)
+        profiles.push_back(Policy{});
+    auto set = PolicySet::make(std::move(profiles), kDefaultPolicyName);
+    if (!set) {
+        // Every profile was validated above with its full path; this is a broken invariant.
+        diag.fail(child_path(path, set.error().where), set.error().what);
+        return PolicySet::builtin();
+    }
+    return std::move(set).value();
 }
 
 void emit_policy_set(YAML::Emitter &out, const PolicySet &set) {
     out << YAML::BeginMap;
-    for (const auto &[name, policy] : set.profiles) {
+    for (const auto &name : set.names()) {
         out << YAML::Key << name << YAML::Value;
-        emit_policy(out, policy);
+        emit_policy(out, *set.find(name));
     }
     out << YAML::EndMap;
 }
 
 }  // namespace config_detail
 
-const Policy *PolicySet::find(std::string_view name) const {
-    const auto it = profiles.find(name);
-    return it == profiles.end() ? nullptr : &it->second;
-}
-
-bool PolicySet::operator==(const PolicySet &other) const {
-    // The rendered form writes out every field, so equal text means equal values.
-    auto text = [](const PolicySet &set) {
-        YAML::Emitter out;
-        config_detail::emit_policy_set(out, set);
-        return std::string(out.c_str());
-    };
-    auto names = [](const PolicySet &set) {
-        std::vector<std::string> out;
-        for (const auto &[key, policy] : set.profiles)
-            out.push_back(key + "=" + policy.name);
-        return out;
-    };
-    return names(*this) == names(other) && text(*this) == text(other);
-}
-
-Result<PolicySet> parse_policy_set(std::string_view yaml_text, const std::string &source) {
+Result<PolicySet> parse_policy_file(std::string_view yaml_text, const std::string &source) {
     using namespace config_detail;
     Diagnostics diag(source);
     try {
@@ -286,15 +276,33 @@ Result<PolicySet> load_policy_file(const std::string &path) {
     auto text = config_detail::read_text_file(path);
     if (!text)
         return text.error();
-    return parse_policy_set(*text, path);
+    return parse_policy_file(*text, path);
 }
 
-std::string render_policy_set(const PolicySet &set) {
+std::string render_policy_file(const PolicySet &set) {
     YAML::Emitter out;
     out << YAML::BeginMap << YAML::Key << "policies" << YAML::Value;
     config_detail::emit_policy_set(out, set);
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace jg
+
+namespace jg {
+
+bool same_policies(const PolicySet &a, const PolicySet &b) {
+    // The rendered form writes out every field, so equal text means equal values (jg::Policy's
+    // defaulted == is unusable while its nested sections have none of their own).
+    auto text = [](const PolicySet &set) {
+        YAML::Emitter out;
+        config_detail::emit_policy_set(out, set);
+        std::string names;
+        for (const auto &n : set.names())
+            names += n + "=" + set.find(n)->name + ";";
+        return names + set.default_name() + "\n" + out.c_str();
+    };
+    return text(a) == text(b);
 }
 
 }  // namespace jg

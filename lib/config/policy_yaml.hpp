@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-#include "config/policy_set.hpp"
+#include "config/policy_file.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace jg::config_detail {

@@ -31,7 +31,8 @@ std::string kind_of(const YAML::Node &node) {
 }
 
 std::string range_text(int64_t min, int64_t max) {
-    if (max == kNoMax)
+    // A type's own limit (4294967295) means nothing to an operator; only the floor does.
+    if (max >= int64_t{std::numeric_limits<uint32_t>::max()})
         return "must be >= " + std::to_string(min);
     return "must be in " + std::to_string(min) + ".." + std::to_string(max);
 }
