@@ -18,8 +18,10 @@ size_t seal_transport(const Key &send_key, uint32_t receiver_index, uint64_t cou
     }
     const size_t padded = total - kTransportMinSize;
     uint8_t *body = out.data() + transport_off::content;
-    // Padding goes in place, so the plaintext is copied first (it may not alias `out`).
-    std::memmove(body, plaintext.data(), plaintext.size());
+    // memmove: callers may build the plaintext in place, at out + 16.
+    if (!plaintext.empty()) {
+        std::memmove(body, plaintext.data(), plaintext.size());
+    }
     std::memset(body + plaintext.size(), 0, padded - plaintext.size());
 
     out[0] = static_cast<uint8_t>(MessageType::transport);
