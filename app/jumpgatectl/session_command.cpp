@@ -1,0 +1,73 @@
+// `jumpgatectl session ID --timeline --audit FILE`: one session's life as recorded in an
+// audit log, as a table or as the raw JSON lines.
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "commands.hpp"
+#include "telemetry/audit_json.hpp"
+#include "telemetry/audit_timeline.hpp"
+
+namespace jg::ctl {
+namespace {
+
+struct SessionOptions {
+    std::string id;
+    bool timeline = false;
+    std::string audit_file;
+    bool json = false;
+};
+
+int run(const SessionOptions &o) {
+    const auto id = audit::parse_session_id(o.id);
+    if (!id) {
+        std::cerr << "jumpgatectl: session id \"" << o.id << "\" is not 1..16 hex digits\n";
+        return kExitInput;
+    }
+    if (!o.timeline || o.audit_file.empty()) {
+        // Live session queries need the gateway's telemetry socket; offline, the log it is.
+        std::cerr << "jumpgatectl: session: only --timeline --audit FILE is supported\n";
+        return kExitInput;
+    }
+    std::ifstream in(o.audit_file);
+    if (!in) {
+        std::cerr << "jumpgatectl: " << o.audit_file << ": cannot read audit log\n";
+        return kExitInput;
+    }
+    const SessionAuditExtract extract = extract_session(in, *id);
+    if (!extract.unparseable_lines.empty())
+        std::cerr << "jumpgatectl: " << o.audit_file << ": skipped "
+                  << extract.unparseable_lines.size() << " unparseable lines (first: line "
+                  << extract.unparseable_lines.front() << "; run audit-check)\n";
+    if (extract.entries.empty()) {
+        std::cerr << "jumpgatectl: session " << audit::format_session_id(*id) << " not found in "
+                  << o.audit_file << "\n";
+        return kExitFindings;
+    }
+    if (o.json) {
+        for (const AuditLogEntry &e : extract.entries)
+            std::cout << e.text << "\n";
+        return kExitOk;
+    }
+    const audit::Record &first = extract.entries.front().record;
+    std::cout << "session " << audit::format_session_id(*id) << "  node " << first.node_id
+              << "  policy " << first.event.policy_version << "  " << extract.entries.size()
+              << " events\n"
+              << format_audit_timeline(extract.entries);
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_session_command(CLI::App &app, int &exit_code) {
+    auto options = std::make_shared<SessionOptions>();
+    CLI::App *cmd = app.add_subcommand("session", "Show one session");
+    cmd->add_option("ID", options->id, "session id, hex (as in the audit log's session_id)")
+        ->required();
+    cmd->add_flag("--timeline", options->timeline, "the session's audit events, oldest first");
+    cmd->add_option("--audit", options->audit_file, "audit log to read the timeline from");
+    cmd->add_flag("--json", options->json, "print the raw JSON lines instead of a table");
+    cmd->callback([options, &exit_code] { exit_code = run(*options); });
+}
+
+}  // namespace jg::ctl
