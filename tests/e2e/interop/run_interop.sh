@@ -3,6 +3,7 @@
 # pair between two network namespaces created for this run only.
 #
 #   run_interop.sh initiator|responder|psk|under-load|initiator-cookie|full-mtu <path to wg_endpoint>
+#   meson test -C <build> --suite e2e interop-<flow>     (as root; exit 77 = skipped)
 #
 # Namespace "wg" runs wireguard-go (outer 10.201.0.1:51820, tunnel 10.202.0.1/24);
 # namespace "ep" runs wg_endpoint (outer 10.201.0.2:51821, owns tunnel address 10.202.0.2).
