@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "control/control_loop.hpp"
+#include "dataplane/packet_meta.hpp"
 #include "dataplane/worker.hpp"
 #include "net/port.hpp"
 
@@ -70,7 +71,8 @@ Result<Bringup> start_ports_and_workers(const GatewayConfig &cfg, std::ostream &
         setups.push_back(port_setup(p));
 
     const uint32_t n_mbufs = net::mbuf_pool_size(setups, rte_lcore_count());
-    auto pool = net::create_mbuf_pool("jg_mbuf", n_mbufs, static_cast<int>(rte_socket_id()));
+    auto pool = net::create_mbuf_pool("jg_mbuf", n_mbufs, static_cast<int>(rte_socket_id()),
+                                      dp::kMbufPrivSize);
     if (!pool)
         return pool.error();
     log << "mbuf pool: " << n_mbufs << " mbufs of " << RTE_MBUF_DEFAULT_BUF_SIZE << " bytes\n";

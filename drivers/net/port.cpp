@@ -40,8 +40,9 @@ uint32_t mbuf_pool_size(const std::vector<PortSetup> &ports, unsigned lcores) {
     return static_cast<uint32_t>(std::max<uint64_t>(n, 2048));
 }
 
-Result<rte_mempool *> create_mbuf_pool(const std::string &name, uint32_t n_mbufs, int socket) {
-    rte_mempool *mp = rte_pktmbuf_pool_create(name.c_str(), n_mbufs, kPoolCache, 0,
+Result<rte_mempool *> create_mbuf_pool(const std::string &name, uint32_t n_mbufs, int socket,
+                                       uint16_t priv_size) {
+    rte_mempool *mp = rte_pktmbuf_pool_create(name.c_str(), n_mbufs, kPoolCache, priv_size,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, socket);
     if (mp == nullptr)
         return dpdk_error("mempool " + name,

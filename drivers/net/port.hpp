@@ -53,8 +53,10 @@ Result<uint16_t> find_port(const std::string &device);
 // caches and bursts in flight.
 uint32_t mbuf_pool_size(const std::vector<PortSetup> &ports, unsigned lcores);
 
-// Creates the packet mbuf pool on the given NUMA socket (SOCKET_ID_ANY when unknown).
-Result<rte_mempool *> create_mbuf_pool(const std::string &name, uint32_t n_mbufs, int socket);
+// Creates the packet mbuf pool on the given NUMA socket (SOCKET_ID_ANY when unknown), with
+// `priv_size` bytes of per-mbuf private area (metadata that travels on internal rings).
+Result<rte_mempool *> create_mbuf_pool(const std::string &name, uint32_t n_mbufs, int socket,
+                                       uint16_t priv_size = 0);
 
 // Configures queues (RSS on IPv4/IPv6 + UDP/TCP where offered), MTU, starts the port and
 // enables promiscuous mode (vdevs have no filtering MAC of our choosing).

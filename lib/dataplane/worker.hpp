@@ -8,14 +8,17 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dataplane/worker_counter.hpp"
+
 namespace jg::dp {
 
 inline constexpr uint16_t kBurstSize = 32;
 inline constexpr unsigned kMaxQueuesPerWorker = 16;
 
 // Why a worker dropped a packet. One list: the enum, the names and the metric labels.
-#define JG_DROP_REASONS(X) X(unclassified) /* no pipeline stage claims the packet (bring-up mode) \
-                                            */
+#define JG_DROP_REASONS(X)                                                 \
+    X(unclassified) /* no pipeline stage claims the packet (bring-up mode) \
+                     */
 
 enum class DropReason : uint8_t {
 #define JG_X(r) r,
@@ -37,15 +40,6 @@ constexpr std::string_view drop_reason_name(DropReason r) {
 #undef JG_X
     }
     return "?";
-}
-
-// Single-writer counter: the owning worker adds with a plain load+store (no locked
-// instruction on x86-64); any core may read it at any time without tearing.
-using Counter = std::atomic<uint64_t>;
-static_assert(Counter::is_always_lock_free);
-
-inline void counter_add(Counter &c, uint64_t n) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 struct RxQueueRef {

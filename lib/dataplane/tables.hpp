@@ -1,0 +1,107 @@
+// Tables: the data structures shared by the control core (single writer) and the workers
+// (lock-free readers): session slots, keypairs by receiver index, inner routes, bindings.
+#pragma once
+
+// Ownership and publication rules (every shared field says who writes and who reads):
+// - The control core is the only writer of every table and of every field marked
+//   "written: control core". Workers never block on it.
+// - Keypair and Binding objects are immutable once published (except the fields marked
+//   "written: owner worker"). The control core replaces them by storing a new pointer
+//   (release) and frees the old one only after every worker reported a quiescent state
+//   (rte_rcu_qsbr), so a worker that loaded the old pointer (acquire) may keep using it
+//   until the end of its burst.
+// - Each session has one owning worker (SessionEntry::owner). Only the owner encrypts for
+//   the session (send counter) and decrypts for it (replay window); a worker that receives
+//   a packet for a session it does not own hands the mbuf to the owner's handoff ring.
+//   So the per-session mutable state has a single writer and needs no atomics beyond
+//   relaxed single-writer counters that the control core reads.
+
+#include <rte_common.h>
+#include <rte_ether.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "dataplane/worker_counter.hpp"
+#include "proto/replay_window.hpp"
+
+struct rte_hash;
+struct rte_lpm;
+struct rte_lpm6;
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+namespace jg::dp {
+
+inline constexpr uint32_t kNoSession = UINT32_MAX;
+inline constexpr unsigned kMaxWorkers = 16;
+
+// Where a session's outer packets go. Immutable once published.
+struct Binding {
+    uint8_t family;         // 4 or 6
+    uint8_t addr[16];       // network order; IPv4 in the first 4 bytes
+    uint16_t port;          // UDP port, host order
+    rte_ether_addr l2_dst;  // next hop on the outer port (learned from the packet's source)
+};
+
+// One WireGuard transport keypair. Keys, indices and times are immutable once published.
+struct alignas(RTE_CACHE_LINE_SIZE) Keypair {
+    uint8_t send_key[32];
+    uint8_t recv_key[32];
+    uint32_t local_index;   // our receiver index: the key of Tables::by_index
+    uint32_t remote_index;  // the peer's: written into every packet we send
+    uint32_t session_slot;  // into Tables::sessions
+    uint32_t key_epoch;     // 0 for the session's first keypair, +1 per rotation
+    int64_t created_ms;     // control-core clock (CLOCK_MONOTONIC ms)
+    bool is_initiator;      // the gateway initiated this handshake
+
+    // written: owner worker; read: control core (rekey after messages, statistics)
+    Counter send_counter{0};   // next counter to use
+    Counter recv_packets{0};   // authenticated packets received under this keypair
+    Counter recv_greatest{0};  // greatest counter accepted (mirror of replay.greatest)
+    // written: owner worker only; never read elsewhere
+    proto::ReplayWindow replay;
+};
+
+enum SessionFlags : uint8_t {
+    kSessionLive = 1 << 0,        // in the tables; workers may use it
+    kSessionExtensions = 1 << 1,  // the peer said HELLO: control messages are understood
+};
+
+// One session slot. Preallocated array; a slot is reused only after an RCU grace period.
+struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
+    // written: control core; read: workers
+    std::atomic<Keypair *> current{nullptr};   // encrypts; null = no keypair (queue/drop)
+    std::atomic<Keypair *> previous{nullptr};  // still decrypts until it expires
+    std::atomic<Keypair *> next{nullptr};      // responder side, until the peer confirms it
+    std::atomic<const Binding *> binding{nullptr};
+    std::atomic<uint16_t> owner{0};  // worker index (not lcore) that owns this session
+    std::atomic<uint8_t> flags{0};
+    uint64_t session_id = 0;  // written once before kSessionLive is set
+
+    // written: owner worker; read: control core (health sampling, metrics)
+    alignas(RTE_CACHE_LINE_SIZE) Counter rx_packets{0};
+    Counter rx_bytes{0};
+    Counter tx_packets{0};
+    Counter tx_bytes{0};
+    Counter last_rx_tsc{0};   // TSC of the last authenticated packet on the binding
+    Counter counter_gaps{0};  // counters skipped (lost) on the receive side
+    Counter replay_drops{0};
+    Counter auth_failures{0};
+    // The last foreign source the owner reported (so a roaming peer is reported once per
+    // new address, not per packet): packed family|port|addr hash.
+    Counter reported_source{0};
+};
+
+// The tables one gateway shares between its control core and its workers.
+struct Tables {
+    rte_hash *by_index = nullptr;    // u32 local index -> Keypair* (lock-free readers)
+    rte_lpm *routes4 = nullptr;      // inner IPv4 destination -> session slot
+    rte_lpm6 *routes6 = nullptr;     // inner IPv6 destination -> session slot
+    rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
+    SessionEntry *sessions = nullptr;
+    uint32_t max_sessions = 0;
+    rte_rcu_qsbr *qsbr = nullptr;  // one thread id per worker (worker index)
+};
+
+}  // namespace jg::dp
