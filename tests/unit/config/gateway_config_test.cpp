@@ -697,3 +697,22 @@ TEST(GatewayConfig, AuditQueueCapacityMustBePositive) {
 
 }  // namespace
 }  // namespace jg
+
+namespace jg {
+namespace {
+
+TEST(GatewayConfig, MalformedDocumentsYieldAnErrorNeverAnException) {
+    for (const char *text :
+         {"{", "[", "node_id: [", "\t", "node_id: *nowhere", "? [a, b]\n: c\n",
+          "node_id: !!binary x", "eal: &e {lcores: *e}", "ports: [[[[]]]]", "workers: {lcore: 1}",
+          "peers: 7", "policies: [a]", "node_id: gw\neal: {lcores: \"\"}", "\xff\xfe"}) {
+        SCOPED_TRACE(text);
+        Result<GatewayConfig> c = Error{};
+        EXPECT_NO_THROW(c = parse_gateway_config(text, "t.yaml"));
+        EXPECT_FALSE(c);
+        EXPECT_FALSE(c.error().message().empty());
+    }
+}
+
+}  // namespace
+}  // namespace jg
