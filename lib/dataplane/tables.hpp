@@ -19,9 +19,12 @@
 #include <rte_common.h>
 #include <rte_ether.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <string>
 
+#include "base/result.hpp"
 #include "dataplane/worker_counter.hpp"
 #include "proto/replay_window.hpp"
 
@@ -93,15 +96,98 @@ struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     Counter reported_source{0};
 };
 
+// The control core's private bookkeeping behind the tables (free slots, each slot's routes,
+// objects waiting for their grace period). Defined in tables.cpp; workers never touch it.
+struct WriterLedger;
+
 // The tables one gateway shares between its control core and its workers.
 struct Tables {
     rte_hash *by_index = nullptr;    // u32 local index -> Keypair* (lock-free readers)
     rte_lpm *routes4 = nullptr;      // inner IPv4 destination -> session slot
     rte_lpm6 *routes6 = nullptr;     // inner IPv6 destination -> session slot
     rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
+    rte_hash *neighbors6 = nullptr;  // inner IPv6 next hop (16 bytes) -> MAC (u64)
     SessionEntry *sessions = nullptr;
     uint32_t max_sessions = 0;
     rte_rcu_qsbr *qsbr = nullptr;  // one thread id per worker (worker index)
+    uint16_t n_workers = 0;
+    WriterLedger *ledger = nullptr;  // control core only
 };
+
+// ---- Lifecycle and writer API: control core only (single writer; never call from workers) ----
+
+struct TablesConfig {
+    std::string name = "jg";        // prefix of the DPDK object names (unique per process)
+    uint32_t max_sessions = 1024;   // session slots
+    uint32_t max_routes4 = 4096;    // inner IPv4 prefixes, all sessions together
+    uint32_t max_routes6 = 4096;    // inner IPv6 prefixes
+    uint32_t lpm4_tbl8s = 256;      // rte_lpm groups for prefixes longer than /24
+    uint32_t lpm6_tbl8s = 1024;     // rte_lpm6 groups (1 KiB each)
+    uint32_t max_neighbors = 1024;  // per family
+    uint16_t n_workers = 1;         // rte_rcu_qsbr thread ids 0..n_workers-1
+    int socket = -1;                // NUMA socket, -1 = SOCKET_ID_ANY
+};
+
+// A keypair as the handshake produced it; install_keypair copies it into a Keypair.
+struct KeypairInit {
+    std::array<uint8_t, 32> send_key{};
+    std::array<uint8_t, 32> recv_key{};
+    uint32_t local_index = 0;
+    uint32_t remote_index = 0;
+    uint32_t key_epoch = 0;
+    int64_t created_ms = 0;  // control-core clock, ms
+    bool is_initiator = false;
+};
+
+// Where a new keypair goes. Current: we initiated (usable at once; the old current becomes
+// previous). Next: we responded (usable for receiving; becomes current when the peer's first
+// transport packet under it arrives, see confirm_next_keypair), as WireGuard's noise.c does.
+enum class KeypairRole : uint8_t { Current, Next };
+
+Result<Tables> create_tables(const TablesConfig &cfg);
+// Frees everything, deferred objects included. Workers must have stopped.
+void destroy_tables(Tables &t);
+
+// Takes a free slot (one whose previous tenant's grace period has ended), resets its
+// counters, sets session_id and owner (worker index). The slot is not live until
+// set_session_flags(kSessionLive).
+Result<uint32_t> alloc_session(Tables &t, uint64_t session_id, uint16_t owner);
+
+// Publishes a new keypair for `slot` and its local index in by_index (fails if the index is
+// taken). Keypairs pushed out of the session are unpublished and freed after a grace period,
+// their keys wiped first.
+Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, KeypairRole role);
+// next -> current, current -> previous (the old previous is retired). No-op without a next.
+Status confirm_next_keypair(Tables &t, uint32_t slot);
+// Retires the previous keypair (expired: REJECT_AFTER_TIME, or replaced).
+Status retire_previous_keypair(Tables &t, uint32_t slot);
+
+// Publishes a copy of `b` as the session's binding; the old one is freed after a grace period.
+Status publish_binding(Tables &t, uint32_t slot, const Binding &b);
+
+// Inner prefix routes (allowed IPs). family 4: addr = 4 bytes network order; 6: 16 bytes.
+Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len, uint32_t slot);
+Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len);
+
+// Replaces the SessionFlags bits (release: fields written before are visible to workers).
+Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags);
+
+// Unpublishes the session's routes, keypairs (and their indices) and binding, clears its
+// flags; the slot becomes allocatable again after a grace period.
+Status retire_session(Tables &t, uint32_t slot);
+
+// Frees what was retired and whose grace period ended (every registered worker reported
+// quiescence since). Never blocks. Returns the number of objects freed.
+uint32_t reclaim(Tables &t);
+// Objects retired and not yet freed.
+uint32_t pending_reclaim(const Tables &t);
+
+// Inner-port neighbors: where to send decrypted packets. ipv4 in network order.
+Status learn_neighbor(Tables &t, uint32_t ipv4, const rte_ether_addr &mac);
+Status learn_neighbor6(Tables &t, const uint8_t ipv6[16], const rte_ether_addr &mac);
+
+// Shared-memory bytes one session costs: its slot, three keypairs, their by_index entries and
+// one binding (routes excluded: rte_lpm's share depends on prefix lengths).
+size_t bytes_per_session();
 
 }  // namespace jg::dp
