@@ -48,6 +48,8 @@ struct SessionTrack {
     size_t last_switch_line = 0;
     Expect expect = Expect::Nothing;
     size_t expect_line = 0;
+    // A policy denial is a TransportSwitchDenied directly followed by its PolicyEvent.
+    size_t policy_event_due_line = 0;
 };
 
 bool is_versioned(const audit::Payload &p) {
@@ -60,6 +62,12 @@ bool is_late_denial(const audit::Payload &p) {
         return !r->success;
     return std::holds_alternative<audit::SecurityEvent>(p) ||
            std::holds_alternative<audit::TransportSwitchDenied>(p);
+}
+
+// SecurityEvent.violation values the contract names.
+bool is_security_violation(R r) {
+    return r == R::replay_detected || r == R::bad_proof || r == R::session_fixation_attempt ||
+           r == R::reattach_flood || r == R::handshake_flood;
 }
 
 bool is_reattach_switch_reason(R r) {
@@ -106,6 +114,11 @@ class Checker {
 
     void event(size_t n, const audit::Event &e) {
         const std::string type = str(audit::event_type_name(e.payload));
+        if (const auto *sec = std::get_if<audit::SecurityEvent>(&e.payload);
+            sec && !is_security_violation(sec->violation))
+            fail(n, "SecurityEvent violation " + str(sec->violation) +
+                        " is not one of replay_detected, bad_proof, session_fixation_attempt, "
+                        "reattach_flood, handshake_flood");
         if (e.session_id == 0) {
             if (!is_late_denial(e.payload) &&
                 !std::holds_alternative<audit::PolicyEvent>(e.payload))
@@ -137,7 +150,19 @@ class Checker {
 
         const bool awaiting_terminated = t.expect == Expect::Terminated;
         check_expectation(n, e, t);
-        if (t.terminated && !awaiting_terminated && !is_late_denial(e.payload)) {
+        const bool is_policy_event = std::holds_alternative<audit::PolicyEvent>(e.payload);
+        const bool awaiting_policy_event = t.policy_event_due_line != 0;
+        if (awaiting_policy_event) {
+            if (!is_policy_event)
+                fail(n, e.session_id,
+                     "TransportSwitchDenied policy_denied (line " +
+                         std::to_string(t.policy_event_due_line) +
+                         ") must be followed by a PolicyEvent naming the deciding key, got " +
+                         describe(e.payload));
+            t.policy_event_due_line = 0;
+        }
+        if (t.terminated && !awaiting_terminated && !(awaiting_policy_event && is_policy_event) &&
+            !is_late_denial(e.payload)) {
             fail(n, e.session_id,
                  type + " after TERMINATED at line " + std::to_string(t.terminated_line) +
                      " (only denials and security events may follow)");
@@ -319,6 +344,28 @@ class Checker {
                      ") without a SessionStateChange to TERMINATED");
     }
 
+    void apply(size_t n, const audit::Event &e, SessionTrack &t,
+               const audit::TransportSwitchDenied &d) {
+        same_version(n, e, t);
+        if (d.reason_code == R::policy_denied)
+            t.policy_event_due_line = n;
+    }
+
+    void apply(size_t n, const audit::Event &e, SessionTrack &t, const audit::ReattachResult &r) {
+        same_version(n, e, t);
+        if (r.success != (r.reason_code == R::reattach_success))
+            fail(n, e.session_id,
+                 std::string("ReattachResult ") + (r.success ? "SUCCESS" : "DENIED") +
+                     " with reason " + str(r.reason_code) +
+                     " (SUCCESS goes with reattach_success and only with it)");
+    }
+
+    void apply(size_t n, const audit::Event &e, SessionTrack &t, const audit::PolicyEvent &p) {
+        same_version(n, e, t);
+        if (p.policy_name.empty())
+            fail(n, e.session_id, "PolicyEvent without a policy_name");
+    }
+
     template <class Other>
     void apply(size_t n, const audit::Event &e, SessionTrack &t, const Other &) {
         same_version(n, e, t);
@@ -327,6 +374,9 @@ class Checker {
     void apply(size_t, const audit::Event &, SessionTrack &, const audit::SessionCreated &) {}
 
     void unmet_expectation_at_end(uint64_t id, const SessionTrack &t) {
+        if (t.policy_event_due_line != 0)
+            fail(t.policy_event_due_line, id,
+                 "log ends before the PolicyEvent of this policy denial");
         switch (t.expect) {
             case Expect::Nothing:
                 return;

@@ -238,6 +238,35 @@ TEST(AuditCheck, LimitsComeFromThePolicy) {
     EXPECT_EQ(defaults.switch_cooldown_ms, Policy{}.switching.switch_cooldown_ms);
 }
 
+TEST(AuditCheck, PolicyDenialWithoutItsPolicyEventFails) {
+    auto log = valid_log();
+    log.erase(log.begin() + 13);  // line 14's PolicyEvent; B's next event is now on line 18
+    expect_first_violation(check(log), 18,
+                           "TransportSwitchDenied policy_denied (line 13) must be followed by a "
+                           "PolicyEvent");
+}
+
+TEST(AuditCheck, LogEndingBeforeThePolicyEventOfADenialFails) {
+    auto log = valid_log();
+    log.resize(13);
+    expect_first_violation(check(log), 13, "log ends before the PolicyEvent");
+}
+
+TEST(AuditCheck, ReattachResultStatusMustMatchItsReason) {
+    auto log = valid_log();
+    log[9] = ev(5300, kA, 5, audit::ReattachResult{true, R::policy_denied});  // line 10
+    expect_first_violation(check(log), 10, "ReattachResult SUCCESS with reason policy_denied");
+    auto denied = valid_log();
+    denied[17] = ev(9500, kA, 6, audit::ReattachResult{false, R::reattach_success});  // line 18
+    expect_first_violation(check(denied), 18, "ReattachResult DENIED with reason reattach_success");
+}
+
+TEST(AuditCheck, SecurityEventMustNameASecurityViolation) {
+    auto log = valid_log();
+    log[14] = ev(7000, 0, 0, audit::SecurityEvent{R::handshake_ok, "192.0.2.1:999"});  // 15
+    expect_first_violation(check(log), 15, "SecurityEvent violation handshake_ok is not one of");
+}
+
 TEST(AuditCheck, EventAfterTerminatedFails) {
     auto log = valid_log();
     log.insert(log.begin() + 17, ev(9100, kA, 6, audit::KeyRotated{3}));  // line 18
