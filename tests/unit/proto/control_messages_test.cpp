@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 #include "proto/control_messages.hpp"
@@ -157,6 +158,29 @@ TEST(ControlMessages, EncodeRefusesTooSmallBuffer) {
     std::vector<uint8_t> out(8);
     EXPECT_EQ(encode_control(Heartbeat{}, out), 0u);
     EXPECT_EQ(encode_control(Terminate{}, out), 3u);
+}
+
+TEST(ControlMessages, AnythingThatDecodesReencodesToTheSameBytes) {
+    std::mt19937 rng(99);
+    int decoded = 0;
+    for (int iter = 0; iter < 50'000; ++iter) {
+        std::vector<uint8_t> m(rng() % 40);
+        for (auto &b : m)
+            b = uint8_t(rng() % 4 == 0 ? rng() % 6 : rng());
+        if (!m.empty())
+            m[0] = uint8_t(rng() % 12);
+        const auto d = decode_control(m);
+        const auto c = classify_plaintext(m);
+        if (!d.ok())
+            continue;
+        ++decoded;
+        ASSERT_EQ(c.kind, PlaintextKind::control);
+        ASSERT_EQ(c.length, m.size());
+        std::vector<uint8_t> again(m.size());
+        ASSERT_EQ(encode_control(d.message, again), m.size());
+        ASSERT_EQ(again, m);
+    }
+    EXPECT_GT(decoded, 100);
 }
 
 TEST(PlaintextClass, EmptyIsKeepalive) {
