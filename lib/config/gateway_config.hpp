@@ -126,10 +126,12 @@ struct GatewayConfig {
     AuditConfig audit;
     LimitsConfig limits;
 
+    // Only on a validated configuration (which has exactly one outer port).
     const PortConfig &outer_port() const;
     const PortConfig *find_port(std::string_view name) const;
 
-    // Field by field; policies compare by value (see same_policies).
+    // Field by field (a new field must be added there); policies compare by value (see
+    // same_policies).
     bool operator==(const GatewayConfig &other) const;
 };
 
