@@ -11,8 +11,16 @@
 
 namespace jg {
 
+namespace {
+
+int open_for_append(const std::string &path) {
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<AuditFileSink>> AuditFileSink::open(const std::string &path) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    const int fd = open_for_append(path);
     if (fd < 0)
         return make_error(path, std::string("cannot open audit log: ") + std::strerror(errno));
     return std::make_unique<AuditFileSink>(OpenedFd{fd}, path);
@@ -23,6 +31,18 @@ AuditFileSink::~AuditFileSink() {
 }
 
 Status AuditFileSink::write(std::span<const std::string> lines) {
+    if (reopen_.exchange(false, std::memory_order_relaxed)) {
+        const int fd = open_for_append(path_);
+        if (fd < 0) {
+            // The batch is lost and counted (so the operator sees it in write_errors); the
+            // old file stays open and the next batch tries again.
+            reopen_.store(true, std::memory_order_relaxed);
+            return make_error(path_,
+                              std::string("cannot reopen audit log: ") + std::strerror(errno));
+        }
+        ::close(fd_);
+        fd_ = fd;
+    }
     buffer_.clear();
     for (const std::string &line : lines) {
         buffer_ += line;

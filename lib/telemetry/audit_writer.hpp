@@ -44,9 +44,14 @@ class AuditFileSink final : public AuditSink {
 
     Status write(std::span<const std::string> lines) override;
 
+    // Reopens the path before the next batch, so logrotate can move the file away (SIGHUP
+    // handlers may call it: it only sets a flag). Any thread.
+    void request_reopen() { reopen_.store(true, std::memory_order_relaxed); }
+
   private:
-    int fd_;
+    int fd_;  // writer thread only
     std::string path_;
+    std::atomic<bool> reopen_{false};
     std::string buffer_;  // reused across batches
 };
 

@@ -204,6 +204,35 @@ TEST(AuditFileSink, AppendsLinesAfterExistingContent) {
     std::filesystem::remove(path);
 }
 
+TEST(AuditFileSink, ReopenAfterRotationWritesToAFreshFile) {
+    const auto path = temp_file("jg-audit-rotate");
+    const auto rotated = std::filesystem::path(path.string() + ".1");
+    std::filesystem::remove(rotated);
+    auto opened = AuditFileSink::open(path.string());
+    ASSERT_TRUE(opened.ok());
+    std::shared_ptr<AuditFileSink> sink = std::move(*opened);
+    AuditWriter w(sink, {.flush_interval = 1ms});
+    ASSERT_TRUE(w.try_push(key_rotated(1)));
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (w.stats().written < 1 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
+    ASSERT_EQ(w.stats().written, 1u);
+
+    std::filesystem::rename(path, rotated);  // what logrotate does
+    sink->request_reopen();
+    ASSERT_TRUE(w.try_push(key_rotated(2)));
+    w.close();
+
+    const auto old_lines = read_lines(rotated);
+    const auto new_lines = read_lines(path);
+    ASSERT_EQ(old_lines.size(), 1u);
+    ASSERT_EQ(new_lines.size(), 1u);
+    EXPECT_EQ(epoch_of(old_lines[0]), 1u);
+    EXPECT_EQ(epoch_of(new_lines[0]), 2u);
+    std::filesystem::remove(path);
+    std::filesystem::remove(rotated);
+}
+
 TEST(AuditFileSink, OpenFailureNamesThePath) {
     auto sink = AuditFileSink::open("/nonexistent-dir/audit.jsonl");
     ASSERT_FALSE(sink.ok());
