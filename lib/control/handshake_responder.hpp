@@ -1,0 +1,113 @@
+// HandshakeResponder: the gateway's side of WireGuard handshakes (configured peers, mac2 and
+// cookie replies under load, Noise responder, refusal counts). Control core only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/result.hpp"
+#include "proto/cookie.hpp"
+#include "proto/noise.hpp"
+
+namespace jg::control {
+
+// Why an initiation got no response: lib/proto's rejects plus the ones decided here.
+#define JG_CONTROL_HANDSHAKE_REFUSALS(X)                                        \
+    X(malformed)                /* not a 148-byte initiation */                 \
+    X(bad_mac1)                 /* mac1 does not match our public key */        \
+    X(zero_shared_secret)       /* low-order ephemeral */                       \
+    X(static_decrypt_failed)    /* not sealed to our static key */              \
+    X(unknown_peer)             /* static key of no configured peer */          \
+    X(timestamp_decrypt_failed) /* PSK mismatch or forgery */                   \
+    X(replayed_timestamp)       /* TAI64N not newer than the peer's greatest */ \
+    X(initiation_flood)         /* same peer again within 20 ms */              \
+    X(other)                    /* any proto reject this list does not name */
+
+enum class HandshakeRefusal : uint8_t {
+#define JG_X(name) name,
+    JG_CONTROL_HANDSHAKE_REFUSALS(JG_X)
+#undef JG_X
+};
+inline constexpr size_t kHandshakeRefusalCount = 0
+#define JG_X(name) +1
+    JG_CONTROL_HANDSHAKE_REFUSALS(JG_X)
+#undef JG_X
+    ;
+std::string_view handshake_refusal_name(HandshakeRefusal r);
+
+struct HandshakePeer {
+    proto::Key public_key{};
+    proto::Key psk{};  // all zero: none
+};
+
+// An initiation worth a response: the Noise state is consumed, the timestamp recorded.
+struct AdmittedInitiation {
+    size_t peer = 0;  // index into the peers given at construction
+    proto::ResponderHandshake handshake;
+};
+struct CookieDemanded {
+    std::array<uint8_t, proto::kCookieReplySize> reply{};
+};
+struct RefusedInitiation {
+    HandshakeRefusal reason = HandshakeRefusal::other;
+};
+using Admission = std::variant<AdmittedInitiation, CookieDemanded, RefusedInitiation>;
+
+struct CompletedHandshake {
+    proto::TransportKeypair keypair{};
+    std::array<uint8_t, proto::kResponseSize> response{};
+};
+
+struct HandshakeStats {
+    uint64_t initiations = 0;
+    uint64_t accepted = 0;
+    uint64_t cookie_replies = 0;
+    std::array<uint64_t, kHandshakeRefusalCount> refused{};
+};
+
+class HandshakeResponder {
+  public:
+    // `rate_per_sec`: initiations per second above which an initiation must carry a valid
+    // mac2 (0: always, a gateway that is permanently "under load").
+    HandshakeResponder(proto::StaticIdentity identity, std::vector<HandshakePeer> peers,
+                       uint32_t rate_per_sec);
+
+    // `src`: the sender's address bytes (the cookie binds to them). `now_ms`: control clock.
+    // Costs one X25519 only when the initiation is admitted past the cookie check.
+    Admission admit(std::span<const uint8_t> packet, std::span<const uint8_t> src, int64_t now_ms);
+
+    // Builds message 2 with our receiver index `local_index` and derives the keypair.
+    Result<CompletedHandshake> complete(AdmittedInitiation &admitted, uint32_t local_index,
+                                        int64_t now_ms);
+
+    // True while the initiation rate of the current or the previous second exceeds the limit.
+    bool under_load(int64_t now_ms) const;
+    const HandshakeStats &stats() const { return stats_; }
+    const proto::Key &public_key() const { return identity_.public_key(); }
+    size_t peer_count() const { return peers_.size(); }
+    const proto::Key &peer_public_key(size_t peer) const { return peers_[peer].state.public_key; }
+
+  private:
+    struct Peer {
+        proto::PeerHandshakeState state;
+        proto::CookieJar jar;  // adds mac1 to our responses
+    };
+    RefusedInitiation refuse(HandshakeRefusal r);
+    void count_initiation(int64_t now_ms);
+
+    proto::StaticIdentity identity_;
+    proto::CookieChecker cookies_;
+    std::vector<Peer> peers_;
+    uint32_t rate_per_sec_;
+    int64_t window_second_ = -1;  // now_ms / 1000 of the current counting window
+    uint64_t window_count_ = 0;
+    uint64_t previous_window_count_ = 0;
+    HandshakeStats stats_;
+};
+
+}  // namespace jg::control

@@ -1,0 +1,564 @@
+#include "control/session_directory.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <utility>
+
+#include "config/keys.hpp"
+
+namespace jg::control {
+namespace {
+
+uint64_t csprng_u64() {
+    uint64_t v = 0;
+    randombytes_buf(&v, sizeof v);
+    return v;
+}
+
+// The cookie binds to the sender's address and port; the encoding only has to be stable.
+std::array<uint8_t, 18> cookie_source(const TransportAddr &a) {
+    std::array<uint8_t, 18> out{};
+    std::copy(a.addr.begin(), a.addr.end(), out.begin());
+    out[16] = uint8_t(a.port >> 8);
+    out[17] = uint8_t(a.port);
+    return out;
+}
+
+proto::WireState wire_state(SessionState s) {
+    switch (s) {
+        case SessionState::Volatile:
+            return proto::WireState::volatile_;
+        case SessionState::Recovering:
+            return proto::WireState::recovering;
+        case SessionState::Degraded:
+            return proto::WireState::degraded;
+        case SessionState::Terminated:
+            return proto::WireState::terminated;
+        case SessionState::Birth:
+        case SessionState::Attached:
+            break;
+    }
+    return proto::WireState::attached;
+}
+
+proto::HintState hint_state(SessionState s) {
+    switch (s) {
+        case SessionState::Degraded:
+            return proto::HintState::degraded;
+        case SessionState::Terminated:
+            return proto::HintState::terminating;
+        default:
+            return proto::HintState::volatile_;
+    }
+}
+
+uint16_t wire_reason(Reason r) {
+    return static_cast<uint16_t>(r);
+}
+
+uint32_t clamp_u32(uint64_t v) {
+    return v > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(v);
+}
+
+uint32_t clamp_ms(int64_t v) {
+    return v < 0 ? 0 : clamp_u32(static_cast<uint64_t>(v));
+}
+
+}  // namespace
+
+Result<std::vector<PeerSpec>> SessionDirectory::peers_from_config(const GatewayConfig &config) {
+    std::vector<PeerSpec> out;
+    out.reserve(config.peers.size());
+    for (size_t i = 0; i < config.peers.size(); ++i) {
+        const PeerConfig &pc = config.peers[i];
+        PeerSpec spec;
+        spec.name = pc.name;
+        spec.public_key = pc.public_key;
+        spec.allowed_ips = pc.allowed_ips;
+        spec.profile = pc.policy;
+        if (pc.preshared_key_file) {
+            auto psk = read_secret_key_file(*pc.preshared_key_file);
+            if (!psk)
+                return make_error("peers[" + std::to_string(i) + "].preshared_key_file",
+                                  psk.error().message());
+            std::copy(psk->bytes().begin(), psk->bytes().end(), spec.psk.begin());
+        }
+        out.push_back(std::move(spec));
+    }
+    return out;
+}
+
+namespace {
+
+std::vector<HandshakePeer> handshake_peers(const std::vector<PeerSpec> &peers) {
+    std::vector<HandshakePeer> out;
+    out.reserve(peers.size());
+    for (const PeerSpec &p : peers)
+        out.push_back({p.public_key, p.psk});
+    return out;
+}
+
+}  // namespace
+
+SessionDirectory::SessionDirectory(proto::StaticIdentity identity, std::vector<PeerSpec> peers,
+                                   PolicySet policies, DirectoryOptions options,
+                                   DataplaneLink &link, AuditWriter &audit, RandomSource random)
+    : responder_(std::move(identity), handshake_peers(peers), options.handshake_rate_per_sec),
+      policies_(std::move(policies)),
+      options_(options),
+      link_(link),
+      audit_(audit),
+      random_(random ? std::move(random) : RandomSource(csprng_u64)) {
+    peers_.reserve(peers.size());
+    for (PeerSpec &p : peers) {
+        std::string b64 = encode_key(p.public_key);
+        peers_.push_back(Peer{std::move(p), std::move(b64), std::nullopt});
+    }
+}
+
+// ---- event intake ----
+
+void SessionDirectory::handle(const UpEvent &ev, int64_t now_ms) {
+    switch (ev.kind) {
+        case UpKind::HandshakeInitiation:
+            on_initiation(ev, now_ms);
+            return;
+        case UpKind::ControlMessage:
+            on_control(ev, now_ms);
+            return;
+        case UpKind::SourceChanged:
+            on_source_changed(ev, now_ms);
+            return;
+        case UpKind::KeypairConfirmed:
+            on_keypair_confirmed(ev, now_ms);
+            return;
+        case UpKind::NeighborLearned:
+            if (ev.src.family == 4)
+                check(link_.learn_neighbor(
+                    {ev.src.addr[0], ev.src.addr[1], ev.src.addr[2], ev.src.addr[3]}, ev.src_mac));
+            return;
+        case UpKind::HandshakeResponse:
+        case UpKind::CookieReply:
+            // The gateway never initiates (stock clients rekey themselves), so nothing waits
+            // for these.
+            ++stats_.stale_events;
+            return;
+    }
+}
+
+void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
+    const auto src = cookie_source(ev.src);
+    Admission admission = responder_.admit(ev.payload, src, now_ms);
+    const bool load = responder_.under_load(now_ms);
+    if (load && !was_under_load_)
+        security_event(0, Reason::handshake_flood, ev.src, now_ms);
+    was_under_load_ = load;
+
+    if (const auto *refused = std::get_if<RefusedInitiation>(&admission)) {
+        if (refused->reason == HandshakeRefusal::replayed_timestamp)
+            security_event(0, Reason::replay_detected, ev.src, now_ms);
+        return;
+    }
+    if (const auto *cookie = std::get_if<CookieDemanded>(&admission)) {
+        if (!link_.send_raw(ev.worker, ev.src, ev.src_mac, cookie->reply))
+            ++stats_.frames_lost;
+        return;
+    }
+    auto &admitted = std::get<AdmittedInitiation>(admission);
+    Peer &peer = peers_[admitted.peer];
+    Session *s = peer.session ? sessions_.at(*peer.session).get() : nullptr;
+    const bool fresh = s == nullptr;
+    if (fresh && live_sessions() >= options_.max_sessions) {
+        ++stats_.slots_exhausted;
+        return;
+    }
+    const uint64_t session_id = fresh ? fresh_session_id() : s->record.session_id;
+    auto index = indices_.allocate(session_id);
+    if (!index) {
+        ++stats_.dataplane_errors;
+        return;
+    }
+    auto done = responder_.complete(admitted, *index, now_ms);
+    if (!done) {
+        indices_.release(*index);
+        return;
+    }
+    std::unique_ptr<Session> created;
+    if (fresh) {
+        created = create_session(admitted.peer, session_id, ev);
+        if (!created) {
+            indices_.release(*index);
+            proto::wipe(done->keypair);
+            return;
+        }
+        s = created.get();
+    }
+    const uint32_t epoch = s->next_epoch++;
+    release_indices(s->keypairs.install(done->keypair));
+    check(link_.install_keypair(s->slot, KeypairRole::Next, done->keypair, epoch, now_ms));
+    proto::wipe(done->keypair);
+    if (fresh) {
+        sessions_.emplace(session_id, std::move(created));
+        by_slot_[s->slot] = session_id;
+        peer.session = session_id;
+        ++stats_.sessions_created;
+        check(link_.publish_binding(s->slot, ev.src, ev.src_mac));
+        for (const IpPrefix &prefix : peer.spec.allowed_ips)
+            check(link_.add_route(prefix, s->slot));
+        check(link_.set_session_flags(s->slot, kFlagLive));
+    } else {
+        ++stats_.key_rotations;
+    }
+    drive(*s, HandshakeCompleted{ev.src, peer.public_b64, epoch}, now_ms, ev.src_mac);
+    if (!link_.send_raw(ev.worker, ev.src, ev.src_mac, done->response))
+        ++stats_.frames_lost;
+}
+
+std::unique_ptr<SessionDirectory::Session> SessionDirectory::create_session(size_t peer,
+                                                                            uint64_t session_id,
+                                                                            const UpEvent &ev) {
+    auto slot = link_.alloc_session(session_id, ev.worker);
+    if (!slot) {
+        ++stats_.slots_exhausted;
+        return nullptr;
+    }
+    auto s = std::make_unique<Session>();
+    s->record = make_session(session_id, peers_[peer].spec.profile);
+    s->peer = peer;
+    s->slot = *slot;
+    s->owner = ev.worker;
+    s->binding_mac = ev.src_mac;
+    s->sampled = link_.counters(*slot);
+    s->heartbeat_mark = s->sampled;
+    return s;
+}
+
+SessionDirectory::Session *SessionDirectory::session_for(const UpEvent &ev) {
+    const auto it = by_slot_.find(ev.session_slot);
+    if (it == by_slot_.end()) {
+        ++stats_.stale_events;
+        return nullptr;
+    }
+    // A slot is reused only after its session retired; the keypair's owner tells a late
+    // report about the old session from one about the new.
+    const auto owner = indices_.owner(ev.local_index);
+    if (!owner || *owner != it->second) {
+        ++stats_.stale_events;
+        return nullptr;
+    }
+    return sessions_.at(it->second).get();
+}
+
+void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
+    Session *s = session_for(ev);
+    if (s == nullptr)
+        return;
+    const proto::PlaintextClass cls = proto::classify_plaintext(ev.payload);
+    if (cls.kind != proto::PlaintextKind::control) {
+        ++stats_.control_rejected;
+        return;
+    }
+    const proto::ControlDecoded dec = proto::decode_control(ev.payload.first(cls.length));
+    if (!dec.ok()) {
+        ++stats_.control_rejected;
+        return;
+    }
+    ++stats_.control_messages;
+    const bool client = s->record.jumpgate_client;
+    std::visit(
+        [&](const auto &m) {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, proto::Hello>) {
+                drive(*s, HelloReceived{}, now_ms, ev.src_mac);
+            } else if constexpr (std::is_same_v<M, proto::Heartbeat>) {
+                if (!client) {
+                    ++stats_.control_rejected;
+                    return;
+                }
+                if (ev.src == s->record.binding)
+                    drive(*s,
+                          HeartbeatReceived{m.seq, m.rtt_us != 0 ? m.rtt_us / 1000.0 : -1.0, 0, 0},
+                          now_ms, ev.src_mac);
+                const SlotCounters c = link_.counters(s->slot);
+                proto::HeartbeatAck ack;
+                ack.seq = m.seq;
+                ack.path_id = m.path_id;
+                ack.echo_ts_ms = m.send_ts_ms;
+                ack.rx_packets = clamp_u32(c.rx_packets - s->heartbeat_mark.rx_packets);
+                ack.counter_gaps = clamp_u32(c.counter_gaps - s->heartbeat_mark.counter_gaps);
+                ack.state = wire_state(s->record.state);
+                ack.state_version = s->record.state_version;
+                s->heartbeat_mark = c;
+                send_control(*s, ev.src, ev.src_mac, ack);
+            } else if constexpr (std::is_same_v<M, proto::ReattachRequest>) {
+                if (!client) {
+                    ++stats_.control_rejected;
+                    return;
+                }
+                jg::ReattachRequest r;
+                r.session_known = m.session_id == s->record.session_id;
+                // The worker delivered it only after AEAD and the replay window passed.
+                r.proof_ok = true;
+                r.counter_in_window = true;
+                r.client_time_ms = static_cast<int64_t>(m.client_time_ms);
+                r.nonce = m.nonce;
+                r.candidate = ev.src;
+                r.client_state_version = m.last_state_version;
+                r.challenge = fresh_challenge();
+                drive(*s, r, now_ms, ev.src_mac);
+            } else if constexpr (std::is_same_v<M, proto::PathResponse>) {
+                drive(*s, jg::PathResponse{ev.src, m.data}, now_ms, ev.src_mac);
+            } else if constexpr (std::is_same_v<M, proto::Terminate>) {
+                drive(*s, TerminationRequested{Reason::explicit_termination}, now_ms, ev.src_mac);
+            } else {
+                // Gateway -> client types coming back up: a confused or hostile peer.
+                ++stats_.control_rejected;
+            }
+        },
+        dec.message);
+}
+
+void SessionDirectory::on_source_changed(const UpEvent &ev, int64_t now_ms) {
+    Session *s = session_for(ev);
+    if (s == nullptr)
+        return;
+    drive(*s, AddressChangeObserved{ev.src, fresh_challenge()}, now_ms, ev.src_mac);
+}
+
+void SessionDirectory::on_keypair_confirmed(const UpEvent &ev, int64_t now_ms) {
+    (void)now_ms;
+    Session *s = session_for(ev);
+    if (s == nullptr)
+        return;
+    const proto::TransportKeypair *next = s->keypairs.next();
+    if (next == nullptr || next->local_index != ev.local_index) {
+        ++stats_.stale_events;
+        return;
+    }
+    bool rotated = false;
+    const auto dead = s->keypairs.confirm(ev.local_index, &rotated);
+    if (dead)
+        release_indices({*dead});
+    if (rotated)
+        check(link_.confirm_next_keypair(s->slot));
+}
+
+// ---- FSM driving ----
+
+const Policy &SessionDirectory::policy_of(const Session &s) const {
+    return policies_.lookup(s.record.profile);
+}
+
+void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
+                             const MacAddr &event_mac) {
+    StepResult r = step(s.record, e, policy_of(s), now_ms);
+    for (audit::Event &ev : r.audit)
+        push_audit(std::move(ev));
+    for (const Action &a : r.actions)
+        apply(s, a, now_ms, event_mac);
+}
+
+void SessionDirectory::apply(Session &s, const Action &a, int64_t now_ms,
+                             const MacAddr &event_mac) {
+    std::visit(
+        [&](const auto &act) {
+            using A = std::decay_t<decltype(act)>;
+            if constexpr (std::is_same_v<A, SendPathChallenge>) {
+                send_control(s, act.to, event_mac, proto::PathChallenge{act.data});
+            } else if constexpr (std::is_same_v<A, SwitchBinding>) {
+                // The event that completed the switch came from the new address.
+                s.binding_mac = event_mac;
+                check(link_.publish_binding(s.slot, act.to, event_mac));
+            } else if constexpr (std::is_same_v<A, SendStateHint>) {
+                send_control(s, s.record.binding, s.binding_mac,
+                             proto::StateHint{hint_state(act.state), wire_reason(act.reason),
+                                              s.record.state_version});
+            } else if constexpr (std::is_same_v<A, SendReattachResult>) {
+                const MacAddr &mac = act.to == s.record.binding ? s.binding_mac : event_mac;
+                send_control(s, act.to, mac,
+                             proto::ReattachResult{act.accepted, wire_reason(act.reason),
+                                                   act.state_version});
+            } else if constexpr (std::is_same_v<A, jg::Terminate>) {
+                send_control(s, s.record.binding, s.binding_mac,
+                             proto::Terminate{wire_reason(act.reason)});
+                terminate_in_dataplane(s, now_ms);
+            } else if constexpr (std::is_same_v<A, SendHelloAck>) {
+                check(link_.set_session_flags(s.slot, kFlagLive | kFlagExtensions));
+                const Policy &p = policy_of(s);
+                proto::HelloAck ack;
+                ack.session_id = act.session_id;
+                ack.state = wire_state(act.state);
+                ack.state_version = act.state_version;
+                ack.heartbeat_interval_ms = clamp_ms(p.volatility.heartbeat_interval_ms);
+                ack.heartbeat_volatile_ms = clamp_ms(p.volatility.heartbeat_volatile_ms);
+                ack.loss_volatile_permille =
+                    static_cast<uint16_t>(std::lround(p.volatility.loss_volatile_threshold * 1000));
+                ack.reattach_proof_max_age_ms = clamp_ms(p.security.reattach_proof_max_age_ms);
+                send_control(s, s.record.binding, s.binding_mac, ack);
+            }
+        },
+        a);
+}
+
+void SessionDirectory::send_control(Session &s, const TransportAddr &to, const MacAddr &mac,
+                                    const proto::ControlMessage &m) {
+    // Stock WireGuard peers would drop these anyway; a retired slot has no keys to seal with.
+    if (!s.record.jumpgate_client || s.terminated_at_ms != kNever)
+        return;
+    std::array<uint8_t, 64> buf{};
+    const size_t n = proto::encode_control(m, buf);
+    if (n == 0)
+        return;
+    if (!link_.send_control(s.owner, s.slot, to, mac, std::span<const uint8_t>(buf.data(), n)))
+        ++stats_.frames_lost;
+}
+
+void SessionDirectory::terminate_in_dataplane(Session &s, int64_t now_ms) {
+    if (s.terminated_at_ms != kNever)
+        return;
+    Peer &peer = peers_[s.peer];
+    for (const IpPrefix &prefix : peer.spec.allowed_ips)
+        check(link_.remove_route(prefix));
+    check(link_.retire_session(s.slot));
+    std::vector<uint32_t> dead;
+    for (const proto::TransportKeypair *kp :
+         {s.keypairs.previous(), s.keypairs.current(), s.keypairs.next()})
+        if (kp != nullptr)
+            dead.push_back(kp->local_index);
+    s.keypairs.clear();
+    release_indices(dead);
+    by_slot_.erase(s.slot);
+    if (peer.session == s.record.session_id)
+        peer.session.reset();
+    s.terminated_at_ms = now_ms;
+    ++stats_.sessions_terminated;
+}
+
+void SessionDirectory::release_indices(const std::vector<uint32_t> &dead) {
+    for (uint32_t idx : dead)
+        indices_.release(idx);
+}
+
+// ---- timers ----
+
+void SessionDirectory::sample_health(Session &s, int64_t now_ms) {
+    const SlotCounters c = link_.counters(s.slot);
+    const uint64_t rx = c.rx_packets - s.sampled.rx_packets;
+    const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
+    s.sampled = c;
+    if (rx == 0 && gaps == 0)
+        return;
+    // Any authenticated traffic proves the binding alive; gaps feed the loss window.
+    drive(s, HeartbeatReceived{0, -1.0, clamp_u32(rx), clamp_u32(gaps)}, now_ms, s.binding_mac);
+}
+
+void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
+    const uint64_t now_ns = static_cast<uint64_t>(now_ms) * proto::kNsPerMs;
+    const auto dead = s.keypairs.expire(now_ns);
+    if (dead.empty())
+        return;
+    release_indices(dead);
+    if (s.keypairs.current() == nullptr && s.keypairs.next() == nullptr)
+        drive(s, KeyExpired{}, now_ms, s.binding_mac);
+}
+
+void SessionDirectory::tick(int64_t now_ms) {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        Session &s = *it->second;
+        if (s.terminated_at_ms == kNever) {
+            sample_health(s, now_ms);
+            if (s.terminated_at_ms == kNever)
+                expire_keypairs(s, now_ms);
+            if (s.terminated_at_ms == kNever)
+                drive(s, TimerTick{}, now_ms, s.binding_mac);
+        }
+        if (s.terminated_at_ms != kNever &&
+            now_ms - s.terminated_at_ms >= options_.terminated_retention_ms)
+            it = sessions_.erase(it);
+        else
+            ++it;
+    }
+    link_.reclaim();
+}
+
+// ---- queries ----
+
+std::optional<SessionSummary> SessionDirectory::find_session(uint64_t session_id) const {
+    const auto it = sessions_.find(session_id);
+    if (it == sessions_.end())
+        return std::nullopt;
+    const Session &s = *it->second;
+    const Peer &peer = peers_[s.peer];
+    SessionSummary out;
+    out.session_id = s.record.session_id;
+    out.peer = peer.public_b64;
+    out.peer_name = peer.spec.name;
+    out.state = s.record.state;
+    out.state_version = s.record.state_version;
+    out.binding = s.record.binding;
+    out.jumpgate_client = s.record.jumpgate_client;
+    out.key_epoch = s.record.key_epoch;
+    out.slot = s.slot;
+    out.owner = s.owner;
+    out.created_at_ms = s.record.created_at_ms;
+    out.counters = s.record.counters;
+    if (s.terminated_at_ms == kNever)
+        out.traffic = link_.counters(s.slot);
+    return out;
+}
+
+std::vector<SessionSummary> SessionDirectory::sessions_snapshot() const {
+    std::vector<SessionSummary> out;
+    out.reserve(sessions_.size());
+    for (const auto &[id, s] : sessions_)
+        if (auto summary = find_session(id))
+            out.push_back(std::move(*summary));
+    return out;
+}
+
+size_t SessionDirectory::live_sessions() const {
+    return by_slot_.size();
+}
+
+// ---- small pieces ----
+
+void SessionDirectory::push_audit(audit::Event e) {
+    if (!audit_.try_push(std::move(e)))
+        ++stats_.audit_dropped;
+}
+
+void SessionDirectory::security_event(uint64_t session_id, Reason violation,
+                                      const TransportAddr &src, int64_t now_ms) {
+    audit::Event e;
+    e.ts_ms = now_ms;
+    e.session_id = session_id;
+    e.policy_version = policies_.current()->default_policy().version;
+    e.payload = audit::SecurityEvent{violation, src.to_string()};
+    push_audit(std::move(e));
+}
+
+uint64_t SessionDirectory::fresh_session_id() {
+    for (;;) {
+        const uint64_t id = random_();
+        if (id != 0 && sessions_.find(id) == sessions_.end())
+            return id;
+    }
+}
+
+PathChallenge SessionDirectory::fresh_challenge() {
+    const uint64_t v = random_();
+    PathChallenge c{};
+    for (size_t i = 0; i < c.size(); ++i)
+        c[i] = uint8_t(v >> (8 * i));
+    return c;
+}
+
+void SessionDirectory::check(const Status &st) {
+    if (!st)
+        ++stats_.dataplane_errors;
+}
+
+}  // namespace jg::control

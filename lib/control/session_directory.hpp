@@ -1,0 +1,186 @@
+// SessionDirectory: every session of the gateway and the logic that drives them (handshakes,
+// the session FSM fed from worker reports and control messages, timers, keypair rotation and
+// expiry, binding publication through DataplaneLink, audit). Control core only; no DPDK.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/gateway_config.hpp"
+#include "config/ip_prefix.hpp"
+#include "control/dataplane_link.hpp"
+#include "control/handshake_responder.hpp"
+#include "proto/control_messages.hpp"
+#include "proto/index_table.hpp"
+#include "proto/keypairs.hpp"
+#include "session/policy_set.hpp"
+#include "session/session_record.hpp"
+#include "session/state_machine.hpp"
+#include "telemetry/audit_writer.hpp"
+
+namespace jg::control {
+
+// What a worker sent up, without the mbuf (see dataplane/packet_meta.hpp MetaKind).
+enum class UpKind : uint8_t {
+    HandshakeInitiation,
+    HandshakeResponse,
+    CookieReply,
+    ControlMessage,
+    SourceChanged,
+    KeypairConfirmed,
+    NeighborLearned,
+};
+
+struct UpEvent {
+    UpKind kind = UpKind::HandshakeInitiation;
+    uint16_t worker = 0;  // worker index that received it
+    TransportAddr src;    // the packet's outer source
+    MacAddr src_mac{};
+    uint32_t session_slot = 0;         // ControlMessage, SourceChanged, KeypairConfirmed
+    uint32_t local_index = 0;          // the keypair the packet was authenticated with
+    uint64_t counter = 0;              // transport counter (ControlMessage)
+    std::span<const uint8_t> payload;  // handshake message or control plaintext
+};
+
+// One configured peer as the directory needs it.
+struct PeerSpec {
+    std::string name;
+    proto::Key public_key{};
+    proto::Key psk{};  // all zero: none
+    std::vector<IpPrefix> allowed_ips;
+    std::string profile = "default";
+};
+
+struct DirectoryOptions {
+    uint32_t max_sessions = 65536;
+    uint32_t handshake_rate_per_sec = 1000;  // initiations per second before cookies
+    // How long a terminated session stays listed (sessions_snapshot, late reattach denials).
+    int64_t terminated_retention_ms = 60'000;
+};
+
+// Draws 64 random bits (session ids, PATH_CHALLENGE data). Tests inject a deterministic one.
+using RandomSource = std::function<uint64_t()>;
+
+// One session as admin commands list it.
+struct SessionSummary {
+    uint64_t session_id = 0;
+    std::string peer;  // public key, base64
+    std::string peer_name;
+    SessionState state = SessionState::Birth;
+    uint64_t state_version = 0;
+    TransportAddr binding;
+    bool jumpgate_client = false;
+    uint64_t key_epoch = 0;
+    uint32_t slot = 0;
+    uint16_t owner = 0;
+    int64_t created_at_ms = 0;
+    SessionCounters counters;
+    SlotCounters traffic;
+};
+
+struct DirectoryStats {
+    uint64_t sessions_created = 0;
+    uint64_t sessions_terminated = 0;
+    uint64_t key_rotations = 0;
+    uint64_t control_messages = 0;
+    uint64_t control_rejected = 0;  // undecodable or not a client -> gateway type
+    uint64_t stale_events = 0;      // for a slot or keypair no live session owns
+    uint64_t dataplane_errors = 0;  // a table write the data plane refused
+    uint64_t frames_lost = 0;       // down ring or pool full
+    uint64_t audit_dropped = 0;     // AuditWriter queue full
+    uint64_t slots_exhausted = 0;   // handshakes refused because max_sessions are live
+};
+
+class SessionDirectory {
+  public:
+    // `now_ms` everywhere: the control clock, wall-clock milliseconds (CLOCK_REALTIME), the
+    // epoch jumpgate clients stamp REATTACH_REQUEST with, and what audit ts_ms carries.
+    SessionDirectory(proto::StaticIdentity identity, std::vector<PeerSpec> peers,
+                     PolicySet policies, DirectoryOptions options, DataplaneLink &link,
+                     AuditWriter &audit, RandomSource random = {});
+    SessionDirectory(const SessionDirectory &) = delete;
+    SessionDirectory &operator=(const SessionDirectory &) = delete;
+
+    // Peers from the configuration, PSK files read now (start-up, before the loop runs).
+    static Result<std::vector<PeerSpec>> peers_from_config(const GatewayConfig &config);
+
+    void handle(const UpEvent &ev, int64_t now_ms);
+    // Timers: health sampling, FSM ticks, keypair expiry, reclamation of dead sessions.
+    void tick(int64_t now_ms);
+
+    std::vector<SessionSummary> sessions_snapshot() const;
+    std::optional<SessionSummary> find_session(uint64_t session_id) const;
+    size_t live_sessions() const;
+    const DirectoryStats &stats() const { return stats_; }
+    const HandshakeStats &handshake_stats() const { return responder_.stats(); }
+    LivePolicies &policies() { return policies_; }
+
+  private:
+    struct Peer {
+        PeerSpec spec;
+        std::string public_b64;
+        std::optional<uint64_t> session;  // the live (not terminated) session, if any
+    };
+    struct Session {
+        SessionRecord record;
+        size_t peer = 0;
+        uint32_t slot = 0;
+        uint16_t owner = 0;
+        MacAddr binding_mac{};
+        MacAddr candidate_mac{};  // of the address a validation is running to
+        proto::KeypairSlots keypairs;
+        uint32_t next_epoch = 0;
+        SlotCounters sampled;         // counters at the last health sample
+        SlotCounters heartbeat_mark;  // counters at the last HEARTBEAT_ACK
+        int64_t terminated_at_ms = kNever;
+    };
+
+    void on_initiation(const UpEvent &ev, int64_t now_ms);
+    void on_control(const UpEvent &ev, int64_t now_ms);
+    void on_source_changed(const UpEvent &ev, int64_t now_ms);
+    void on_keypair_confirmed(const UpEvent &ev, int64_t now_ms);
+
+    std::unique_ptr<Session> create_session(size_t peer, uint64_t session_id, const UpEvent &ev);
+    Session *session_for(const UpEvent &ev);
+    // `event_mac`: next hop of the address the event came from (where replies and a switched
+    // binding must go).
+    void drive(Session &s, const SessionEvent &e, int64_t now_ms, const MacAddr &event_mac);
+    void apply(Session &s, const Action &a, int64_t now_ms, const MacAddr &event_mac);
+    void send_control(Session &s, const TransportAddr &to, const MacAddr &mac,
+                      const proto::ControlMessage &m);
+    void terminate_in_dataplane(Session &s, int64_t now_ms);
+    void release_indices(const std::vector<uint32_t> &dead);
+    void sample_health(Session &s, int64_t now_ms);
+    void expire_keypairs(Session &s, int64_t now_ms);
+    void push_audit(audit::Event e);
+    void security_event(uint64_t session_id, Reason violation, const TransportAddr &src,
+                        int64_t now_ms);
+    const Policy &policy_of(const Session &s) const;
+    uint64_t fresh_session_id();
+    PathChallenge fresh_challenge();
+    void check(const Status &st);
+
+    HandshakeResponder responder_;
+    std::vector<Peer> peers_;
+    LivePolicies policies_;
+    DirectoryOptions options_;
+    DataplaneLink &link_;
+    AuditWriter &audit_;
+    RandomSource random_;
+    proto::IndexTable indices_;                              // owner: session_id
+    std::map<uint64_t, std::unique_ptr<Session>> sessions_;  // by session_id
+    std::unordered_map<uint32_t, uint64_t> by_slot_;         // live sessions only
+    bool was_under_load_ = false;
+    DirectoryStats stats_;
+};
+
+}  // namespace jg::control
