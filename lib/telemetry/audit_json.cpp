@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace jg::audit {
@@ -108,6 +109,9 @@ Result<double> get_double(const Json &j, std::string_view field) {
     auto m = member(j, field);
     if (!m)
         return m.error();
+    // JSON has no NaN or infinity; the renderer writes them as null (an unknown measurement).
+    if ((*m)->is_null())
+        return std::numeric_limits<double>::quiet_NaN();
     if (!(*m)->is_number())
         return field_error(field, "must be a number");
     return (*m)->get<double>();

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace jg::audit {
@@ -211,6 +213,19 @@ TEST(AuditJson, IgnoresUnknownExtraFields) {
     auto r = parse_line(with_field(one_of_each_type()[6], "added_in_v2", true));
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(std::get<KeyRotated>(r->event.payload).key_epoch, 42u);
+}
+
+TEST(AuditJson, UnknownMeasurementsRoundTripAsNull) {
+    Event e = base(TransportSwitch{
+        addr("198.51.100.7:51820"), addr("198.51.100.8:51820"), Reason::legacy_roaming, 0,
+        std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()});
+    const std::string line = render_line(e, "n");
+    EXPECT_THAT(line, HasSubstr("\"loss_ratio\":null"));
+    auto r = parse_line(line);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    const auto &t = std::get<TransportSwitch>(r->event.payload);
+    EXPECT_TRUE(std::isnan(t.loss_ratio));
+    EXPECT_TRUE(std::isnan(t.rtt_ms));
 }
 
 TEST(AuditJson, InvalidUtf8InPeerStringsDoesNotBreakTheLine) {
