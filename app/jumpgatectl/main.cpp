@@ -6,6 +6,7 @@
 
 int main(int argc, char **argv) {
     CLI::App app{"jumpgatectl: inspect and verify a jumpgate gateway's audit trail"};
+    app.set_version_flag("--version", JUMPGATE_VERSION);
     app.require_subcommand(1);
     int exit_code = jg::ctl::kExitOk;
     jg::ctl::add_audit_check_command(app, exit_code);
