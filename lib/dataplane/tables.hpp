@@ -64,6 +64,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) Keypair {
     Counter recv_greatest{0};  // greatest counter accepted (mirror of replay.greatest)
     // written: owner worker only; never read elsewhere
     proto::ReplayWindow replay;
+    bool confirm_reported = false;  // KeypairConfirmed went up for this (next) keypair
 };
 
 enum SessionFlags : uint8_t {

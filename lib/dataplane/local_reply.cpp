@@ -1,0 +1,258 @@
+// Answers for our own addresses (ARP, ICMP echo, ICMPv6 echo and neighbor discovery) and
+// neighbor learning on the inner port. Hot path: replies are built in the received mbuf.
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+
+#include <cstring>
+
+#include "dataplane/packet_meta.hpp"
+#include "dataplane/pipeline.hpp"
+
+namespace jg::dp {
+namespace {
+
+constexpr size_t kEthLen = sizeof(rte_ether_hdr);
+constexpr uint8_t kIcmp6EchoRequest = 128;
+constexpr uint8_t kIcmp6EchoReply = 129;
+constexpr uint8_t kNdSolicit = 135;
+constexpr uint8_t kNdAdvert = 136;
+constexpr uint8_t kNdOptSourceLl = 1;
+constexpr uint8_t kNdOptTargetLl = 2;
+constexpr size_t kNdFixedLen = 24;    // type, code, checksum, flags/reserved, target
+constexpr uint8_t kNdHopLimit = 255;  // RFC 4861: anything else crossed a router
+
+// Reports an inner-port neighbor to the control core, the only table writer.
+void report_neighbor(Worker &w, rte_mempool *pool, uint8_t family, const uint8_t *addr,
+                     const rte_ether_addr &mac, uint16_t port_id) {
+    rte_mbuf *e = rte_pktmbuf_alloc(pool);
+    if (e == nullptr) {
+        counter_add(w.counters.drops[unsigned(DropReason::event_ring_full)], 1);
+        return;
+    }
+    PacketMeta *meta = packet_meta(e);
+    std::memset(meta, 0, sizeof(*meta));
+    meta->kind = MetaKind::NeighborLearned;
+    meta->family = family;
+    meta->worker = w.index;
+    meta->port_id = port_id;
+    std::memcpy(meta->src_addr, addr, family == 4 ? 4 : 16);
+    meta->src_mac = mac;
+    meta->session_slot = kNoSession;
+    send_up(w, e);
+}
+
+void swap_to_sender(rte_ether_hdr *eth, const rte_ether_addr &ours) {
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = ours;
+}
+
+// The link-layer address option of an NS/NA, if present and well formed.
+const rte_ether_addr *nd_ll_option(const uint8_t *opts, size_t len, uint8_t type) {
+    while (len >= 8) {
+        const size_t olen = size_t(opts[1]) * 8;
+        if (olen == 0 || olen > len)
+            return nullptr;
+        if (opts[0] == type && olen == 8)
+            return reinterpret_cast<const rte_ether_addr *>(opts + 2);
+        opts += olen;
+        len -= olen;
+    }
+    return nullptr;
+}
+
+// Rewrites a neighbor solicitation for our address into the advertisement answering it.
+void answer_solicitation(Worker &w, rte_mbuf *m, PortSide side, rte_ipv6_hdr *ip, uint8_t *icmp) {
+    const PortInfo &p = port_info(w, side);
+    static constexpr uint8_t kZero[16] = {};
+    static constexpr uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const bool dad = std::memcmp(ip->src_addr, kZero, 16) == 0;
+    constexpr uint16_t kNaLen = kNdFixedLen + 8;
+    const uint32_t want = kEthLen + sizeof(rte_ipv6_hdr) + kNaLen;
+    const uint32_t have = rte_pktmbuf_data_len(m);
+    if (have < want && rte_pktmbuf_append(m, uint16_t(want - have)) == nullptr) {
+        drop(w, m, DropReason::no_room);
+        return;
+    }
+    if (have > want)
+        rte_pktmbuf_trim(m, uint16_t(have - want));
+    std::memcpy(ip->dst_addr, dad ? kAllNodes : ip->src_addr, 16);
+    std::memcpy(ip->src_addr, p.ipv6, 16);
+    ip->payload_len = rte_cpu_to_be_16(kNaLen);
+    ip->hop_limits = kNdHopLimit;
+    icmp[0] = kNdAdvert;
+    icmp[1] = 0;
+    // Solicited (unless answering duplicate address detection) and override.
+    icmp[4] = dad ? 0x20 : 0x60;
+    icmp[5] = icmp[6] = icmp[7] = 0;
+    // icmp[8..24) already holds the target: our address.
+    icmp[24] = kNdOptTargetLl;
+    icmp[25] = 1;
+    std::memcpy(icmp + 26, p.mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    icmp[2] = icmp[3] = 0;
+    const uint16_t ck = rte_ipv6_udptcp_cksum(ip, icmp);
+    std::memcpy(icmp + 2, &ck, 2);
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    swap_to_sender(eth, p.mac);
+    if (dad)
+        eth->dst_addr = rte_ether_addr{{0x33, 0x33, 0, 0, 0, 1}};
+    counter_add(w.counters.local_replies, 1);
+    tx_enqueue(w, side, m);
+}
+
+}  // namespace
+
+void handle_arp(Worker &w, rte_mbuf *m, PortSide side) {
+    const PortInfo &p = port_info(w, side);
+    if (rte_pktmbuf_data_len(m) < kEthLen + sizeof(rte_arp_hdr)) {
+        drop(w, m, DropReason::malformed_l3);
+        return;
+    }
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *arp = reinterpret_cast<rte_arp_hdr *>(eth + 1);
+    if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+        arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4) {
+        drop(w, m, DropReason::malformed_l3);
+        return;
+    }
+    const uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
+    const uint32_t sip = arp->arp_data.arp_sip;
+    const uint32_t tip = arp->arp_data.arp_tip;
+    const rte_ether_addr sha = arp->arp_data.arp_sha;
+    bool learned = false;
+    if (side == kInnerSide && sip != 0 && (op == RTE_ARP_OP_REQUEST || op == RTE_ARP_OP_REPLY)) {
+        report_neighbor(w, m->pool, 4, reinterpret_cast<const uint8_t *>(&sip), sha, m->port);
+        learned = true;
+    }
+    if (op == RTE_ARP_OP_REQUEST && p.ipv4 != 0 && tip == p.ipv4) {
+        arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+        arp->arp_data.arp_tha = sha;
+        arp->arp_data.arp_tip = sip;
+        arp->arp_data.arp_sha = p.mac;
+        arp->arp_data.arp_sip = p.ipv4;
+        swap_to_sender(eth, p.mac);
+        counter_add(w.counters.local_replies, 1);
+        tx_enqueue(w, side, m);
+        return;
+    }
+    if (learned) {
+        rte_pktmbuf_free(m);  // consumed: its content went up as a NeighborLearned
+        return;
+    }
+    drop(w, m, DropReason::arp_ignored);
+}
+
+void reply_icmp4(Worker &w, rte_mbuf *m, PortSide side, uint16_t ihl, uint16_t total) {
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    auto *icmp = reinterpret_cast<rte_icmp_hdr *>(reinterpret_cast<uint8_t *>(ip) + ihl);
+    const uint16_t icmp_len = uint16_t(total - ihl);
+    if (icmp_len < sizeof(rte_icmp_hdr) || icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST ||
+        icmp->icmp_code != 0) {
+        drop(w, m, DropReason::local_unhandled);
+        return;
+    }
+    icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    icmp->icmp_cksum = 0;
+    icmp->icmp_cksum = uint16_t(~rte_raw_cksum(icmp, icmp_len));
+    const uint32_t peer = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = peer;
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    swap_to_sender(eth, port_info(w, side).mac);
+    counter_add(w.counters.local_replies, 1);
+    tx_enqueue(w, side, m);
+}
+
+bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us) {
+    const PortInfo &p = port_info(w, side);
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
+    auto *icmp = reinterpret_cast<uint8_t *>(ip + 1);
+    const uint16_t len = rte_be_to_cpu_16(ip->payload_len);
+    if (len < 4)
+        return false;
+    const uint8_t type = icmp[0];
+    if (type == kIcmp6EchoRequest && to_us && len >= 8) {
+        icmp[0] = kIcmp6EchoReply;
+        uint8_t peer[16];
+        std::memcpy(peer, ip->src_addr, 16);
+        std::memcpy(ip->src_addr, ip->dst_addr, 16);
+        std::memcpy(ip->dst_addr, peer, 16);
+        ip->hop_limits = 64;
+        icmp[2] = icmp[3] = 0;
+        const uint16_t ck = rte_ipv6_udptcp_cksum(ip, icmp);
+        std::memcpy(icmp + 2, &ck, 2);
+        swap_to_sender(eth, p.mac);
+        counter_add(w.counters.local_replies, 1);
+        tx_enqueue(w, side, m);
+        return true;
+    }
+    if ((type != kNdSolicit && type != kNdAdvert) || len < kNdFixedLen)
+        return false;
+    if (ip->hop_limits != kNdHopLimit) {
+        drop(w, m, DropReason::malformed_l3);
+        return true;
+    }
+    const uint8_t *target = icmp + 8;
+    const rte_ether_addr *ll = nd_ll_option(icmp + kNdFixedLen, len - kNdFixedLen,
+                                            type == kNdSolicit ? kNdOptSourceLl : kNdOptTargetLl);
+    static constexpr uint8_t kZero[16] = {};
+    if (side == kInnerSide) {
+        // A solicitation teaches its source; an advertisement teaches its target.
+        const uint8_t *who = type == kNdSolicit ? ip->src_addr : target;
+        if (std::memcmp(who, kZero, 16) != 0)
+            report_neighbor(w, m->pool, 6, who, ll != nullptr ? *ll : eth->src_addr, m->port);
+    }
+    if (type == kNdSolicit && std::memcmp(p.ipv6, kZero, 16) != 0 &&
+        std::memcmp(target, p.ipv6, 16) == 0) {
+        answer_solicitation(w, m, side, ip, icmp);
+        return true;
+    }
+    if (side == kInnerSide)
+        rte_pktmbuf_free(m);  // consumed by learning
+    else
+        drop(w, m, DropReason::multicast);
+    return true;
+}
+
+void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now) {
+    counter_add(w.counters.drops[unsigned(DropReason::neighbor_unknown)], 1);
+    const PortInfo &in = w.inner;
+    WorkerLocal::ArpRecord &rec =
+        w.local.arp_sent[(rte_be_to_cpu_32(ipv4) * 2654435761u >> 26) % kArpRecords];
+    if (in.ipv4 == 0 || (rec.ipv4 == ipv4 && now - rec.tsc < w.local.tsc_hz)) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    rec.ipv4 = ipv4;
+    rec.tsc = now;
+    rte_pktmbuf_reset(m);
+    auto *eth =
+        reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, kEthLen + sizeof(rte_arp_hdr)));
+    if (eth == nullptr) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    std::memset(eth, 0xff, sizeof(eth->dst_addr));
+    eth->src_addr = in.mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    auto *arp = reinterpret_cast<rte_arp_hdr *>(eth + 1);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+    arp->arp_data.arp_sha = in.mac;
+    arp->arp_data.arp_sip = in.ipv4;
+    arp->arp_data.arp_tha = rte_ether_addr{};
+    arp->arp_data.arp_tip = ipv4;
+    m->port = in.port_id;
+    tx_enqueue(w, kInnerSide, m);
+}
+
+}  // namespace jg::dp

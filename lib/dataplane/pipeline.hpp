@@ -1,0 +1,94 @@
+// The worker pipeline's stages (classify, local replies, handshake admission, decap, encap,
+// TX) and the records they pass along a burst. Hot path: each worker lcore on its own Worker.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+#include "dataplane/packet_meta.hpp"
+#include "dataplane/tables.hpp"
+#include "dataplane/worker.hpp"
+#include "proto/messages.hpp"
+
+namespace jg::dp {
+
+enum PortSide : uint8_t { kOuterSide = 0, kInnerSide = 1 };
+
+// An outer peer address: where a packet came from, or where one goes.
+struct PeerAddr {
+    uint8_t family;    // 4 or 6
+    uint8_t addr[16];  // network order; IPv4 in the first 4 bytes
+    uint16_t port;     // UDP, host order
+    rte_ether_addr mac;
+};
+
+// A type-4 message found on the outer port: `msg` points into m's data, `len` bytes.
+struct DecapItem {
+    rte_mbuf *m;
+    uint8_t *msg;
+    uint16_t len;
+    PeerAddr src;
+};
+
+// An inner IP packet to tunnel: `ip` points into m's data, `len` = IP total length (bytes).
+struct EncapItem {
+    rte_mbuf *m;
+    uint8_t *ip;
+    uint16_t len;
+    uint8_t family;
+};
+
+inline void drop(Worker &w, rte_mbuf *m, DropReason r) {
+    counter_add(w.counters.drops[unsigned(r)], 1);
+    rte_pktmbuf_free(m);
+}
+
+inline const PortInfo &port_info(const Worker &w, PortSide side) {
+    return side == kOuterSide ? w.outer : w.inner;
+}
+
+// ---- TX and rings (worker.cpp) ----
+void tx_enqueue(Worker &w, PortSide side, rte_mbuf *m);
+void tx_flush(Worker &w, PortSide side);
+// Each consumes m (enqueued, or dropped and counted).
+void hand_off(Worker &w, uint16_t owner, rte_mbuf *m);
+bool send_up(Worker &w, rte_mbuf *m);
+// A payload-less up event for `slot`, in a fresh mbuf from `pool`. Returns whether it went up.
+bool send_up_event(Worker &w, rte_mempool *pool, MetaKind kind, const PeerAddr &src, uint32_t slot,
+                   uint32_t local_index, uint64_t counter, uint64_t now);
+
+// ---- Stages ----
+// classify.cpp: every frame of one RX (or handoff) burst; m->port says which port it came on.
+void classify_burst(Worker &w, rte_mbuf **pkts, uint16_t n, uint64_t now);
+
+// local_reply.cpp: ARP (reply for our address, learning on the inner port), ICMP echo and
+// ICMPv6 echo / neighbor discovery for our address. Each consumes m.
+void handle_arp(Worker &w, rte_mbuf *m, PortSide side);
+void reply_icmp4(Worker &w, rte_mbuf *m, PortSide side, uint16_t ihl, uint16_t total);
+// The IPv6 packet's next header is ICMPv6. Returns false (m untouched) when it is neither an
+// echo request to us nor neighbor discovery, so the caller goes on classifying.
+bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us);
+// Reuses m (a packet dropped for want of a neighbor) as an ARP request for `ipv4` on the
+// inner port, at most once per second per address; else frees it.
+void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now);
+
+// handshake.cpp: types 1-3 (size already exact): mac1, per-source rate limit, up ring.
+void admit_handshake(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len,
+                     proto::MessageType type, const PeerAddr &src, uint64_t now);
+
+// decap.cpp
+void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now);
+
+// encap.cpp
+void encap_burst(Worker &w, EncapItem *items, uint16_t n);
+// Down ring: SendControl mbufs (plaintext), all for sessions this worker owns.
+void send_control_burst(Worker &w, rte_mbuf **pkts, uint16_t n);
+// Down ring: SendRaw (m data = UDP payload).
+void send_raw(Worker &w, rte_mbuf *m);
+// Prepends UDP, IP and Ethernet headers for `dst` to m (data = UDP payload) and queues it on
+// the outer port; counts and frees on failure.
+void emit_outer(Worker &w, rte_mbuf *m, const PeerAddr &dst);
+
+}  // namespace jg::dp
