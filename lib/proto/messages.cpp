@@ -9,7 +9,7 @@ ParseReason check_header(std::span<const uint8_t> in, MessageType want) {
         return ParseReason::truncated;
     }
     if (in[0] != static_cast<uint8_t>(want)) {
-        return ParseReason::unknown_type;
+        return is_message_type(in[0]) ? ParseReason::wrong_type : ParseReason::unknown_type;
     }
     if ((in[1] | in[2] | in[3]) != 0) {
         return ParseReason::nonzero_reserved;
@@ -26,6 +26,7 @@ Parsed<View> parse_fixed(std::span<const uint8_t> in, MessageType type, size_t s
     return {View{r == ParseReason::ok ? in.data() : nullptr}, r};
 }
 
+// Transport length rule: at least header + tag, and a whole number of 16-byte blocks.
 ParseReason transport_length_reason(size_t len) {
     if (len < kTransportMinSize) {
         return ParseReason::truncated;
@@ -51,8 +52,15 @@ Parsed<CookieReplyView> parse_cookie_reply(std::span<const uint8_t> in) {
 }
 
 Parsed<TransportView> parse_transport(std::span<const uint8_t> in) {
-    ParseReason r = check_header(in, MessageType::transport);
-    if (r == ParseReason::ok) {
+    if (in.size() < kHeaderSize) {
+        return {TransportView{nullptr, 0}, ParseReason::truncated};
+    }
+    ParseReason r = ParseReason::ok;
+    if (in[0] != static_cast<uint8_t>(MessageType::transport)) {
+        r = is_message_type(in[0]) ? ParseReason::wrong_type : ParseReason::unknown_type;
+    } else if ((in[1] | in[2] | in[3]) != 0) {
+        r = ParseReason::nonzero_reserved;
+    } else {
         r = transport_length_reason(in.size());
     }
     if (r != ParseReason::ok) {
@@ -66,19 +74,28 @@ OuterClass classify_outer_payload(std::span<const uint8_t> in) {
         return {MessageType::transport, ParseReason::truncated};
     }
     const uint8_t t = in[0];
-    if (t < 1 || t > 4) {
+    if (!is_message_type(t)) {
         return {MessageType::transport, ParseReason::unknown_type};
     }
     if ((in[1] | in[2] | in[3]) != 0) {
         return {MessageType::transport, ParseReason::nonzero_reserved};
     }
     const auto type = static_cast<MessageType>(t);
-    // Sizes indexed by type; transport is checked by its own rule.
-    static constexpr size_t kExact[] = {0, kInitiationSize, kResponseSize, kCookieReplySize};
-    if (type == MessageType::transport) {
-        return {type, transport_length_reason(in.size())};
+    size_t exact = 0;
+    switch (type) {
+        case MessageType::transport:
+            return {type, transport_length_reason(in.size())};
+        case MessageType::initiation:
+            exact = kInitiationSize;
+            break;
+        case MessageType::response:
+            exact = kResponseSize;
+            break;
+        case MessageType::cookie_reply:
+            exact = kCookieReplySize;
+            break;
     }
-    return {type, in.size() == kExact[t] ? ParseReason::ok : ParseReason::wrong_size};
+    return {type, in.size() == exact ? ParseReason::ok : ParseReason::wrong_size};
 }
 
 }  // namespace jg::proto

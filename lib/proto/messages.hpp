@@ -128,6 +128,7 @@ inline void store_le64(uint8_t *p, uint64_t v) {
     X(ok)                                                                             \
     X(truncated)         /* shorter than the header, or a transport under 32 bytes */ \
     X(unknown_type)      /* byte 0 is not 1..4 */                                     \
+    X(wrong_type)        /* a valid type, but not the one this parser reads */        \
     X(nonzero_reserved)  /* bytes 1..3 are not zero */                                \
     X(wrong_size)        /* handshake or cookie message not exactly its size */       \
     X(misaligned_length) /* transport whose (len - 32) is not a multiple of 16 */
@@ -147,6 +148,10 @@ inline constexpr size_t kParseReasonCount = std::size(kParseReasonNames);
 
 constexpr std::string_view parse_reason_name(ParseReason r) {
     return kParseReasonNames[static_cast<size_t>(r)];
+}
+
+inline bool is_message_type(uint8_t b) {
+    return b >= 1 && b <= 4;
 }
 
 // A parser's answer: `view` is meaningful only when reason == ok.
@@ -227,11 +232,12 @@ struct TransportView {
 Parsed<InitiationView> parse_initiation(std::span<const uint8_t> in);
 Parsed<ResponseView> parse_response(std::span<const uint8_t> in);
 Parsed<CookieReplyView> parse_cookie_reply(std::span<const uint8_t> in);
+
 Parsed<TransportView> parse_transport(std::span<const uint8_t> in);
 
 // What a UDP payload on the outer port is, from its first 4 bytes and its length only (no
-// crypto): cheap enough for the data plane (no allocation, no branches on content beyond
-// the header). `type` is meaningful only when reason == ok.
+// crypto, no allocation): cheap enough for the data plane's per-packet dispatch. `type` is
+// meaningful only when reason == ok.
 struct OuterClass {
     MessageType type;
     ParseReason reason;

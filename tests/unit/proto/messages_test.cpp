@@ -52,13 +52,27 @@ TEST(MessageParse, RejectsHandshakeMessagesOfWrongSize) {
 
 TEST(MessageParse, RejectsMessageOfAnotherType) {
     auto resp = message(MessageType::response, kInitiationSize);
-    EXPECT_EQ(parse_initiation(resp).reason, ParseReason::unknown_type);
+    EXPECT_EQ(parse_initiation(resp).reason, ParseReason::wrong_type);
     auto init = message(MessageType::initiation, kResponseSize);
-    EXPECT_EQ(parse_response(init).reason, ParseReason::unknown_type);
+    EXPECT_EQ(parse_response(init).reason, ParseReason::wrong_type);
     auto transport = message(MessageType::transport, kCookieReplySize);
-    EXPECT_EQ(parse_cookie_reply(transport).reason, ParseReason::unknown_type);
+    EXPECT_EQ(parse_cookie_reply(transport).reason, ParseReason::wrong_type);
     auto cookie = message(MessageType::cookie_reply, 32);
-    EXPECT_EQ(parse_transport(cookie).reason, ParseReason::unknown_type);
+    EXPECT_EQ(parse_transport(cookie).reason, ParseReason::wrong_type);
+}
+
+TEST(MessageParse, RejectsUnknownTypeBytes) {
+    for (uint8_t t : {0x00, 0x05, 0x45, 0x60, 0xff}) {
+        auto m = message(MessageType::initiation, kInitiationSize);
+        m[0] = t;
+        EXPECT_EQ(parse_initiation(m).reason, ParseReason::unknown_type) << int(t);
+        m.resize(kResponseSize);
+        EXPECT_EQ(parse_response(m).reason, ParseReason::unknown_type) << int(t);
+        m.resize(kCookieReplySize);
+        EXPECT_EQ(parse_cookie_reply(m).reason, ParseReason::unknown_type) << int(t);
+        m.resize(48);
+        EXPECT_EQ(parse_transport(m).reason, ParseReason::unknown_type) << int(t);
+    }
 }
 
 TEST(MessageParse, RejectsNonzeroReservedBytesInEveryType) {
