@@ -1,0 +1,254 @@
+// The control core's writer API over the data-plane tables: publication order, keypair
+// rotation, routes, and frees that wait for every worker's quiescent state.
+#include <rte_hash.h>
+#include <rte_ip.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+#include <rte_rcu_qsbr.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include "dataplane/tables.hpp"
+
+namespace {
+
+using namespace jg::dp;
+
+std::string unique_name() {
+    static std::atomic<int> n{0};
+    return "tt" + std::to_string(n++);
+}
+
+Tables make(uint32_t sessions = 8, uint16_t workers = 2) {
+    TablesConfig cfg;
+    cfg.name = unique_name();
+    cfg.max_sessions = sessions;
+    cfg.n_workers = workers;
+    cfg.max_routes4 = 64;
+    cfg.max_routes6 = 64;
+    cfg.lpm6_tbl8s = 64;
+    cfg.max_neighbors = 64;
+    auto t = create_tables(cfg);
+    EXPECT_TRUE(t.ok()) << t.error().message();
+    return *t;
+}
+
+KeypairInit keys(uint32_t local_index, uint8_t fill) {
+    KeypairInit k;
+    k.send_key.fill(fill);
+    k.recv_key.fill(uint8_t(fill + 1));
+    k.local_index = local_index;
+    k.remote_index = local_index + 1000;
+    return k;
+}
+
+Keypair *by_index(const Tables &t, uint32_t index) {
+    void *data = nullptr;
+    return rte_hash_lookup_data(t.by_index, &index, &data) >= 0 ? static_cast<Keypair *>(data)
+                                                                : nullptr;
+}
+
+TEST(Tables, CreateRejectsZeroSessionsAndTooManyWorkers) {
+    TablesConfig cfg;
+    cfg.name = unique_name();
+    cfg.max_sessions = 0;
+    EXPECT_FALSE(create_tables(cfg).ok());
+    cfg.max_sessions = 4;
+    cfg.n_workers = kMaxWorkers + 1;
+    auto r = create_tables(cfg);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("n_workers"), std::string::npos);
+}
+
+TEST(Tables, AllocSessionSetsIdOwnerAndLeavesItNotLive) {
+    Tables t = make();
+    auto slot = alloc_session(t, 0xabcdef, 1);
+    ASSERT_TRUE(slot.ok());
+    const SessionEntry &e = t.sessions[*slot];
+    EXPECT_EQ(e.session_id, 0xabcdefu);
+    EXPECT_EQ(e.owner.load(), 1);
+    EXPECT_EQ(e.flags.load(), 0);
+    EXPECT_FALSE(alloc_session(t, 1, 2).ok()) << "owner 2 is not one of 2 workers";
+    ASSERT_TRUE(set_session_flags(t, *slot, kSessionLive).ok());
+    EXPECT_EQ(t.sessions[*slot].flags.load(), kSessionLive);
+    destroy_tables(t);
+}
+
+TEST(Tables, InitiatorKeypairsRotateCurrentToPreviousAndRetireTheOldPrevious) {
+    Tables t = make();
+    const uint32_t s = *alloc_session(t, 7, 0);
+    ASSERT_TRUE(install_keypair(t, s, keys(11, 1), KeypairRole::Current).ok());
+    ASSERT_TRUE(install_keypair(t, s, keys(12, 2), KeypairRole::Current).ok());
+    SessionEntry &e = t.sessions[s];
+    EXPECT_EQ(e.current.load()->local_index, 12u);
+    EXPECT_EQ(e.previous.load()->local_index, 11u);
+    EXPECT_EQ(e.current.load()->session_slot, s);
+    EXPECT_EQ(e.current.load()->remote_index, 1012u);
+    EXPECT_EQ(e.current.load()->send_key[0], 2);
+    EXPECT_EQ(pending_reclaim(t), 0u);
+
+    ASSERT_TRUE(install_keypair(t, s, keys(13, 3), KeypairRole::Current).ok());
+    EXPECT_EQ(e.current.load()->local_index, 13u);
+    EXPECT_EQ(e.previous.load()->local_index, 12u);
+    EXPECT_EQ(by_index(t, 11), nullptr) << "the retired keypair left by_index at once";
+    EXPECT_EQ(by_index(t, 12), e.previous.load());
+    EXPECT_EQ(by_index(t, 13), e.current.load());
+    EXPECT_EQ(pending_reclaim(t), 2u) << "keypair + its index position";
+    // No worker registered: the grace period is already over.
+    EXPECT_EQ(reclaim(t), 2u);
+    destroy_tables(t);
+}
+
+TEST(Tables, ResponderKeypairWaitsInNextUntilConfirmed) {
+    Tables t = make();
+    const uint32_t s = *alloc_session(t, 7, 0);
+    ASSERT_TRUE(install_keypair(t, s, keys(21, 1), KeypairRole::Next).ok());
+    SessionEntry &e = t.sessions[s];
+    EXPECT_EQ(e.current.load(), nullptr);
+    ASSERT_NE(e.next.load(), nullptr);
+    EXPECT_EQ(by_index(t, 21), e.next.load()) << "a next keypair already decrypts";
+    ASSERT_TRUE(confirm_next_keypair(t, s).ok());
+    EXPECT_EQ(e.current.load()->local_index, 21u);
+    EXPECT_EQ(e.next.load(), nullptr);
+
+    ASSERT_TRUE(install_keypair(t, s, keys(22, 2), KeypairRole::Next).ok());
+    ASSERT_TRUE(confirm_next_keypair(t, s).ok());
+    EXPECT_EQ(e.current.load()->local_index, 22u);
+    EXPECT_EQ(e.previous.load()->local_index, 21u);
+    ASSERT_TRUE(retire_previous_keypair(t, s).ok());
+    EXPECT_EQ(e.previous.load(), nullptr);
+    EXPECT_EQ(by_index(t, 21), nullptr);
+    EXPECT_TRUE(confirm_next_keypair(t, s).ok()) << "no next: nothing to do";
+    EXPECT_EQ(e.current.load()->local_index, 22u);
+    destroy_tables(t);
+}
+
+TEST(Tables, LocalIndexInUseIsRefused) {
+    Tables t = make();
+    const uint32_t a = *alloc_session(t, 1, 0);
+    const uint32_t b = *alloc_session(t, 2, 0);
+    ASSERT_TRUE(install_keypair(t, a, keys(31, 1), KeypairRole::Current).ok());
+    auto st = install_keypair(t, b, keys(31, 2), KeypairRole::Current);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message().find("already in use"), std::string::npos);
+    EXPECT_EQ(t.sessions[b].current.load(), nullptr);
+    EXPECT_EQ(by_index(t, 31)->session_slot, a);
+    destroy_tables(t);
+}
+
+TEST(Tables, RoutesResolveToTheirSessionAndRetireSessionUnpublishesEverything) {
+    Tables t = make();
+    const uint32_t s = *alloc_session(t, 9, 1);
+    const uint8_t net4[4] = {10, 9, 0, 0};
+    const uint8_t net6[16] = {0xfd, 0, 0, 9};
+    ASSERT_TRUE(add_route(t, 4, net4, 24, s).ok());
+    ASSERT_TRUE(add_route(t, 6, net6, 64, s).ok());
+    ASSERT_TRUE(install_keypair(t, s, keys(41, 1), KeypairRole::Current).ok());
+    Binding b{};
+    b.family = 4;
+    b.port = 5000;
+    ASSERT_TRUE(publish_binding(t, s, b).ok());
+    ASSERT_TRUE(set_session_flags(t, s, kSessionLive).ok());
+
+    uint32_t hop = 0;
+    EXPECT_EQ(rte_lpm_lookup(t.routes4, RTE_IPV4(10, 9, 0, 77), &hop), 0);
+    EXPECT_EQ(hop, s);
+    EXPECT_NE(rte_lpm_lookup(t.routes4, RTE_IPV4(10, 8, 0, 77), &hop), 0);
+    uint8_t host6[16] = {0xfd, 0, 0, 9, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    EXPECT_EQ(rte_lpm6_lookup(t.routes6, host6, &hop), 0);
+    EXPECT_EQ(hop, s);
+
+    ASSERT_TRUE(retire_session(t, s).ok());
+    EXPECT_NE(rte_lpm_lookup(t.routes4, RTE_IPV4(10, 9, 0, 77), &hop), 0);
+    EXPECT_NE(rte_lpm6_lookup(t.routes6, host6, &hop), 0);
+    EXPECT_EQ(by_index(t, 41), nullptr);
+    EXPECT_EQ(t.sessions[s].flags.load(), 0);
+    EXPECT_EQ(t.sessions[s].binding.load(), nullptr);
+    EXPECT_FALSE(publish_binding(t, s, b).ok()) << "a retired slot takes no writes";
+    EXPECT_GT(reclaim(t), 0u);
+    EXPECT_EQ(pending_reclaim(t), 0u);
+    destroy_tables(t);
+}
+
+TEST(Tables, RemoveRouteNeedsTheExactPrefix) {
+    Tables t = make();
+    const uint32_t s = *alloc_session(t, 9, 0);
+    const uint8_t net4[4] = {10, 9, 0, 0};
+    ASSERT_TRUE(add_route(t, 4, net4, 16, s).ok());
+    EXPECT_FALSE(remove_route(t, 4, net4, 24).ok());
+    EXPECT_TRUE(remove_route(t, 4, net4, 16).ok());
+    uint32_t hop;
+    EXPECT_NE(rte_lpm_lookup(t.routes4, RTE_IPV4(10, 9, 1, 1), &hop), 0);
+    destroy_tables(t);
+}
+
+TEST(Tables, FreesWaitForEveryRegisteredWorkerToReportQuiescence) {
+    Tables t = make(8, 2);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 0), 0);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 1), 0);
+    rte_rcu_qsbr_thread_online(t.qsbr, 0);
+    rte_rcu_qsbr_thread_online(t.qsbr, 1);
+    const uint32_t s = *alloc_session(t, 1, 0);
+    Binding b{};
+    b.family = 4;
+    b.port = 1;
+    ASSERT_TRUE(publish_binding(t, s, b).ok());
+    b.port = 2;
+    ASSERT_TRUE(publish_binding(t, s, b).ok());
+    EXPECT_EQ(t.sessions[s].binding.load()->port, 2);
+    EXPECT_EQ(pending_reclaim(t), 1u);
+    EXPECT_EQ(reclaim(t), 0u) << "both workers may still hold the old binding";
+    rte_rcu_qsbr_quiescent(t.qsbr, 0);
+    EXPECT_EQ(reclaim(t), 0u) << "worker 1 has not passed a quiescent state";
+    rte_rcu_qsbr_quiescent(t.qsbr, 1);
+    EXPECT_EQ(reclaim(t), 1u);
+    rte_rcu_qsbr_thread_offline(t.qsbr, 0);
+    rte_rcu_qsbr_thread_offline(t.qsbr, 1);
+    rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
+    rte_rcu_qsbr_thread_unregister(t.qsbr, 1);
+    destroy_tables(t);
+}
+
+TEST(Tables, RetiredSlotIsReusedOnlyAfterTheGracePeriod) {
+    Tables t = make(1, 1);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 0), 0);
+    rte_rcu_qsbr_thread_online(t.qsbr, 0);
+    const uint32_t s = *alloc_session(t, 1, 0);
+    ASSERT_TRUE(retire_session(t, s).ok());
+    auto again = alloc_session(t, 2, 0);
+    ASSERT_FALSE(again.ok()) << "a worker may still be reading the old tenant";
+    rte_rcu_qsbr_quiescent(t.qsbr, 0);
+    again = alloc_session(t, 2, 0);
+    ASSERT_TRUE(again.ok()) << again.error().message();
+    EXPECT_EQ(*again, s);
+    EXPECT_EQ(t.sessions[s].session_id, 2u);
+    rte_rcu_qsbr_thread_offline(t.qsbr, 0);
+    rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
+    destroy_tables(t);
+}
+
+TEST(Tables, LearnNeighborOverwritesTheMac) {
+    Tables t = make();
+    const uint32_t ip = rte_cpu_to_be_32(RTE_IPV4(10, 0, 0, 5));
+    ASSERT_TRUE(learn_neighbor(t, ip, rte_ether_addr{{2, 0, 0, 0, 0, 1}}).ok());
+    ASSERT_TRUE(learn_neighbor(t, ip, rte_ether_addr{{2, 0, 0, 0, 0, 9}}).ok());
+    void *data = nullptr;
+    ASSERT_GE(rte_hash_lookup_data(t.neighbors4, &ip, &data), 0);
+    const uint64_t bits = reinterpret_cast<uintptr_t>(data);
+    EXPECT_EQ((bits >> 40) & 0xff, 9u);
+    destroy_tables(t);
+}
+
+TEST(Tables, ReportsBytesPerSession) {
+    const size_t bytes = bytes_per_session();
+    std::printf("bytes per session: %zu (slot %zu, keypair %zu x3, binding %zu)\n", bytes,
+                sizeof(SessionEntry), sizeof(Keypair), sizeof(Binding));
+    EXPECT_GE(bytes, sizeof(SessionEntry) + 3 * sizeof(Keypair));
+    EXPECT_LT(bytes, 4096u);
+}
+
+}  // namespace
