@@ -36,6 +36,27 @@ std::string_view mac_verdict_name(MacVerdict v) {
     return "unknown";
 }
 
+namespace {
+
+SourceAddress source_address(const uint8_t *ip, size_t ip_len, uint16_t port) {
+    SourceAddress a;
+    std::memcpy(a.bytes.data(), ip, ip_len);
+    a.bytes[ip_len] = uint8_t(port >> 8);
+    a.bytes[ip_len + 1] = uint8_t(port);
+    a.len = uint8_t(ip_len + 2);
+    return a;
+}
+
+}  // namespace
+
+SourceAddress source_address_v4(std::span<const uint8_t, 4> ip, uint16_t port) {
+    return source_address(ip.data(), ip.size(), port);
+}
+
+SourceAddress source_address_v6(std::span<const uint8_t, 16> ip, uint16_t port) {
+    return source_address(ip.data(), ip.size(), port);
+}
+
 Hash mac1_key_for(const Key &public_key) {
     return blake2s_hash(
         Bytes(reinterpret_cast<const uint8_t *>(kLabelMac1.data()), kLabelMac1.size()), public_key);

@@ -19,9 +19,20 @@ enum class MacVerdict : uint8_t {
 };
 std::string_view mac_verdict_name(MacVerdict v);
 
+// The bytes a cookie is bound to, as Linux WireGuard hashes them: the IPv4 (4 bytes) or IPv6
+// (16 bytes) source address in network order, then the UDP source port big-endian.
+struct SourceAddress {
+    std::array<uint8_t, 18> bytes{};
+    uint8_t len = 0;  // 6 (IPv4) or 18 (IPv6)
+    std::span<const uint8_t> span() const { return {bytes.data(), len}; }
+};
+// `ip` in network byte order (as in the IP header); `port` in host order.
+SourceAddress source_address_v4(std::span<const uint8_t, 4> ip, uint16_t port);
+SourceAddress source_address_v6(std::span<const uint8_t, 16> ip, uint16_t port);
+
 // Receiving side of mac1/mac2 for messages 1 and 2 addressed to `local_public`.
-// `src` is the sender's address as bytes (IP then port); any stable encoding works as long
-// as check() and create_reply() see the same one, since only this side computes cookies.
+// `src` is the sender's address as bytes (SourceAddress::span()); only this side computes
+// cookies, so any encoding works as long as check() and create_reply() see the same one.
 class CookieChecker {
   public:
     explicit CookieChecker(const Key &local_public);

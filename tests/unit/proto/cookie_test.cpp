@@ -157,6 +157,37 @@ TEST_F(CookieTest, ResponseMessagesCarryMacsToo) {
     EXPECT_EQ(checker.check(resp, kSrcA, false, kT0), MacVerdict::bad_mac1);
 }
 
+TEST(SourceAddress, EncodesAddressThenBigEndianPort) {
+    const uint8_t v4[4] = {192, 0, 2, 1};
+    const auto a = source_address_v4(v4, 51820);
+    ASSERT_EQ(a.span().size(), 6u);
+    EXPECT_TRUE(std::equal(a.span().begin(), a.span().end(), kSrcA.begin()));
+    uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+    v6[15] = 1;
+    const auto b = source_address_v6(v6, 0x0102);
+    ASSERT_EQ(b.span().size(), 18u);
+    EXPECT_EQ(b.span()[0], 0x20);
+    EXPECT_EQ(b.span()[15], 1);
+    EXPECT_EQ(b.span()[16], 0x01);
+    EXPECT_EQ(b.span()[17], 0x02);
+}
+
+TEST_F(CookieTest, CookieForIpv4SourceDoesNotValidateForIpv6Source) {
+    const uint8_t v4[4] = {192, 0, 2, 1};
+    uint8_t v6[16] = {};
+    v6[10] = v6[11] = 0xff;  // the IPv4-mapped form of the same address
+    std::copy(v4, v4 + 4, v6 + 12);
+    const auto src4 = source_address_v4(v4, 4000);
+    const auto src6 = source_address_v6(v6, 4000);
+    ASSERT_TRUE(send_initiation(kUnixNs, kT0));
+    auto reply = checker.create_reply(msg, src4.span(), kT0);
+    ASSERT_TRUE(reply.ok());
+    ASSERT_TRUE(jar.consume_reply(*reply, kT0).ok());
+    ASSERT_TRUE(send_initiation(kUnixNs + kNsPerSecond, kT0));
+    EXPECT_EQ(checker.check(msg, src4.span(), true, kT0), MacVerdict::ok);
+    EXPECT_EQ(checker.check(msg, src6.span(), true, kT0), MacVerdict::need_cookie);
+}
+
 TEST(MacVerdict, HasNames) {
     EXPECT_EQ(mac_verdict_name(MacVerdict::need_cookie), "need_cookie");
     EXPECT_EQ(mac_verdict_name(MacVerdict::bad_mac1), "bad_mac1");
