@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "session/health.hpp"
 #include "session/reason.hpp"
 #include "session/transport.hpp"
 
@@ -75,6 +76,17 @@ struct PathResponse {
     PathChallenge echoed{};
 };
 
+// Health of another path the peer could use (a jumpgate client's heartbeats on a second path
+// id). A policy-driven switch candidate: taken only from VOLATILE or DEGRADED (the contract
+// has no way out of a healthy ATTACHED into RECOVERING), only if the candidate is itself
+// within the volatility thresholds and its path_score beats the current path's by
+// switching.switch_improvement_factor.
+struct CandidatePathReport {
+    TransportAddr candidate;
+    HealthSnapshot health;
+    PathChallenge challenge{};  // used if path validation starts
+};
+
 // TERMINATE from the peer or an operator/policy decision; `reason` must be a terminal reason.
 struct TerminationRequested {
     Reason reason = Reason::explicit_termination;
@@ -83,14 +95,16 @@ struct TerminationRequested {
 // The session's keys reached REJECT_AFTER_TIME without a new handshake.
 struct KeyExpired {};
 
-using SessionEvent = std::variant<HandshakeCompleted, HelloReceived, HeartbeatReceived,
-                                  HealthSample, TimerTick, AddressChangeObserved, ReattachRequest,
-                                  PathResponse, TerminationRequested, KeyExpired>;
+using SessionEvent =
+    std::variant<HandshakeCompleted, HelloReceived, HeartbeatReceived, HealthSample, TimerTick,
+                 AddressChangeObserved, ReattachRequest, PathResponse, TerminationRequested,
+                 KeyExpired, CandidatePathReport>;
 
 inline constexpr int kSessionEventKinds = static_cast<int>(std::variant_size_v<SessionEvent>);
 
 // "handshake", "hello", "heartbeat", "health_sample", "tick", "address_change",
-// "reattach_request", "path_response", "terminate", "key_expired" (the scenario spelling).
+// "reattach_request", "path_response", "terminate", "key_expired", "candidate_report" (the
+// scenario spelling).
 std::string_view event_kind_name(const SessionEvent &e);
 std::string_view event_kind_name(int index);
 

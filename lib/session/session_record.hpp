@@ -24,7 +24,9 @@ inline constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 struct PendingValidation {
     bool active = false;
     bool from_reattach = false;  // answer with REATTACH_RESULT (false: NAT rebinding)
-    Reason cause = Reason::reattach_requested;  // the reason that entered RECOVERING
+    // TransportSwitch reason on success: reattach_success, address_change_observed or
+    // path_improvement.
+    Reason switch_reason = Reason::reattach_success;
     TransportAddr candidate;
     PathChallenge challenge{};
 };

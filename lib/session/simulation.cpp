@@ -278,6 +278,16 @@ ScriptStep parse_step(const YAML::Node &n, const std::string &w, const ScenarioS
         if (n["reason"])
             e.reason = as_reason(n["reason"], w + ".reason");
         st.event = e;
+    } else if (kind == "candidate_report") {
+        if (!n["candidate"])
+            fail(w + ".candidate", "missing");
+        CandidatePathReport e;
+        e.candidate = as_transport(n["candidate"], w + ".candidate");
+        e.health.loss_ratio = opt_double("loss_ratio", 0.0);
+        e.health.rtt_ms = opt_double("rtt_ms", 0.0);
+        e.health.jitter_ms = opt_double("jitter_ms", 0.0);
+        e.health.consecutive_drops = opt_u32("consecutive_drops", 0);
+        st.event = e;
     } else if (kind == "key_expired") {
         st.event = KeyExpired{};
     } else {
@@ -526,6 +536,8 @@ Result<Timeline> run_scenario(const ScenarioScript &sc) {
         }
         if (auto *a = std::get_if<AddressChangeObserved>(&ev))
             a->challenge = draw();
+        if (auto *c = std::get_if<CandidatePathReport>(&ev))
+            c->challenge = draw();
         if (auto *r = std::get_if<ReattachRequest>(&ev); r && st.draw_challenge)
             r->challenge = draw();
         if (auto *p = std::get_if<PathResponse>(&ev)) {

@@ -152,18 +152,19 @@ struct Stepper {
     }
 
     void start_validation(const TransportAddr &candidate, const PathChallenge &challenge,
-                          bool from_reattach, R cause) {
+                          bool from_reattach, R enter_reason, R switch_reason) {
         if (s.state != S::Recovering)
-            enter(S::Recovering, cause);
-        s.pending = {true, from_reattach, cause, candidate, challenge};
+            enter(S::Recovering, enter_reason);
+        s.pending = {true, from_reattach, switch_reason, candidate, challenge};
         emit(audit::ReattachAttempt{candidate, s.recovery_deadline_ms});
         out.actions.emplace_back(SendPathChallenge{candidate, challenge});
     }
 
     // The first threshold the current snapshot crosses, or health_recovered when none.
-    R judge_health() const {
+    R judge_health() const { return judge(s.health); }
+
+    R judge(const HealthSnapshot &h) const {
         const auto &v = p.volatility;
-        const auto &h = s.health;
         if (h.loss_ratio > v.loss_volatile_threshold)
             return R::loss_threshold_exceeded;
         if (h.consecutive_drops > v.max_consecutive_drops)
@@ -234,6 +235,8 @@ struct Stepper {
 
     // ---- one handler per event ----
 
+    // Handlers run only after step() has filtered TERMINATED and, except for the handshake,
+    // BIRTH.
     void on(const HandshakeCompleted &e) {
         if (s.state == S::Birth) {
             s.binding = e.from;
@@ -253,19 +256,11 @@ struct Stepper {
     }
 
     void on(const HelloReceived &) {
-        if (s.state == S::Birth) {
-            out.outcome = StepOutcome::Ignored;
-            return;
-        }
         s.jumpgate_client = true;
         out.actions.emplace_back(SendHelloAck{s.session_id, s.state, s.state_version});
     }
 
     void on(const HeartbeatReceived &e) {
-        if (s.state == S::Birth) {
-            out.outcome = StepOutcome::Ignored;
-            return;
-        }
         s.last_rx_ms = now;
         s.transportless_since_ms = kNever;
         s.path.set_loss_window(p.volatility.loss_window_ms);
@@ -284,19 +279,11 @@ struct Stepper {
     }
 
     void on(const HealthSample &e) {
-        if (s.state == S::Birth) {
-            out.outcome = StepOutcome::Ignored;
-            return;
-        }
         s.health = {e.loss_ratio, e.rtt_ms, e.jitter_ms, e.consecutive_drops};
         evaluate_health();
     }
 
     void on(const TimerTick &) {
-        if (s.state == S::Birth) {
-            out.outcome = StepOutcome::Ignored;
-            return;
-        }
         if (now - s.created_at_ms >= p.session.max_lifetime_ms) {
             terminate(R::session_lifetime_exceeded);
             return;
@@ -345,7 +332,7 @@ struct Stepper {
     void on(const AddressChangeObserved &e) {
         // One validation at a time: while RECOVERING the client's own REATTACH decides, and
         // no other switch may slip between the gate check and the PATH_RESPONSE.
-        if (s.state == S::Birth || s.state == S::Recovering || e.from == s.binding) {
+        if (s.state == S::Recovering || e.from == s.binding) {
             out.outcome = StepOutcome::Ignored;
             return;
         }
@@ -363,7 +350,8 @@ struct Stepper {
         }
         if (s.state == S::Attached)
             enter(S::Volatile, R::address_change_observed);
-        start_validation(e.from, e.challenge, false, R::path_validation_started);
+        start_validation(e.from, e.challenge, false, R::path_validation_started,
+                         R::address_change_observed);
     }
 
     // A stock WireGuard peer roams by just sending from elsewhere; the outbound binding
@@ -387,6 +375,11 @@ struct Stepper {
             case R::reattach_success:
                 break;
             case R::unknown_session:
+                // About no known session: the audit contract names it with the all-zero id.
+                reattach_result(from, false, v.reason);
+                out.audit.back().session_id = 0;
+                out.audit.back().state_version = 0;
+                return;
             case R::invalid_state_for_reattach:
             case R::stale_request:
                 reattach_result(from, false, v.reason);
@@ -423,7 +416,7 @@ struct Stepper {
         }
         s.nonces.insert(e.nonce);
         ++s.counters.reattach_requests;
-        start_validation(from, e.challenge, true, R::reattach_requested);
+        start_validation(from, e.challenge, true, R::reattach_requested, R::reattach_success);
     }
 
     void on(const PathResponse &e) {
@@ -440,13 +433,29 @@ struct Stepper {
             return;
         }
         // The switch is named after what moved the session (audit_check reads it so).
-        switch_binding(pv.candidate,
-                       pv.from_reattach ? R::reattach_success : R::address_change_observed);
+        switch_binding(pv.candidate, pv.switch_reason);
         enter(S::Attached, R::reattach_success);
         if (pv.from_reattach) {
             ++s.counters.reattach_accepted;
             reattach_result(pv.candidate, true, R::reattach_success);
         }
+    }
+
+    void on(const CandidatePathReport &e) {
+        const bool may_move = s.state == S::Volatile || s.state == S::Degraded;
+        if (!s.jumpgate_client || !may_move || !transport_candidate_valid(e.candidate, s.binding)) {
+            out.outcome = StepOutcome::Ignored;
+            return;
+        }
+        if (judge(e.health) != R::health_recovered ||
+            !improvement_justifies_switch(path_score(s.health), path_score(e.health), p))
+            return;  // not worth a switch: nothing to do, nothing to audit
+        if (const GateVerdict g = check_switch_gate(s.switches, p, now); !g.allowed) {
+            deny_switch(e.candidate, g);
+            return;
+        }
+        start_validation(e.candidate, e.challenge, false, R::path_validation_started,
+                         R::path_improvement);
     }
 
     void on(const TerminationRequested &e) {
@@ -458,13 +467,7 @@ struct Stepper {
         terminate(e.reason);
     }
 
-    void on(const KeyExpired &) {
-        if (s.state == S::Birth) {
-            out.outcome = StepOutcome::Ignored;
-            return;
-        }
-        terminate(R::key_expired);
-    }
+    void on(const KeyExpired &) { terminate(R::key_expired); }
 };
 
 }  // namespace
@@ -537,8 +540,9 @@ StepResult step_if_version(SessionRecord &s, uint64_t expected_version, const Se
 
 std::string_view event_kind_name(int index) {
     static constexpr std::string_view kNames[] = {
-        "handshake",        "hello",         "heartbeat", "health_sample", "tick", "address_change",
-        "reattach_request", "path_response", "terminate", "key_expired",
+        "handshake", "hello",          "heartbeat",        "health_sample",
+        "tick",      "address_change", "reattach_request", "path_response",
+        "terminate", "key_expired",    "candidate_report",
     };
     static_assert(std::size(kNames) == std::variant_size_v<SessionEvent>);
     return index >= 0 && index < kSessionEventKinds ? kNames[index] : "?";

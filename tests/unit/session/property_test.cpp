@@ -126,6 +126,11 @@ SessionEvent random_event(Rng &r, const SessionRecord &s, const Policy &p, uint6
     }
     if (k < 960)
         return HelloReceived{};
+    if (k < 975)
+        return CandidatePathReport{somewhere,
+                                   {r.real(0.0, 0.2), r.real(1.0, 300.0), r.real(0.0, 40.0),
+                                    static_cast<uint32_t>(r.range(0, 3))},
+                                   random_challenge(r)};
     if (k < 990)
         return HandshakeCompleted{test::kHome, "cGVlcg==", static_cast<uint64_t>(r.range(2, 99))};
     if (k < 995)
@@ -181,6 +186,12 @@ struct Observer {
         int switches = 0;
         for (size_t i = 0; i < r.audit.size(); ++i) {
             const audit::Event &a = r.audit[i];
+            if (a.session_id == 0) {
+                const auto *rr = std::get_if<audit::ReattachResult>(&a.payload);
+                if (rr == nullptr || rr->reason_code != R::unknown_session || a.state_version != 0)
+                    return "only an unknown_session denial may carry the all-zero session_id";
+                continue;
+            }
             if (a.session_id != session_id)
                 return "audit event with another session_id";
             if (a.ts_ms != now || a.policy_version != p.version)

@@ -160,6 +160,9 @@ TEST(ReattachDenial, NeverMovesTheBindingAndOnlyAuthenticatedOnesCount) {
             EXPECT_EQ(d.s.state_version, before.state_version);
             const auto rr = test::payloads<audit::ReattachResult>(res);
             ASSERT_EQ(rr.size(), 1u);
+            for (const audit::Event &e : res.audit)
+                EXPECT_EQ(e.session_id, c.reason == R::unknown_session ? 0 : d.s.session_id)
+                    << "an unknown session is named by the all-zero id";
             EXPECT_FALSE(rr[0]->success);
             EXPECT_EQ(rr[0]->reason_code, c.reason);
             const auto sent = test::actions<SendReattachResult>(res);

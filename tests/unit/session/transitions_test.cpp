@@ -234,8 +234,10 @@ SessionEvent ordinary(int kind, SessionDriver &d) {
             return PathResponse{test::kCandidate, test::kChallenge};
         case 8:
             return TerminationRequested{R::explicit_termination};
-        default:
+        case 9:
             return KeyExpired{};
+        default:
+            return CandidatePathReport{test::kOther, {0.0, 5.0, 0.5, 0}, test::kChallenge};
     }
 }
 
@@ -244,20 +246,23 @@ TEST(TransitionTable, EveryStateEventPairDoesWhatTheContractSays) {
     auto into = [](S s) { return Cell{Expect::Into, s}; };
     const Cell T = into(S::Terminated);
     // Columns: handshake, hello, heartbeat, health_sample, tick, address_change,
-    // reattach_request, path_response, terminate, key_expired.
+    // reattach_request, path_response, terminate, key_expired, candidate_report.
     const std::vector<std::pair<S, std::vector<Cell>>> matrix = {
         // Nothing exists before the handshake.
-        {S::Birth, {into(S::Attached), I, I, I, I, I, I, I, I, I}},
+        {S::Birth, {into(S::Attached), I, I, I, I, I, I, I, I, I, I}},
         // Reattach from ATTACHED is invalid_state_for_reattach (applied: denied and audited);
-        // a path response with no validation in flight is ignored.
-        {S::Attached, {A, A, A, A, A, into(S::Volatile), A, I, T, T}},
-        {S::Volatile, {A, A, A, A, A, into(S::Recovering), into(S::Recovering), I, T, T}},
-        // While RECOVERING, another address is ignored (one validation at a time), a new
-        // reattach redirects the validation without a transition.
-        {S::Recovering, {A, A, A, A, A, I, A, into(S::Attached), T, T}},
-        {S::Degraded, {A, A, A, A, A, into(S::Recovering), into(S::Recovering), I, T, T}},
+        // a path response with no validation in flight is ignored; a better candidate does
+        // not move a healthy session (no ATTACHED -> RECOVERING in the contract).
+        {S::Attached, {A, A, A, A, A, into(S::Volatile), A, I, T, T, I}},
+        {S::Volatile,
+         {A, A, A, A, A, into(S::Recovering), into(S::Recovering), I, T, T, into(S::Recovering)}},
+        // While RECOVERING, another address or candidate is ignored (one validation at a
+        // time); a new reattach redirects the validation without a transition.
+        {S::Recovering, {A, A, A, A, A, I, A, into(S::Attached), T, T, I}},
+        {S::Degraded,
+         {A, A, A, A, A, into(S::Recovering), into(S::Recovering), I, T, T, into(S::Recovering)}},
         // Nothing is accepted after TERMINATED.
-        {S::Terminated, {X, X, X, X, X, X, X, X, X, X}},
+        {S::Terminated, {X, X, X, X, X, X, X, X, X, X, X}},
     };
     for (const auto &[state, cells] : matrix) {
         ASSERT_EQ(cells.size(), static_cast<size_t>(kSessionEventKinds));
@@ -400,6 +405,51 @@ TEST(StateMachine, NatRebindingValidatesTheNewAddressThenSwitchesWithTwoVersionB
     EXPECT_EQ(ok.audit[1].state_version, v + 4);
     ASSERT_EQ(test::actions<SwitchBinding>(ok).size(), 1u);
     EXPECT_TRUE(test::actions<SendReattachResult>(ok).empty()) << "nobody asked";
+}
+
+TEST(StateMachine, BetterCandidateByTheImprovementFactorIsValidatedThenSwitched) {
+    SessionDriver d;
+    d.to_volatile();  // current: loss 0.9, rtt 20, jitter 1
+    const HealthSnapshot better{0.0, 40.0, 2.0, 0};
+    const StepResult &r = d.after(10, CandidatePathReport{test::kOther, better, test::kChallenge});
+    const auto cs = test::changes(r);
+    ASSERT_EQ(cs.size(), 1u);
+    EXPECT_EQ(cs[0].new_state, S::Recovering);
+    EXPECT_EQ(cs[0].reason_code, R::path_validation_started);
+    ASSERT_EQ(test::actions<SendPathChallenge>(r).size(), 1u);
+    const StepResult &ok = d.after(30, PathResponse{test::kOther, test::kChallenge});
+    const auto sw = test::payloads<audit::TransportSwitch>(ok);
+    ASSERT_EQ(sw.size(), 1u);
+    EXPECT_EQ(sw[0]->reason_code, R::path_improvement);
+    EXPECT_EQ(test::changes(ok).back().reason_code, R::reattach_success);
+    EXPECT_EQ(d.s.binding, test::kOther);
+}
+
+TEST(StateMachine, CandidateBelowTheImprovementFactorOrUnhealthyIsNotTaken) {
+    SessionDriver d;
+    d.policy.switching.switch_improvement_factor = 2.0;
+    d.to_attached();
+    d.feed(HealthSample{0.0, 700.0, 0.0, 4});  // 4 drops: VOLATILE, score 1000 / (701 * 5)
+    ASSERT_EQ(d.s.state, S::Volatile);
+    const double current = path_score(d.s.health);
+    const HealthSnapshot not_enough{0.0, 1'500.0, 0.0, 1};  // 1000 / (1501 * 2): 1.17x
+    ASSERT_LT(path_score(not_enough), 2.0 * current);
+    EXPECT_TRUE(
+        test::changes(d.after(1, CandidatePathReport{test::kOther, not_enough, test::kChallenge}))
+            .empty());
+    // Far better by score, but over the loss threshold itself: not a healthy path.
+    const HealthSnapshot lossy_fast{0.5, 1.0, 0.0, 0};
+    ASSERT_GT(path_score(lossy_fast), 2.0 * current);
+    EXPECT_TRUE(
+        test::changes(d.after(1, CandidatePathReport{test::kOther, lossy_fast, test::kChallenge}))
+            .empty());
+    EXPECT_EQ(d.s.state, S::Volatile);
+    const HealthSnapshot enough{0.0, 700.0, 0.0, 1};  // 1000 / (701 * 2): 2.5x
+    ASSERT_GT(path_score(enough), 2.0 * current);
+    EXPECT_FALSE(
+        test::changes(d.after(1, CandidatePathReport{test::kOther, enough, test::kChallenge}))
+            .empty());
+    EXPECT_EQ(d.s.state, S::Recovering);
 }
 
 TEST(StateMachine, WrongPathResponseIsAnAuthenticatedDenialAndLeavesTheBinding) {
