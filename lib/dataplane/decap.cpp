@@ -199,10 +199,14 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
         const bool had_any = k.replay.any;
         const uint64_t greatest = k.replay.greatest;
         const uint64_t counter = ops[j].counter;
-        // Another packet of this burst may have taken the counter since the pre-check.
-        if (k.replay.update(counter) != proto::ReplayVerdict::fresh) {
+        // Another packet of this burst may have taken the counter, or moved the window
+        // past it, since the pre-check.
+        const proto::ReplayVerdict verdict = k.replay.update(counter);
+        if (verdict != proto::ReplayVerdict::fresh) {
             counter_add(se.replay_drops, 1);
-            drop(w, it.m, DropReason::replay_duplicate);
+            drop(w, it.m,
+                 verdict == proto::ReplayVerdict::too_old ? DropReason::replay_too_old
+                                                          : DropReason::replay_duplicate);
             continue;
         }
         const uint64_t expected = had_any ? greatest + 1 : 0;
