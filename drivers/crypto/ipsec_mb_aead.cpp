@@ -108,9 +108,9 @@ jg::Result<IpsecMbAead> IpsecMbAead::create() {
         free_mb_mgr(mgr);
         return jg::make_error("ipsec-mb", std::move(what));
     }
-    if (arch == IMB_ARCH_NONE || arch == IMB_ARCH_NOAESNI) {
+    if (arch == IMB_ARCH_NONE) {
         free_mb_mgr(mgr);
-        return jg::make_error("ipsec-mb", "no SIMD code path for this CPU");
+        return jg::make_error("ipsec-mb", "no code path for this CPU");
     }
     auto *scratch = new (std::nothrow) Scratch{};
     if (scratch == nullptr) {
