@@ -52,18 +52,21 @@ class DataplaneLink {
                                    int64_t created_ms) = 0;
     // next -> current, current -> previous; the old previous dies after a grace period.
     virtual Status confirm_next_keypair(uint32_t slot) = 0;
+    // The previous keypair reached REJECT_AFTER_TIME: it must stop decrypting.
+    virtual Status retire_previous_keypair(uint32_t slot) = 0;
     // Outer packets of the session go to `to` via `next_hop` from now on.
     virtual Status publish_binding(uint32_t slot, const TransportAddr &to,
                                    const MacAddr &next_hop) = 0;
     virtual Status add_route(const IpPrefix &prefix, uint32_t slot) = 0;
-    virtual Status remove_route(const IpPrefix &prefix) = 0;
     virtual Status set_session_flags(uint32_t slot, uint8_t flags) = 0;
-    // Unpublishes the session (keypairs, binding, flags); the slot is reusable after reclaim.
+    // Unpublishes the session (routes, keypairs, binding, flags); the slot is reusable after
+    // reclaim.
     virtual Status retire_session(uint32_t slot) = 0;
     // Frees what retired sessions and replaced keypairs left, once every worker has passed a
     // quiescent state. Cheap when there is nothing to free; called every tick.
     virtual void reclaim() = 0;
-    virtual Status learn_neighbor(const std::array<uint8_t, 4> &ipv4, const MacAddr &mac) = 0;
+    // An inner-side neighbor (ARP / NDP): `ip`'s family and address; its port is ignored.
+    virtual Status learn_neighbor(const TransportAddr &ip, const MacAddr &mac) = 0;
 
     virtual SlotCounters counters(uint32_t slot) const = 0;
 

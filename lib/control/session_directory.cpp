@@ -420,8 +420,6 @@ void SessionDirectory::terminate_in_dataplane(Session &s, int64_t now_ms) {
     if (s.terminated_at_ms != kNever)
         return;
     Peer &peer = peers_[s.peer];
-    for (const IpPrefix &prefix : peer.spec.allowed_ips)
-        check(link_.remove_route(prefix));
     check(link_.retire_session(s.slot));
     std::vector<uint32_t> dead;
     for (const proto::TransportKeypair *kp :
@@ -457,10 +455,13 @@ void SessionDirectory::sample_health(Session &s, int64_t now_ms) {
 
 void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
     const uint64_t now_ns = static_cast<uint64_t>(now_ms) * proto::kNsPerMs;
+    const bool had_previous = s.keypairs.previous() != nullptr;
     const auto dead = s.keypairs.expire(now_ns);
     if (dead.empty())
         return;
     release_indices(dead);
+    if (had_previous && s.keypairs.previous() == nullptr)
+        check(link_.retire_previous_keypair(s.slot));
     if (s.keypairs.current() == nullptr && s.keypairs.next() == nullptr)
         drive(s, KeyExpired{}, now_ms, s.binding_mac);
 }

@@ -76,8 +76,8 @@ class RecordingDataplane final : public DataplaneLink {
         routes[prefix.to_string()] = slot;
         return Ok{};
     }
-    Status remove_route(const IpPrefix &prefix) override {
-        routes.erase(prefix.to_string());
+    Status retire_previous_keypair(uint32_t slot) override {
+        previous_retired.push_back(slot);
         return Ok{};
     }
     Status set_session_flags(uint32_t slot, uint8_t f) override {
@@ -88,10 +88,11 @@ class RecordingDataplane final : public DataplaneLink {
         retired.push_back(slot);
         flags[slot] = 0;
         bindings.erase(slot);
+        std::erase_if(routes, [slot](const auto &r) { return r.second == slot; });
         return Ok{};
     }
     void reclaim() override { ++reclaims; }
-    Status learn_neighbor(const std::array<uint8_t, 4> &, const MacAddr &) override {
+    Status learn_neighbor(const TransportAddr &, const MacAddr &) override {
         ++neighbors;
         return Ok{};
     }
@@ -130,6 +131,7 @@ class RecordingDataplane final : public DataplaneLink {
     std::map<uint32_t, uint64_t> session_ids;
     std::vector<InstalledKeypair> keypairs;
     std::vector<uint32_t> confirmed;
+    std::vector<uint32_t> previous_retired;
     std::map<uint32_t, TransportAddr> bindings;
     std::map<uint32_t, MacAddr> binding_macs;
     int binding_writes = 0;

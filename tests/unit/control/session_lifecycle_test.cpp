@@ -229,6 +229,7 @@ TEST_F(SessionLifecycle, KeysExpireWithoutARehandshakeAndEndTheSession) {
 TEST_F(SessionLifecycle, RehandshakeEveryTwoMinutesKeepsTheSessionAlive) {
     start();
     ASSERT_TRUE(handshake(client));
+    dir->handle(session_event(UpKind::KeypairConfirmed, kClientAddr), now);
     for (int i = 0; i < 400; ++i) {
         advance(1'000);
         traffic(5);
@@ -240,7 +241,8 @@ TEST_F(SessionLifecycle, RehandshakeEveryTwoMinutesKeepsTheSessionAlive) {
     }
     EXPECT_EQ(dir->live_sessions(), 1u);
     EXPECT_EQ(dir->sessions_snapshot().at(0).key_epoch, 3u);
-    EXPECT_EQ(dp.confirmed.size(), 3u);
+    EXPECT_EQ(dp.confirmed.size(), 4u);
+    EXPECT_EQ(dp.previous_retired.size(), 2u) << "each previous keypair stops at 180 s";
 }
 
 TEST_F(SessionLifecycle, TerminatedSessionsLeaveTheSnapshotAfterRetention) {
