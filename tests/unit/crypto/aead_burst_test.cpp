@@ -243,6 +243,24 @@ TEST_F(IpsecMbModes, SingleBufferAndDirectOpenRejectAFlippedTag) {
     EXPECT_EQ(open_b.ok, 0);
 }
 
+// ipsec-mb validates each job; a malformed op must fail alone, not take the burst with it.
+TEST_F(IpsecMbModes, JobRejectedByIpsecMbFailsOnlyItsOwnOp) {
+    const Key key = random_key(rng_);
+    std::vector<Packet> packets(5, Packet(100));
+    std::vector<AeadOp> ops;
+    for (uint64_t i = 0; i < packets.size(); ++i) {
+        ops.push_back(op_for(packets[i], key, i));
+    }
+    ops[2].key = nullptr;
+    EXPECT_EQ(mb().seal_burst(ops.data(), static_cast<uint16_t>(ops.size())), 4);
+    for (size_t i = 0; i < ops.size(); ++i) {
+        EXPECT_EQ(ops[i].ok, i == 2 ? 0 : 1) << "op " << i;
+    }
+    ops.erase(ops.begin() + 2);
+    EXPECT_EQ(na().open_burst(ops.data(), static_cast<uint16_t>(ops.size())), 4)
+        << "the neighbours of the rejected job were sealed correctly";
+}
+
 TEST_F(IpsecMbModes, MovedBackendKeepsSealingWithItsManager) {
     IpsecMbAead moved = std::move(mb());
     const Key key = random_key(rng_);
