@@ -1,5 +1,7 @@
 #include "control/control_loop.hpp"
 
+#include "control/control_core.hpp"
+
 #include <chrono>
 #include <thread>
 
@@ -20,15 +22,25 @@ WorkerTotals sum_workers(std::span<const dp::Worker *const> workers) {
 }
 
 void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
-                      std::span<const dp::Worker *const> workers, std::ostream &log) {
+                      std::span<const dp::Worker *const> workers, std::ostream &log,
+                      ControlCore *core) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     auto next_stats = start + std::chrono::milliseconds(cfg.stats_interval_ms);
     const auto tick = std::chrono::milliseconds(cfg.tick_ms > 0 ? cfg.tick_ms : 10);
+    auto next_tick = start + tick;
 
     while (!stop.load(std::memory_order_relaxed)) {
-        std::this_thread::sleep_for(tick);
+        // Handshakes wait in the rings while we sleep, so sleep only when they are empty.
+        const unsigned handled = core != nullptr ? core->poll(wall_clock_ms()) : 0;
+        if (handled == 0)
+            std::this_thread::sleep_until(std::min(next_tick, clock::now() + tick));
         const auto now = clock::now();
+        if (now >= next_tick) {
+            if (core != nullptr)
+                core->tick(wall_clock_ms());
+            next_tick = now + tick;
+        }
         if (cfg.run_for_ms > 0 && now - start >= std::chrono::milliseconds(cfg.run_for_ms)) {
             log << "run time of " << cfg.run_for_ms << " ms reached, stopping\n" << std::flush;
             stop.store(true);

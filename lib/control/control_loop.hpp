@@ -10,6 +10,10 @@
 #include "dataplane/worker.hpp"
 
 namespace jg::control {
+class ControlCore;
+}
+
+namespace jg::control {
 
 struct ControlLoopConfig {
     int64_t tick_ms = 10;           // how often the loop wakes when idle
@@ -28,8 +32,11 @@ struct WorkerTotals {
 WorkerTotals sum_workers(std::span<const dp::Worker *const> workers);
 
 // Returns when `stop` is set (signal handler, admin command) or run_for_ms elapsed; sets
-// `stop` itself in the latter case so workers see one flag.
+// `stop` itself in the latter case so workers see one flag. With a `core`, the loop polls its
+// up rings continuously (sleeping tick_ms only when a pass found nothing) and runs its timers
+// every tick_ms; without one it only ticks and prints statistics (bring-up mode).
 void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
-                      std::span<const dp::Worker *const> workers, std::ostream &log);
+                      std::span<const dp::Worker *const> workers, std::ostream &log,
+                      ControlCore *core = nullptr);
 
 }  // namespace jg::control
