@@ -75,10 +75,12 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
             return;
         }
         static constexpr uint8_t kZero[16] = {};
+        const bool via_router = std::memcmp(in.next_hop6, kZero, 16) != 0;
         if (rte_hash_lookup_data(t.neighbors6, pt + 24, &found) < 0 &&
-            (std::memcmp(in.next_hop6, kZero, 16) == 0 ||
-             rte_hash_lookup_data(t.neighbors6, in.next_hop6, &found) < 0)) {
-            drop(w, m, DropReason::neighbor_unknown);
+            (!via_router || rte_hash_lookup_data(t.neighbors6, in.next_hop6, &found) < 0)) {
+            uint8_t target[16];
+            std::memcpy(target, via_router ? in.next_hop6 : pt + 24, 16);
+            request_neighbor6(w, m, target, now);
             return;
         }
     }

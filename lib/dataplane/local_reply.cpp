@@ -220,17 +220,28 @@ bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us) {
     return true;
 }
 
+namespace {
+
+// At most one request per second per address: a flood towards an absent host must not
+// become a flood of requests. `key` identifies the address (IPv4, or a hash of the IPv6).
+bool neighbor_request_due(Worker &w, uint32_t key, uint64_t now) {
+    WorkerLocal::ArpRecord &rec = w.local.arp_sent[(key * 2654435761u >> 26) % kArpRecords];
+    if (rec.ipv4 == key && now - rec.tsc < w.local.tsc_hz)
+        return false;
+    rec.ipv4 = key;
+    rec.tsc = now;
+    return true;
+}
+
+}  // namespace
+
 void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now) {
     counter_add(w.counters.drops[unsigned(DropReason::neighbor_unknown)], 1);
     const PortInfo &in = w.inner;
-    WorkerLocal::ArpRecord &rec =
-        w.local.arp_sent[(rte_be_to_cpu_32(ipv4) * 2654435761u >> 26) % kArpRecords];
-    if (in.ipv4 == 0 || (rec.ipv4 == ipv4 && now - rec.tsc < w.local.tsc_hz)) {
+    if (in.ipv4 == 0 || !neighbor_request_due(w, ipv4, now)) {
         rte_pktmbuf_free(m);
         return;
     }
-    rec.ipv4 = ipv4;
-    rec.tsc = now;
     rte_pktmbuf_reset(m);
     auto *eth =
         reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, kEthLen + sizeof(rte_arp_hdr)));
@@ -251,6 +262,51 @@ void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now) {
     arp->arp_data.arp_sip = in.ipv4;
     arp->arp_data.arp_tha = rte_ether_addr{};
     arp->arp_data.arp_tip = ipv4;
+    m->port = in.port_id;
+    tx_enqueue(w, kInnerSide, m);
+}
+
+void request_neighbor6(Worker &w, rte_mbuf *m, const uint8_t target[16], uint64_t now) {
+    counter_add(w.counters.drops[unsigned(DropReason::neighbor_unknown)], 1);
+    const PortInfo &in = w.inner;
+    static constexpr uint8_t kZero[16] = {};
+    uint32_t key;
+    std::memcpy(&key, target + 12, 4);
+    if (std::memcmp(in.ipv6, kZero, 16) == 0 || !neighbor_request_due(w, key ^ 0x6, now)) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    constexpr uint16_t kNsLen = kNdFixedLen + 8;
+    rte_pktmbuf_reset(m);
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(
+        rte_pktmbuf_append(m, uint16_t(kEthLen + sizeof(rte_ipv6_hdr) + kNsLen)));
+    if (eth == nullptr) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    // Solicited-node multicast: ff02::1:ffXX:XXXX from the target's last 24 bits, and its MAC
+    // 33:33:ff:XX:XX:XX.
+    eth->dst_addr = rte_ether_addr{{0x33, 0x33, 0xff, target[13], target[14], target[15]}};
+    eth->src_addr = in.mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+    auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+    ip->payload_len = rte_cpu_to_be_16(kNsLen);
+    ip->proto = 58;
+    ip->hop_limits = kNdHopLimit;
+    std::memcpy(ip->src_addr, in.ipv6, 16);
+    const uint8_t solicited[16] = {0xff, 2, 0, 0, 0,    0,          0,          0,
+                                   0,    0, 0, 1, 0xff, target[13], target[14], target[15]};
+    std::memcpy(ip->dst_addr, solicited, 16);
+    auto *icmp = reinterpret_cast<uint8_t *>(ip + 1);
+    std::memset(icmp, 0, kNsLen);
+    icmp[0] = kNdSolicit;
+    std::memcpy(icmp + 8, target, 16);
+    icmp[24] = kNdOptSourceLl;
+    icmp[25] = 1;
+    std::memcpy(icmp + 26, in.mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    const uint16_t ck = rte_ipv6_udptcp_cksum(ip, icmp);
+    std::memcpy(icmp + 2, &ck, 2);
     m->port = in.port_id;
     tx_enqueue(w, kInnerSide, m);
 }

@@ -73,6 +73,8 @@ bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us);
 // Reuses m (a packet dropped for want of a neighbor) as an ARP request for `ipv4` on the
 // inner port, at most once per second per address; else frees it.
 void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now);
+// The same for IPv6: a neighbor solicitation to the target's solicited-node address.
+void request_neighbor6(Worker &w, rte_mbuf *m, const uint8_t target[16], uint64_t now);
 
 // handshake.cpp: types 1-3 (size already exact): mac1, per-source rate limit, up ring.
 void admit_handshake(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len,

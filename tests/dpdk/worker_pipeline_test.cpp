@@ -624,6 +624,30 @@ TEST_F(Pipeline, UnknownNeighborIsDroppedAndAskedForByArpOncePerSecond) {
     EXPECT_EQ(a->arp_data.arp_sip, be32(kInnerIp4));
 }
 
+TEST_F(Pipeline, UnknownIpv6NeighborIsAskedForByNeighborSolicitation) {
+    make_session(0);
+    launch();
+    const uint8_t stranger[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0xef};
+    for (uint64_t c = 0; c < 2; ++c)
+        inject(outer_port().rx[0],
+               data_frame(c, ipv6(kTunnelIp6, stranger, 17, udp(5, 6, Bytes(8, 1)))));
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::neighbor_unknown) == 2; }));
+    auto ns = take(inner_port().tx[0], 2, 300ms);
+    ASSERT_EQ(ns.size(), 1u) << "one solicitation, not one per packet";
+    const auto *eth = reinterpret_cast<const rte_ether_hdr *>(ns[0].data());
+    const rte_ether_addr mcast{{0x33, 0x33, 0xff, 0xab, 0xcd, 0xef}};
+    EXPECT_TRUE(rte_is_same_ether_addr(&eth->dst_addr, &mcast));
+    const auto *ip = reinterpret_cast<const rte_ipv6_hdr *>(eth + 1);
+    const uint8_t solicited[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xab, 0xcd, 0xef};
+    EXPECT_EQ(std::memcmp(ip->dst_addr, solicited, 16), 0);
+    EXPECT_EQ(std::memcmp(ip->src_addr, kInnerIp6, 16), 0);
+    EXPECT_EQ(ip->hop_limits, 255);
+    const uint8_t *icmp = ns[0].data() + 54;
+    EXPECT_EQ(icmp[0], 135);
+    EXPECT_EQ(std::memcmp(icmp + 8, stranger, 16), 0);
+    EXPECT_TRUE(ipv6_l4_checksum_ok(ip, icmp));
+}
+
 TEST_F(Pipeline, KeepalivesAreConsumedAndControlMessagesGoUp) {
     const uint32_t slot = make_session(0);
     launch();
