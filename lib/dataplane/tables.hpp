@@ -103,8 +103,11 @@ struct WriterLedger;
 
 // The tables one gateway shares between its control core and its workers.
 struct Tables {
-    rte_hash *by_index = nullptr;    // u32 local index -> Keypair* (lock-free readers)
-    rte_lpm *routes4 = nullptr;      // inner IPv4 destination -> session slot
+    rte_hash *by_index = nullptr;  // u32 local index -> Keypair* (lock-free readers)
+    rte_lpm *routes4 = nullptr;    // inner IPv4 destination -> session slot
+    // rte_lpm6 has no RCU hook in DPDK 22.11: a lookup racing a delete of an overlapping
+    // prefix may miss or return the old slot for that moment; workers re-check the slot's
+    // live flag and owner, so the worst case is one dropped or one last packet of a route.
     rte_lpm6 *routes6 = nullptr;     // inner IPv6 destination -> session slot
     rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
     rte_hash *neighbors6 = nullptr;  // inner IPv6 next hop (16 bytes) -> MAC (u64)

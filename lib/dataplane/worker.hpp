@@ -132,7 +132,8 @@ struct PortInfo {
     uint32_t subnet4 = 0;       // network order
     uint32_t subnet4_mask = 0;  // network order
     uint32_t next_hop4 = 0;     // network order
-    // IPv6: destinations are looked up in neighbors6; misses go to next_hop6 if set.
+    // IPv6: the destination is looked up in neighbors6, then next_hop6 (all zero = none);
+    // a miss sends a neighbor solicitation for next_hop6, or the destination without one.
     uint8_t next_hop6[16]{};
 };
 
