@@ -307,7 +307,11 @@ void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
                 r.nonce = m.nonce;
                 r.candidate = ev.src;
                 r.client_state_version = m.last_state_version;
-                r.challenge = fresh_challenge();
+                // The worker also reports the new source, which may already have started a
+                // validation to this very address: one challenge, so either answer counts.
+                const PendingValidation &pv = s->record.pending;
+                r.challenge =
+                    pv.active && pv.candidate == ev.src ? pv.challenge : fresh_challenge();
                 drive(*s, r, now_ms, ev.src_mac);
             } else if constexpr (std::is_same_v<M, proto::PathResponse>) {
                 drive(*s, jg::PathResponse{ev.src, m.data}, now_ms, ev.src_mac);

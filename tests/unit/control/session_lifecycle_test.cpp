@@ -373,6 +373,35 @@ TEST_F(JumpgateClientTest, ReattachFromACandidatePathSwitchesAfterPathValidation
     EXPECT_TRUE(check_audit().ok());
 }
 
+TEST_F(JumpgateClientTest, ReattachReportedAlsoAsANewSourceNeedsOnlyOneAnswer) {
+    // The worker reports the candidate address (SourceChanged) and delivers the REATTACH_REQUEST
+    // that came from it; both start a validation to the same address.
+    tick_for(2'500);
+    source_changed(kRoamAddr, kOtherMac);
+    proto::ReattachRequest req;
+    req.session_id = session().session_id;
+    req.client_time_ms = uint64_t(now);
+    req.nonce = 5;
+    control_from(req, kRoamAddr, kOtherMac);
+
+    std::vector<proto::PathChallenge> challenges;
+    for (const auto &f : dp.control)
+        if (const auto d = proto::decode_control(f.bytes);
+            d.ok() && std::holds_alternative<proto::PathChallenge>(d.message))
+            challenges.push_back(std::get<proto::PathChallenge>(d.message));
+    ASSERT_EQ(challenges.size(), 2u);
+    EXPECT_EQ(challenges[0], challenges[1]);
+
+    control_from(proto::PathResponse{challenges[0].data}, kRoamAddr, kOtherMac);
+    control_from(proto::PathResponse{challenges[1].data}, kRoamAddr, kOtherMac);
+    const auto result = dp.last_control<proto::ReattachResult>();
+    ASSERT_TRUE(result.has_value());
+    EXPECT_TRUE(result->accepted);
+    EXPECT_EQ(dp.bindings[slot()], kRoamAddr);
+    EXPECT_EQ(session().state, SessionState::Attached);
+    EXPECT_TRUE(check_audit().ok());
+}
+
 TEST_F(JumpgateClientTest, ReattachNamingAnotherSessionIsDenied) {
     tick_for(2'500);
     proto::ReattachRequest req;
