@@ -44,6 +44,10 @@ struct WriterLedger {
     std::vector<std::vector<Route>> routes;  // per slot, for retire_session
     std::vector<uint8_t> in_use;             // per slot
     std::deque<Deferred> deferred;           // oldest token first
+    // rte_lpm6 frees tbl8 groups on delete and may hand one to the next add while a worker
+    // still walks it; an IPv6 add after a delete first waits for this grace period.
+    bool lpm6_deleted = false;
+    uint64_t lpm6_delete_token = 0;
 };
 
 namespace {
@@ -151,7 +155,19 @@ int lpm_delete(Tables &t, const Route &r) {
         std::memcpy(&ip, r.addr, 4);
         return rte_lpm_delete(t.routes4, rte_be_to_cpu_32(ip), r.prefix_len);
     }
-    return rte_lpm6_delete(t.routes6, r.addr, r.prefix_len);
+    const int rc = rte_lpm6_delete(t.routes6, r.addr, r.prefix_len);
+    t.ledger->lpm6_deleted = true;
+    t.ledger->lpm6_delete_token = rte_rcu_qsbr_start(t.qsbr);
+    return rc;
+}
+
+// Blocks (control core only) until no worker can still be inside a tbl8 group an earlier
+// IPv6 delete freed: one grace period, microseconds while workers poll.
+void wait_lpm6_grace(Tables &t) {
+    if (!t.ledger->lpm6_deleted)
+        return;
+    rte_rcu_qsbr_check(t.qsbr, t.ledger->lpm6_delete_token, true);
+    t.ledger->lpm6_deleted = false;
 }
 
 }  // namespace
@@ -367,6 +383,7 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
         std::memcpy(&ip, addr, 4);
         rc = rte_lpm_add(t.routes4, rte_be_to_cpu_32(ip), prefix_len, slot);
     } else {
+        wait_lpm6_grace(t);
         rc = rte_lpm6_add(t.routes6, addr, prefix_len, slot);
     }
     if (rc != 0)

@@ -105,9 +105,9 @@ struct WriterLedger;
 struct Tables {
     rte_hash *by_index = nullptr;  // u32 local index -> Keypair* (lock-free readers)
     rte_lpm *routes4 = nullptr;    // inner IPv4 destination -> session slot
-    // rte_lpm6 has no RCU hook in DPDK 22.11: a lookup racing a delete of an overlapping
-    // prefix may miss or return the old slot for that moment; workers re-check the slot's
-    // live flag and owner, so the worst case is one dropped or one last packet of a route.
+    // rte_lpm6 has no RCU hook in DPDK 22.11: a lookup racing a delete sees the old or the
+    // new entry (a miss at worst); add_route(6) after a delete waits one grace period so a
+    // freed tbl8 group is never reused under a reader.
     rte_lpm6 *routes6 = nullptr;     // inner IPv6 destination -> session slot
     rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
     rte_hash *neighbors6 = nullptr;  // inner IPv6 next hop (16 bytes) -> MAC (u64)
@@ -170,6 +170,7 @@ Status retire_previous_keypair(Tables &t, uint32_t slot);
 Status publish_binding(Tables &t, uint32_t slot, const Binding &b);
 
 // Inner prefix routes (allowed IPs). family 4: addr = 4 bytes network order; 6: 16 bytes.
+// An IPv6 add that follows an IPv6 delete blocks for one grace period (see routes6).
 Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len, uint32_t slot);
 Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len);
 

@@ -9,8 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "dataplane/tables.hpp"
 
@@ -227,6 +229,47 @@ TEST(Tables, RetiredSlotIsReusedOnlyAfterTheGracePeriod) {
     EXPECT_EQ(*again, s);
     EXPECT_EQ(t.sessions[s].session_id, 2u);
     rte_rcu_qsbr_thread_offline(t.qsbr, 0);
+    rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
+    destroy_tables(t);
+}
+
+TEST(Tables, Ipv6AddAfterDeleteWaitsForTheReadersGracePeriod) {
+    using namespace std::chrono;
+    Tables t = make(8, 1);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 0), 0);
+    std::atomic<bool> online{false}, allow{false}, done{false};
+    // A worker that stays inside its iteration until allowed to finish it.
+    std::thread reader([&] {
+        rte_rcu_qsbr_thread_online(t.qsbr, 0);
+        online = true;
+        while (!done.load()) {
+            if (allow.load())
+                rte_rcu_qsbr_quiescent(t.qsbr, 0);
+            std::this_thread::sleep_for(microseconds(100));
+        }
+        rte_rcu_qsbr_thread_offline(t.qsbr, 0);
+    });
+    while (!online.load())
+        std::this_thread::yield();
+    const uint32_t s = *alloc_session(t, 1, 0);
+    const uint8_t a[16] = {0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const uint8_t b[16] = {0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    ASSERT_TRUE(add_route(t, 6, a, 128, s).ok());
+    ASSERT_TRUE(remove_route(t, 6, a, 128).ok());
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(milliseconds(30));
+        allow = true;
+    });
+    const auto t0 = steady_clock::now();
+    ASSERT_TRUE(add_route(t, 6, b, 128, s).ok());
+    EXPECT_GE(steady_clock::now() - t0, milliseconds(20)) << "the add waited for the reader";
+    releaser.join();
+    uint32_t hop = kNoSession;
+    EXPECT_EQ(rte_lpm6_lookup(t.routes6, b, &hop), 0);
+    EXPECT_EQ(hop, s);
+    EXPECT_NE(rte_lpm6_lookup(t.routes6, a, &hop), 0);
+    done = true;
+    reader.join();
     rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
     destroy_tables(t);
 }
