@@ -216,4 +216,14 @@ constexpr size_t padded_plaintext_size(size_t len) {
     return (len + 15) / 16 * 16;
 }
 
+// As WireGuard pads: to a multiple of 16 but never beyond the tunnel MTU (bytes), and not at
+// all for a plaintext already at or above it, so a full-size packet does not grow past what
+// the outer path was sized for.
+constexpr size_t padded_plaintext_size(size_t len, size_t mtu) {
+    if (len >= mtu)
+        return len;
+    const size_t padded = padded_plaintext_size(len);
+    return padded < mtu ? padded : mtu;
+}
+
 }  // namespace jg::proto

@@ -26,13 +26,12 @@ Parsed<View> parse_fixed(std::span<const uint8_t> in, MessageType type, size_t s
     return {View{r == ParseReason::ok ? in.data() : nullptr}, r};
 }
 
-// Transport length rule: at least header + tag, and a whole number of 16-byte blocks.
+// Transport length rule: at least header + tag. Any length above that is valid: senders pad
+// to 16 but never past their MTU (WireGuard's rule), so a full-size packet's plaintext is
+// not a multiple of 16, and padding is the sender's choice, not something to police.
 ParseReason transport_length_reason(size_t len) {
     if (len < kTransportMinSize) {
         return ParseReason::truncated;
-    }
-    if ((len - kTransportMinSize) % kPaddingMultiple != 0) {
-        return ParseReason::misaligned_length;
     }
     return ParseReason::ok;
 }

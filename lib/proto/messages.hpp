@@ -124,14 +124,13 @@ inline void store_le64(uint8_t *p, uint64_t v) {
 }
 
 // ---- Parse reasons: one list yields the enum and the names (drop-counter labels) ----
-#define JG_PROTO_PARSE_REASONS(X)                                                     \
-    X(ok)                                                                             \
-    X(truncated)         /* shorter than the header, or a transport under 32 bytes */ \
-    X(unknown_type)      /* byte 0 is not 1..4 */                                     \
-    X(wrong_type)        /* a valid type, but not the one this parser reads */        \
-    X(nonzero_reserved)  /* bytes 1..3 are not zero */                                \
-    X(wrong_size)        /* handshake or cookie message not exactly its size */       \
-    X(misaligned_length) /* transport whose (len - 32) is not a multiple of 16 */
+#define JG_PROTO_PARSE_REASONS(X)                                                    \
+    X(ok)                                                                            \
+    X(truncated)        /* shorter than the header, or a transport under 32 bytes */ \
+    X(unknown_type)     /* byte 0 is not 1..4 */                                     \
+    X(wrong_type)       /* a valid type, but not the one this parser reads */        \
+    X(nonzero_reserved) /* bytes 1..3 are not zero */                                \
+    X(wrong_size)       /* handshake or cookie message not exactly its size */
 
 enum class ParseReason : uint8_t {
 #define JG_X(name) name,

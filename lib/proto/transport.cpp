@@ -11,8 +11,8 @@ std::array<uint8_t, 12> transport_nonce(uint64_t counter) {
 }
 
 size_t seal_transport(const Key &send_key, uint32_t receiver_index, uint64_t counter,
-                      std::span<const uint8_t> plaintext, std::span<uint8_t> out) {
-    const size_t total = transport_message_size(plaintext.size());
+                      std::span<const uint8_t> plaintext, std::span<uint8_t> out, size_t mtu) {
+    const size_t total = transport_message_size(plaintext.size(), mtu);
     if (out.size() < total) {
         return 0;
     }

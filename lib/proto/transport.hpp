@@ -5,26 +5,31 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 
 #include "base/result.hpp"
+#include "proto/control_messages.hpp"
 #include "proto/messages.hpp"
 
 namespace jg::proto {
 
-// Bytes a type-4 message takes for a plaintext of `plaintext_len` bytes (padded to 16).
-constexpr size_t transport_message_size(size_t plaintext_len) {
-    return kTransportHeaderSize +
-           (plaintext_len + kPaddingMultiple - 1) / kPaddingMultiple * kPaddingMultiple + kTagSize;
+inline constexpr size_t kNoMtu = std::numeric_limits<size_t>::max();
+
+// Bytes a type-4 message takes for a plaintext of `plaintext_len` bytes, padded to 16 but
+// not beyond `mtu` (the tunnel MTU in bytes; kNoMtu = always to 16).
+constexpr size_t transport_message_size(size_t plaintext_len, size_t mtu = kNoMtu) {
+    return kTransportHeaderSize + padded_plaintext_size(plaintext_len, mtu) + kTagSize;
 }
 
 // ChaCha20-Poly1305 IETF nonce for a transport counter: 4 zero bytes + counter LE.
 std::array<uint8_t, 12> transport_nonce(uint64_t counter);
 
-// Writes header + ChaCha20-Poly1305(plaintext zero-padded to 16, no AD) into `out`.
-// Returns the bytes written, or 0 when `out` is smaller than transport_message_size().
+// Writes header + ChaCha20-Poly1305(plaintext zero-padded as transport_message_size says, no
+// AD) into `out`. Returns the bytes written, or 0 when `out` is smaller than that.
 size_t seal_transport(const Key &send_key, uint32_t receiver_index, uint64_t counter,
-                      std::span<const uint8_t> plaintext, std::span<uint8_t> out);
+                      std::span<const uint8_t> plaintext, std::span<uint8_t> out,
+                      size_t mtu = kNoMtu);
 
 // Verifies and decrypts a parsed type-4 message into `out` (>= padded_plaintext_size()).
 // Returns the padded plaintext length (bytes). Does not touch any replay window: the

@@ -259,6 +259,15 @@ TEST(PlaintextClass, PaddedSizeRoundsUpToSixteen) {
     EXPECT_EQ(plaintext_kind_name(PlaintextKind::control), "control");
 }
 
+TEST(PlaintextClass, PaddingNeverGrowsPastTheMtu) {
+    // WireGuard's rule: pad to 16, but a full-size inner packet stays exactly the MTU.
+    EXPECT_EQ(padded_plaintext_size(1, 1420), 16u);
+    EXPECT_EQ(padded_plaintext_size(1400, 1420), 1408u);
+    EXPECT_EQ(padded_plaintext_size(1409, 1420), 1420u);
+    EXPECT_EQ(padded_plaintext_size(1420, 1420), 1420u);
+    EXPECT_EQ(padded_plaintext_size(1500, 1420), 1500u);
+}
+
 TEST(ControlReject, NamesComeFromTheSameList) {
     EXPECT_EQ(control_reject_name(ControlReject::too_many_paths), "too_many_paths");
     EXPECT_EQ(control_reject_name(ControlReject::ok), "ok");

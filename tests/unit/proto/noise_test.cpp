@@ -358,4 +358,20 @@ TEST(TransportKeypair, WipeZeroesKeys) {
 }
 
 }  // namespace
+TEST(Transport, FullSizePacketIsPaddedOnlyUpToTheMtuAndStillOpens) {
+    Key k{};
+    k.fill(0x42);
+    std::vector<uint8_t> payload(1415, 0xab);
+    std::vector<uint8_t> wire(transport_message_size(payload.size(), 1420));
+    ASSERT_EQ(wire.size(), kTransportMinSize + 1420u);
+    ASSERT_EQ(seal_transport(k, 9, 3, payload, wire, 1420), wire.size());
+    const auto parsed = parse_transport(wire);
+    ASSERT_EQ(parsed.reason, ParseReason::ok);
+    std::vector<uint8_t> out(parsed.view.padded_plaintext_size());
+    auto n = open_transport(k, parsed.view, out);
+    ASSERT_TRUE(n.ok()) << n.error().message();
+    EXPECT_EQ(*n, 1420u);
+    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), out.begin()));
+}
+
 }  // namespace jg::proto
