@@ -76,10 +76,12 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
         }
         static constexpr uint8_t kZero[16] = {};
         const bool via_router = std::memcmp(in.next_hop6, kZero, 16) != 0;
-        if (rte_hash_lookup_data(t.neighbors6, pt + 24, &found) < 0 &&
+        alignas(8) uint8_t dst[16];  // rte_hash_crc reads the key in aligned words
+        std::memcpy(dst, pt + 24, 16);
+        if (rte_hash_lookup_data(t.neighbors6, dst, &found) < 0 &&
             (!via_router || rte_hash_lookup_data(t.neighbors6, in.next_hop6, &found) < 0)) {
             uint8_t target[16];
-            std::memcpy(target, via_router ? in.next_hop6 : pt + 24, 16);
+            std::memcpy(target, via_router ? in.next_hop6 : dst, 16);
             request_neighbor6(w, m, target, now);
             return;
         }

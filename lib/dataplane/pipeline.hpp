@@ -18,9 +18,9 @@ enum PortSide : uint8_t { kOuterSide = 0, kInnerSide = 1 };
 
 // An outer peer address: where a packet came from, or where one goes.
 struct PeerAddr {
-    uint8_t family;    // 4 or 6
-    uint8_t addr[16];  // network order; IPv4 in the first 4 bytes
-    uint16_t port;     // UDP, host order
+    alignas(8) uint8_t addr[16];  // network order; IPv4 in the first 4 bytes (aligned: hashed)
+    uint8_t family;               // 4 or 6
+    uint16_t port;                // UDP, host order
     rte_ether_addr mac;
 };
 

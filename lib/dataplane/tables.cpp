@@ -462,7 +462,9 @@ Status learn_neighbor(Tables &t, uint32_t ipv4, const rte_ether_addr &mac) {
 Status learn_neighbor6(Tables &t, const uint8_t ipv6[16], const rte_ether_addr &mac) {
     uint64_t packed = 0;
     std::memcpy(&packed, mac.addr_bytes, RTE_ETHER_ADDR_LEN);
-    if (rte_hash_add_key_data(t.neighbors6, ipv6, reinterpret_cast<void *>(packed)) != 0)
+    alignas(8) uint8_t key[16];  // rte_hash_crc reads the key in aligned words
+    std::memcpy(key, ipv6, 16);
+    if (rte_hash_add_key_data(t.neighbors6, key, reinterpret_cast<void *>(packed)) != 0)
         return table_error("learn_neighbor6", "neighbors6 is full");
     return Ok{};
 }

@@ -134,7 +134,7 @@ struct PortInfo {
     uint32_t next_hop4 = 0;     // network order
     // IPv6: the destination is looked up in neighbors6, then next_hop6 (all zero = none);
     // a miss sends a neighbor solicitation for next_hop6, or the destination without one.
-    uint8_t next_hop6[16]{};
+    alignas(8) uint8_t next_hop6[16]{};  // aligned: a hash key
 };
 
 // Per-source handshake budget (WireGuard's ratelimiter: sources keyed by IPv4 address or
