@@ -851,6 +851,85 @@ TEST_F(Pipeline, BindingChangesWhileTheOwnerTransmitsNeverTearAHeader) {
     EXPECT_EQ(pending_reclaim(tables), 0u) << "every old binding freed once the workers left";
 }
 
+TEST_F(Pipeline, RotationUnderTrafficMovesSealingToTheNewKeypair) {
+    const uint32_t slot = make_session(0);
+    launch();
+    const jg::proto::Key new_send = key_of(0x90);
+    const Bytes frame =
+        ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4, inner_packet(kHostIp, kTunnelIp, 40));
+    constexpr int kPackets = 3000;
+    std::vector<Bytes> out;
+    for (int i = 0; i < kPackets; ++i) {
+        inject(inner_port().rx[0], frame);
+        if (i == kPackets / 2) {
+            KeypairInit k;
+            k.send_key = new_send;
+            k.recv_key = key_of(0xa0);
+            k.local_index = kLocalIndex + 1;
+            k.remote_index = kRemoteIndex + 1;
+            k.key_epoch = 1;
+            ASSERT_TRUE(install_keypair(tables, slot, k, KeypairRole::Current).ok());
+        }
+        if (i % 500 == 499) {
+            auto got = take(outer_port().tx[0], 1, 1ms);
+            out.insert(out.end(), got.begin(), got.end());
+        }
+    }
+    auto rest = take(outer_port().tx[0], kPackets - out.size());
+    out.insert(out.end(), rest.begin(), rest.end());
+    ASSERT_EQ(out.size(), size_t(kPackets));
+    uint64_t old_next = 0, new_next = 0;
+    bool switched = false, order_ok = true;
+    for (const Bytes &f : out) {
+        const OuterOut o = decode_outer(f);
+        uint64_t c;
+        const uint32_t receiver = jg::proto::load_le32(o.payload.data() + 4);
+        if (receiver == kRemoteIndex) {
+            order_ok &= !switched && open_wg(gw_send, o.payload, &c).has_value() && c == old_next;
+            ++old_next;
+        } else {
+            switched = true;
+            order_ok &= receiver == kRemoteIndex + 1 &&
+                        open_wg(new_send, o.payload, &c).has_value() && c == new_next;
+            ++new_next;
+        }
+    }
+    EXPECT_TRUE(order_ok) << "old keypair first, then the new one from counter 0, never mixed";
+    EXPECT_GT(old_next, 0u);
+    EXPECT_GT(new_next, 0u);
+    EXPECT_EQ(old_next + new_next, uint64_t(kPackets));
+}
+
+TEST_F(Pipeline, RetiringASessionUnderTrafficDropsItsPacketsCleanly) {
+    const uint32_t slot = make_session(0);
+    launch();
+    const Bytes pkt = inner_packet(kTunnelIp, kHostIp, 30);
+    constexpr uint64_t kPackets = 3000;
+    for (uint64_t c = 0; c < kPackets; ++c) {
+        inject(outer_port().rx[0], data_frame(c, pkt));
+        if (c == kPackets / 2) {
+            ASSERT_TRUE(retire_session(tables, slot).ok());
+        }
+        if (c % 256 == 0)
+            drain(inner_port().tx[0]);
+    }
+    const Worker &w = *workers[0];
+    ASSERT_TRUE(wait_for([&] {
+        drain(inner_port().tx[0]);
+        return w.counters.decrypted.load() + drops(w, DropReason::unknown_index) +
+                   drops(w, DropReason::session_dead) ==
+               kPackets;
+    })) << "every packet delivered or dropped by reason";
+    EXPECT_GT(drops(w, DropReason::unknown_index), 0u);
+    EXPECT_TRUE(wait_for([&] {
+        reclaim(tables);
+        return pending_reclaim(tables) == 0;
+    })) << "the workers' quiescent states let the control core free everything";
+    auto again = alloc_session(tables, 0x77, 1);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, slot) << "the slot is reusable after the grace period";
+}
+
 // ---- Two workers, one owner ----
 
 TEST_F(Pipeline, PacketsOfOneSessionOnTwoWorkersAreHandedToTheOwner) {
