@@ -1,6 +1,7 @@
-// The seven scenarios (tests/scenarios/*.yaml) run on the virtual clock: each file's own
-// expectations must hold, and the state-change sequence and scenario-specific facts are
-// asserted here as well so that editing a file cannot quietly weaken its test.
+// The seven scenarios, plus a path-improvement switch (tests/scenarios/*.yaml), run on the
+// virtual clock: each file's own expectations must hold, and the state-change sequence and
+// scenario-specific facts are asserted here as well so that editing a file cannot quietly weaken
+// its test.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -204,6 +205,22 @@ TEST(Scenario, TransportLossBeyondTheTtlTerminates) {
     const auto term = find_all<audit::SessionTerminated>(r.timeline);
     ASSERT_EQ(term.size(), 1u);
     EXPECT_EQ(term[0].second->transportless_age_ms, 6000);
+}
+
+TEST(Scenario, PathImprovementMovesOnlyForACandidateBetterByTheFactor) {
+    const Ran r = run_file("08_path_improvement.yaml");
+    EXPECT_EQ(state_changes(r.timeline),
+              rows({{0, S::Birth, S::Attached, R::handshake_ok},
+                    {2250, S::Attached, S::Volatile, R::latency_threshold_exceeded},
+                    {3000, S::Volatile, S::Recovering, R::path_validation_started},
+                    {3040, S::Recovering, S::Attached, R::reattach_success}}));
+    const auto attempts = find_all<audit::ReattachAttempt>(r.timeline);
+    ASSERT_EQ(attempts.size(), 1u) << "the 1.05x candidate at 2500 was not validated";
+    EXPECT_EQ(attempts[0].first, 3000);
+    const auto sw = find_all<audit::TransportSwitch>(r.timeline);
+    ASSERT_EQ(sw.size(), 1u);
+    EXPECT_EQ(sw[0].second->reason_code, R::path_improvement);
+    EXPECT_DOUBLE_EQ(sw[0].second->rtt_ms, 400.0) << "the switch records the path it left";
 }
 
 // ---- the script format itself ----
