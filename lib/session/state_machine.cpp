@@ -432,6 +432,16 @@ struct Stepper {
             authenticated_denial();
             return;
         }
+        // The gate passed when the validation started; a policy reloaded since may be
+        // stricter, and the switch happens under the policy in force now.
+        if (const GateVerdict g = check_switch_gate(s.switches, p, now); !g.allowed) {
+            s.pending = {};
+            deny_switch(pv.candidate, g);
+            if (pv.from_reattach)
+                reattach_result(pv.candidate, false, R::policy_denied);
+            authenticated_denial();
+            return;
+        }
         // The switch is named after what moved the session (audit_check reads it so).
         switch_binding(pv.candidate, pv.switch_reason);
         enter(S::Attached, R::reattach_success);

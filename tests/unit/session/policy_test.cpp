@@ -163,6 +163,21 @@ TEST(LivePolicies, ReloadAppliesAtTheNextStepAndKeepsSessionHistory) {
               Reason::replay_detected);
 }
 
+TEST(LivePolicies, StricterPolicyReloadedDuringValidationDeniesTheSwitch) {
+    test::SessionDriver d;
+    d.to_recovering();  // the gate passed under the defaults
+    d.policy.switching.max_switches_per_min = 0;
+    d.policy.version = "v2";
+    const StepResult &r = d.after(30, PathResponse{test::kCandidate, test::kChallenge});
+    EXPECT_EQ(d.s.binding, test::kHome);
+    EXPECT_TRUE(test::payloads<audit::TransportSwitch>(r).empty());
+    const auto denied = test::payloads<audit::PolicyEvent>(r);
+    ASSERT_EQ(denied.size(), 1u);
+    EXPECT_EQ(denied[0]->policy_name, "switching.max_switches_per_min");
+    EXPECT_EQ(test::payloads<audit::ReattachResult>(r)[0]->reason_code, Reason::policy_denied);
+    EXPECT_EQ(d.s.counters.reattach_denied, 1u);
+}
+
 TEST(LivePolicies, SnapshotHeldByAReaderSurvivesAReload) {
     LivePolicies live(PolicySet::builtin());
     const auto held = live.current();

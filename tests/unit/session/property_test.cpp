@@ -1,7 +1,7 @@
-// Property test: 10,000 random event sequences against random valid policies (seeded
-// std::mt19937_64, reproducible), checking the contract's invariants after every step, and
-// the whole audit stream of each sequence through lib/telemetry's audit_check. Corrupted
-// logs (skipped version, forbidden transition, a second binding) must fail that checker.
+// Property test: 10,000 random event sequences against random valid policies, reloaded live
+// now and then (seeded std::mt19937_64, reproducible), checking the contract's invariants after
+// every step, and the whole audit stream of each sequence through lib/telemetry's audit_check.
+// Corrupted logs (skipped version, forbidden transition, a second binding) must fail that checker.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -261,9 +261,9 @@ struct Observer {
             if (after.state == S::Volatile &&
                 now - after.state_entered_at_ms >= p.volatility.volatile_to_degraded_ms)
                 return "VOLATILE past volatility.volatile_to_degraded_ms";
-            if (after.state == S::Recovering &&
-                now - after.state_entered_at_ms >= p.switching.recovery_window_ms)
-                return "RECOVERING past switching.recovery_window_ms";
+            // The deadline is fixed on entry (a reload does not move it).
+            if (after.state == S::Recovering && now >= after.recovery_deadline_ms)
+                return "RECOVERING past its switching.recovery_window_ms deadline";
             if (after.state == S::Attached && silent >= p.volatility.heartbeat_volatile_ms)
                 return "ATTACHED past volatility.heartbeat_volatile_ms of silence";
         }
@@ -274,7 +274,9 @@ struct Observer {
 struct SequenceOutcome {
     std::string failure;  // empty when every invariant held
     std::vector<audit::Event> audit;
-    Policy policy;
+    Policy policy;            // the last one in force
+    AuditCheckLimits limits;  // the loosest switch bounds of every policy in force
+    size_t reloads = 0;
     size_t steps = 0;
     bool terminated = false;
     bool switched = false;
@@ -290,6 +292,7 @@ SequenceOutcome run_sequence(uint64_t seed) {
         out.failure = "generated an invalid policy: " + st.error().message();
         return out;
     }
+    out.limits = AuditCheckLimits::from_policy(p);
     SessionRecord s = make_session(seed | 1);
     Observer obs;
     obs.session_id = s.session_id;
@@ -297,6 +300,15 @@ SequenceOutcome run_sequence(uint64_t seed) {
     uint64_t seq = 0;
     const int64_t length = r.range(20, 300);
     for (int64_t i = 0; i < length; ++i) {
+        if (i > 0 && r.chance(0.01)) {
+            // Live reload: the next step runs under a new policy; the record is untouched.
+            out.policy = random_policy(r, seed + static_cast<uint64_t>(i));
+            out.policy.version += "-r" + std::to_string(++out.reloads);
+            out.limits.max_switches_per_min =
+                std::max(out.limits.max_switches_per_min, p.switching.max_switches_per_min);
+            out.limits.switch_cooldown_ms =
+                std::min(out.limits.switch_cooldown_ms, p.switching.switch_cooldown_ms);
+        }
         SessionEvent e;
         if (i == 0)
             e = HandshakeCompleted{test::kHome, "cGVlcg==", 1};
@@ -328,14 +340,18 @@ SequenceOutcome run_sequence(uint64_t seed) {
     return out;
 }
 
-AuditCheckReport check_log(const std::vector<audit::Event> &events, const Policy &p) {
+AuditCheckReport check_log(const std::vector<audit::Event> &events, const AuditCheckLimits &l) {
     std::string text;
     for (const auto &line : audit::render_lines(events, "prop-node")) {
         text += line;
         text += '\n';
     }
     std::istringstream in(text);
-    return audit_check(in, AuditCheckLimits::from_policy(p));
+    return audit_check(in, l);
+}
+
+AuditCheckReport check_log(const std::vector<audit::Event> &events, const Policy &p) {
+    return check_log(events, AuditCheckLimits::from_policy(p));
 }
 
 std::string first_violation(const AuditCheckReport &rep) {
@@ -353,12 +369,12 @@ TEST(SessionProperty, RandomSequencesKeepEveryInvariantAndPassTheAuditChecker) {
         for (int i = 0; i < kSequences; ++i)
             seeds.push_back(kBaseSeed + static_cast<uint64_t>(i));
     }
-    size_t steps = 0, events = 0, terminated = 0, switched = 0, recovered = 0;
+    size_t steps = 0, events = 0, terminated = 0, switched = 0, recovered = 0, reloads = 0;
     for (const uint64_t seed : seeds) {
         const SequenceOutcome o = run_sequence(seed);
         ASSERT_TRUE(o.failure.empty()) << "seed " << seed << ": " << o.failure
                                        << "\n(rerun with JG_PROPERTY_SEED=" << seed << ")";
-        const AuditCheckReport rep = check_log(o.audit, o.policy);
+        const AuditCheckReport rep = check_log(o.audit, o.limits);
         ASSERT_TRUE(rep.ok()) << "seed " << seed << ": audit_check: " << first_violation(rep)
                               << "\n(rerun with JG_PROPERTY_SEED=" << seed << ")";
         steps += o.steps;
@@ -366,17 +382,19 @@ TEST(SessionProperty, RandomSequencesKeepEveryInvariantAndPassTheAuditChecker) {
         terminated += o.terminated;
         switched += o.switched;
         recovered += o.recovered;
+        reloads += o.reloads;
     }
     if (seeds.size() == static_cast<size_t>(kSequences)) {
         // The generator must actually reach the interesting places, or the property is hollow.
         EXPECT_GT(terminated, seeds.size() / 10);
         EXPECT_GT(switched, seeds.size() / 10);
         EXPECT_GT(recovered, seeds.size() / 10);
+        EXPECT_GT(reloads, seeds.size() / 2);
     }
     std::printf(
         "property: %zu sequences, %zu steps, %zu audit events; %zu terminated, "
-        "%zu switched, %zu recovered\n",
-        seeds.size(), steps, events, terminated, switched, recovered);
+        "%zu switched, %zu recovered, %zu policy reloads\n",
+        seeds.size(), steps, events, terminated, switched, recovered, reloads);
 }
 
 TEST(SessionProperty, SameSeedReplaysTheSameAuditStream) {
