@@ -5,15 +5,25 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "control/control_core.hpp"
 #include "control/control_loop.hpp"
+#include "crypto/ipsec_mb_aead.hpp"
 #include "dataplane/packet_meta.hpp"
+#include "dataplane/tables.hpp"
 #include "dataplane/worker.hpp"
 #include "net/port.hpp"
+#include "proto/cookie.hpp"
+#include "telemetry/audit_writer.hpp"
 
 namespace jg::app {
 namespace {
@@ -59,31 +69,97 @@ net::PortSetup port_setup(const PortConfig &p) {
     return s;
 }
 
+// Everything the running gateway owns, released in reverse order of creation.
 struct Bringup {
     std::vector<net::PortState> ports;  // index = GatewayConfig::ports index
+    rte_mempool *pool = nullptr;
+    dp::Tables tables{};
+    bool have_tables = false;
+    std::vector<rte_ring *> up, down, handoff;
+    std::vector<std::unique_ptr<crypto::IpsecMbAead>> aead;
     std::vector<std::unique_ptr<dp::Worker>> workers;
+    std::unique_ptr<AuditWriter> audit;
+    std::unique_ptr<control::ControlCore> core;
+
+    Bringup() = default;
+    Bringup(const Bringup &) = delete;
+    Bringup(Bringup &&) = default;
+    ~Bringup() { release(); }
+
+    // Only once every worker lcore has returned: workers read all of this.
+    void release() {
+        core.reset();
+        for (auto *rings : {&up, &down, &handoff}) {
+            for (rte_ring *r : *rings) {
+                void *m = nullptr;
+                while (rte_ring_dequeue(r, &m) == 0)
+                    rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+                rte_ring_free(r);
+            }
+            rings->clear();
+        }
+        if (have_tables) {
+            dp::destroy_tables(tables);
+            have_tables = false;
+        }
+        for (const auto &p : ports)
+            net::stop_port(p.port_id);
+        ports.clear();
+        if (audit)
+            audit->close();
+        audit.reset();
+    }
 };
 
-Result<Bringup> start_ports_and_workers(const GatewayConfig &cfg, std::ostream &log) {
-    Bringup b;
+uint32_t be32_of(const IpPrefix &p) {
+    uint32_t v;
+    std::memcpy(&v, p.addr.data(), 4);
+    return v;
+}
+
+dp::PortInfo port_info(const PortConfig &pc, const net::PortState &st) {
+    dp::PortInfo pi;
+    pi.port_id = st.port_id;
+    std::copy(st.mac.begin(), st.mac.end(), pi.mac.addr_bytes);
+    pi.mtu = st.mtu;
+    if (pc.ipv4) {
+        pi.ipv4 = be32_of(*pc.ipv4);
+        const uint32_t mask =
+            pc.ipv4->length == 0 ? 0 : rte_cpu_to_be_32(~uint32_t(0) << (32 - pc.ipv4->length));
+        pi.subnet4 = pi.ipv4 & mask;
+        pi.subnet4_mask = mask;
+    }
+    if (pc.ipv6)
+        std::memcpy(pi.ipv6, pc.ipv6->addr.data(), 16);
+    if (pc.next_hop) {
+        if (pc.next_hop->family == 4)
+            pi.next_hop4 = be32_of(*pc.next_hop);
+        else
+            std::memcpy(pi.next_hop6, pc.next_hop->addr.data(), 16);
+    }
+    return pi;
+}
+
+rte_ring *make_ring(const std::string &name, unsigned size, unsigned flags) {
+    return rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), flags);
+}
+
+Status start_ports(const GatewayConfig &cfg, Bringup &b, std::ostream &log) {
     std::vector<net::PortSetup> setups;
     for (const auto &p : cfg.ports)
         setups.push_back(port_setup(p));
-
     const uint32_t n_mbufs = net::mbuf_pool_size(setups, rte_lcore_count());
     auto pool = net::create_mbuf_pool("jg_mbuf", n_mbufs, static_cast<int>(rte_socket_id()),
                                       dp::kMbufPrivSize);
     if (!pool)
         return pool.error();
+    b.pool = *pool;
     log << "mbuf pool: " << n_mbufs << " mbufs of " << RTE_MBUF_DEFAULT_BUF_SIZE << " bytes\n";
 
     for (const auto &s : setups) {
-        auto st = net::start_port(s, *pool);
-        if (!st) {
-            for (const auto &started : b.ports)
-                net::stop_port(started.port_id);
+        auto st = net::start_port(s, b.pool);
+        if (!st)
             return st.error();
-        }
         log << "port " << st->name << ": dpdk port " << st->port_id << " (" << st->driver
             << "), mac " << net::format_mac(st->mac) << ", " << st->rx_queues << " rx / "
             << st->tx_queues << " tx queues, mtu " << st->mtu
@@ -92,24 +168,110 @@ Result<Bringup> start_ports_and_workers(const GatewayConfig &cfg, std::ostream &
             log << "  note: " << n << "\n";
         b.ports.push_back(std::move(*st));
     }
+    return Ok{};
+}
 
-    for (const auto &wc : cfg.workers) {
+Status create_pipeline(const GatewayConfig &cfg, const SecretKey &key, Bringup &b,
+                       std::ostream &log) {
+    const auto n_workers = static_cast<uint16_t>(cfg.workers.size());
+    if (n_workers > dp::kMaxWorkers)
+        return make_error("workers", std::to_string(n_workers) + " workers; at most " +
+                                         std::to_string(dp::kMaxWorkers));
+    size_t outer_i = cfg.ports.size(), inner_i = cfg.ports.size(), n_inner = 0;
+    for (size_t i = 0; i < cfg.ports.size(); ++i) {
+        if (cfg.ports[i].role == PortRole::Outer) {
+            outer_i = i;
+        } else {
+            n_inner++;
+            if (inner_i == cfg.ports.size())
+                inner_i = i;
+        }
+    }
+    if (n_inner != 1)
+        return make_error("ports", "this gateway forwards to exactly one inner port; " +
+                                       std::to_string(n_inner) + " are configured");
+
+    uint32_t routes4 = 0, routes6 = 0;
+    for (const auto &p : cfg.peers)
+        for (const auto &a : p.allowed_ips)
+            (a.family == 4 ? routes4 : routes6)++;
+    dp::TablesConfig tc;
+    tc.name = "jg";
+    tc.max_sessions = cfg.limits.max_sessions;
+    tc.max_routes4 = std::max<uint32_t>(1024, routes4 * 2);
+    tc.max_routes6 = std::max<uint32_t>(1024, routes6 * 2);
+    tc.n_workers = n_workers;
+    tc.socket = static_cast<int>(rte_socket_id());
+    auto t = dp::create_tables(tc);
+    if (!t)
+        return t.error();
+    b.tables = *t;
+    b.have_tables = true;
+    log << "tables: " << tc.max_sessions << " session slots, " << dp::bytes_per_session()
+        << " bytes per session\n";
+
+    for (uint16_t w = 0; w < n_workers; ++w) {
+        const std::string id = std::to_string(w);
+        b.up.push_back(make_ring("jg_up" + id, 4096, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        b.down.push_back(make_ring("jg_down" + id, 1024, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        b.handoff.push_back(make_ring("jg_handoff" + id, 4096, RING_F_SC_DEQ));
+        if (!b.up.back() || !b.down.back() || !b.handoff.back())
+            return make_error("rings", "cannot create the rings of worker " + id + ": " +
+                                           rte_strerror(rte_errno));
+        auto a = crypto::IpsecMbAead::create();
+        if (!a)
+            return a.error();
+        b.aead.push_back(std::make_unique<crypto::IpsecMbAead>(std::move(*a)));
+    }
+    log << "crypto: ipsec-mb " << b.aead.front()->arch_name() << " job API, one manager per "
+        << "worker\n";
+
+    const proto::Hash mac1 = proto::mac1_key_for(derive_public_key(key));
+    for (uint16_t wi = 0; wi < n_workers; ++wi) {
+        const auto &wc = cfg.workers[wi];
         if (!rte_lcore_is_enabled(wc.lcore))
-            return make_error("workers",
+            return make_error("workers[" + std::to_string(wi) + "]",
                               "lcore " + std::to_string(wc.lcore) + " is not enabled in the EAL");
         if (wc.queues.size() > dp::kMaxQueuesPerWorker)
-            return make_error("workers", "lcore " + std::to_string(wc.lcore) + " polls " +
-                                             std::to_string(wc.queues.size()) +
-                                             " queues; at most " +
-                                             std::to_string(dp::kMaxQueuesPerWorker));
+            return make_error("workers[" + std::to_string(wi) + "]",
+                              "polls " + std::to_string(wc.queues.size()) + " queues; at most " +
+                                  std::to_string(dp::kMaxQueuesPerWorker));
         auto w = std::make_unique<dp::Worker>();
         w->config.lcore = wc.lcore;
-        w->stop = &g_stop;
         for (const auto &q : wc.queues)
             w->config.queues[w->config.n_queues++] = {b.ports[q.port_index].port_id, q.queue};
+        w->stop = &g_stop;
+        w->index = wi;
+        w->n_workers = n_workers;
+        w->tables = &b.tables;
+        w->up = b.up[wi];
+        w->down = b.down[wi];
+        w->handoff = b.handoff.data();
+        w->aead = b.aead[wi].get();
+        w->outer = port_info(cfg.ports[outer_i], b.ports[outer_i]);
+        w->inner = port_info(cfg.ports[inner_i], b.ports[inner_i]);
+        w->listen_port = cfg.listen_port;
+        std::copy(mac1.begin(), mac1.end(), w->mac1_key.begin());
         b.workers.push_back(std::move(w));
     }
-    return b;
+
+    auto sink = AuditFileSink::open(cfg.audit.path);
+    if (!sink)
+        return sink.error();
+    AuditWriterOptions wo;
+    wo.node_id = cfg.node_id;
+    wo.capacity = cfg.audit.queue_capacity;
+    b.audit = std::make_unique<AuditWriter>(std::shared_ptr<AuditSink>(std::move(*sink)), wo);
+    log << "audit log: " << cfg.audit.path << "\n";
+
+    control::ControlRings rings{b.up, b.down, b.pool, b.ports[outer_i].port_id};
+    auto core = control::ControlCore::create(cfg, key, b.tables, rings, *b.audit);
+    if (!core)
+        return core.error();
+    b.core = std::move(core).value();
+    log << "peers: " << cfg.peers.size() << " configured, listening on UDP " << cfg.listen_port
+        << "\n";
+    return Ok{};
 }
 
 void print_map(const GatewayConfig &cfg, std::ostream &log) {
@@ -140,6 +302,17 @@ void print_summary(const GatewayConfig &cfg, const Bringup &b, std::ostream &log
         const uint64_t total = w.counters.total_cycles.load();
         const uint64_t busy = w.counters.busy_cycles.load();
         log << "  busy " << (total ? 100.0 * double(busy) / double(total) : 0.0) << "%\n";
+    }
+    if (b.core) {
+        const auto &d = b.core->stats();
+        const auto &h = b.core->handshake_stats();
+        log << "  control  handshakes " << h.initiations << " initiations, " << h.accepted
+            << " accepted, " << h.cookie_replies << " cookie replies;  sessions "
+            << d.sessions_created << " created, " << d.sessions_terminated << " terminated, "
+            << d.key_rotations << " key rotations;  control messages " << d.control_messages << " ("
+            << d.control_rejected << " rejected);  stale events " << d.stale_events
+            << ";  table write errors " << d.dataplane_errors << ";  frames lost " << d.frames_lost
+            << ";  audit dropped " << d.audit_dropped << "\n";
     }
     for (const auto &p : b.ports) {
         rte_eth_stats s{};
@@ -179,9 +352,13 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
         return 1;
     }
 
-    auto b = start_ports_and_workers(cfg, log);
-    if (!b) {
-        log << "jumpgate: " << b.error().message() << "\n";
+    Bringup b;
+    Status up = start_ports(cfg, b, log);
+    if (up)
+        up = create_pipeline(cfg, *key, b, log);
+    if (!up) {
+        log << "jumpgate: " << up.error().message() << "\n";
+        b.release();
         rte_eal_cleanup();
         return 1;
     }
@@ -189,25 +366,24 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
-    for (const auto &w : b->workers)
+    for (const auto &w : b.workers)
         rte_eal_remote_launch(dp::worker_loop, w.get(), w->config.lcore);
-    log << "gateway running (" << b->workers.size() << " worker"
-        << (b->workers.size() == 1 ? "" : "s") << "); SIGINT or SIGTERM stops it\n"
+    log << "gateway running (" << b.workers.size() << " worker"
+        << (b.workers.size() == 1 ? "" : "s") << "); SIGINT or SIGTERM stops it\n"
         << std::flush;
 
     std::vector<const dp::Worker *> ws;
-    for (const auto &w : b->workers)
+    for (const auto &w : b.workers)
         ws.push_back(w.get());
     control::ControlLoopConfig lc;
     lc.run_for_ms = opts.run_for_ms;
     lc.stats_interval_ms = opts.stats_interval_ms;
-    control::run_control_loop(lc, g_stop, ws, log);
+    control::run_control_loop(lc, g_stop, ws, log, b.core.get());
 
     log << "stopping: joining workers\n" << std::flush;
     rte_eal_mp_wait_lcore();
-    print_summary(cfg, *b, log);
-    for (const auto &p : b->ports)
-        net::stop_port(p.port_id);
+    print_summary(cfg, b, log);
+    b.release();
     rte_eal_cleanup();
     log << "jumpgate stopped cleanly\n" << std::flush;
     return 0;

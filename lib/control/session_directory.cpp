@@ -136,9 +136,9 @@ void SessionDirectory::handle(const UpEvent &ev, int64_t now_ms) {
             on_keypair_confirmed(ev, now_ms);
             return;
         case UpKind::NeighborLearned:
-            if (ev.src.family == 4)
-                check(link_.learn_neighbor(
-                    {ev.src.addr[0], ev.src.addr[1], ev.src.addr[2], ev.src.addr[3]}, ev.src_mac));
+            // ev.src is the neighbor's address itself (IPv4 or IPv6, port 0): pass it whole.
+            // A brace list of its bytes would initialise TransportAddr::family from the first.
+            check(link_.learn_neighbor(ev.src, ev.src_mac));
             return;
         case UpKind::HandshakeResponse:
         case UpKind::CookieReply:

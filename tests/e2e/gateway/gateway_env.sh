@@ -1,0 +1,151 @@
+# Sourced by the gateway e2e tests: a jumpgate gateway on two net_tap ports whose TAP
+# interfaces are moved into namespaces made for this run — a client namespace (outer side,
+# running a stock wireguard-go) and an inner-host namespace (the protected network).
+#
+#   client ns  jgc<tag>: TAP jgo<tag> 192.0.2.2/24 (+ .3 for address roaming), wg interface
+#                        wc<tag> with tunnel address 10.77.0.2/32
+#   gateway:            outer 192.0.2.1/24, inner 198.51.100.1/24, UDP 51820
+#   inner ns   jgh<tag>: TAP jgi<tag> 198.51.100.2/24, route 10.77.0.0/24 via the gateway
+#
+# Everything is named with a per-run tag and removed by gw_cleanup (installed as an EXIT trap),
+# processes are stopped by the PIDs recorded here.
+set -euo pipefail
+
+JG_TAG=$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))
+JG_WORK=$(mktemp -d /tmp/jg-e2e.XXXXXX)
+NS_C=jgc$JG_TAG
+NS_H=jgh$JG_TAG
+TAP_O=jgo$JG_TAG
+TAP_I=jgi$JG_TAG
+WG_C=wc$JG_TAG
+GW_PID=""
+WG_PIDS=()
+EXTRA_NS=()
+GW_LOG=$JG_WORK/gateway.log
+GW_AUDIT=$JG_WORK/audit.jsonl
+
+gw_log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+
+gw_cleanup() {
+  local rc=$?
+  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
+    kill -TERM "$GW_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$GW_PID" 2>/dev/null || true
+  fi
+  for p in "${WG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for ns in "$NS_C" "$NS_H" "${EXTRA_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  ip link del "$TAP_O" 2>/dev/null || true
+  ip link del "$TAP_I" 2>/dev/null || true
+  if [ $rc -ne 0 ] && [ -f "$GW_LOG" ]; then
+    echo "--- gateway log (last 60 lines)"; tail -n 60 "$GW_LOG"
+  fi
+  rm -rf "$JG_WORK"
+  return $rc
+}
+trap gw_cleanup EXIT
+
+gw_fail() { echo "FAIL: $*"; exit 1; }
+
+gw_require_tools() {
+  [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+  for t in ip wireguard-go wg ping; do
+    command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
+  done
+}
+
+# gw_keys NAME: writes $JG_WORK/NAME.key (private) and NAME.pub.
+gw_keys() {
+  (umask 077; wg genkey > "$JG_WORK/$1.key")
+  wg pubkey < "$JG_WORK/$1.key" > "$JG_WORK/$1.pub"
+}
+
+# gw_write_config PEER_PUBKEY [POLICY_YAML]: gateway config for this run.
+gw_write_config() {
+  local peer_pub=$1 policy=${2:-}
+  cat > "$JG_WORK/gw.yaml" <<YAML
+node_id: e2e-$JG_TAG
+eal:
+  lcores: "0-1"
+  memory_mb: 256
+  no_huge: true
+  no_pci: true
+  vdevs: ["net_tap0,iface=$TAP_O", "net_tap1,iface=$TAP_I"]
+ports:
+  - {name: outer, role: outer, device: net_tap0, ipv4: 192.0.2.1/24, rx_queues: 1, tx_queues: 1}
+  - {name: inner, role: inner, device: net_tap1, ipv4: 198.51.100.1/24, rx_queues: 1, tx_queues: 1}
+control_lcore: 0
+workers:
+  - lcore: 1
+    queues: [{port: outer, queue: 0}, {port: inner, queue: 0}]
+listen_port: 51820
+private_key_file: $JG_WORK/gw.key
+peers:
+  - name: client
+    public_key: $peer_pub
+    allowed_ips: [10.77.0.2/32]
+$policy
+metrics:
+  listen: 127.0.0.1:$((20000 + RANDOM % 20000))
+audit:
+  path: $GW_AUDIT
+YAML
+}
+
+# gw_start: starts the gateway in the background and moves its TAPs into the namespaces.
+gw_start() {
+  ip netns add "$NS_C"
+  ip netns add "$NS_H"
+  "$JUMPGATE" --config "$JG_WORK/gw.yaml" > "$GW_LOG" 2>&1 &
+  GW_PID=$!
+  for _ in $(seq 1 150); do
+    grep -q "gateway running" "$GW_LOG" 2>/dev/null && break
+    kill -0 "$GW_PID" 2>/dev/null || gw_fail "gateway exited during start-up"
+    sleep 0.1
+  done
+  grep -q "gateway running" "$GW_LOG" || gw_fail "gateway did not come up in 15 s"
+  ip link set "$TAP_O" netns "$NS_C"
+  ip link set "$TAP_I" netns "$NS_H"
+  # net_tap gives the kernel side of a TAP the DPDK port's own MAC; a host and the gateway
+  # sharing one MAC cannot resolve each other, so the hosts get their own (locally
+  # administered) addresses. Moved into their namespaces, DPDK no longer resyncs them.
+  ip -n "$NS_C" link set "$TAP_O" address 02:00:00:c0:00:02
+  ip -n "$NS_H" link set "$TAP_I" address 02:00:00:c6:00:02
+  ip -n "$NS_C" addr add 192.0.2.2/24 dev "$TAP_O"
+  ip -n "$NS_C" link set "$TAP_O" up
+  ip -n "$NS_C" link set lo up
+  ip -n "$NS_H" addr add 198.51.100.2/24 dev "$TAP_I"
+  ip -n "$NS_H" link set "$TAP_I" up
+  ip -n "$NS_H" link set lo up
+  ip -n "$NS_H" route add 10.77.0.0/24 via 198.51.100.1
+}
+
+# gw_client_up KEYNAME [LISTEN_PORT]: stock wireguard-go in the client namespace.
+gw_client_up() {
+  local key=$1 lport=${2:-41000}
+  ip netns exec "$NS_C" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$WG_C" \
+    > "$JG_WORK/wg-$WG_C.log" 2>&1 &
+  WG_PIDS+=($!)
+  for _ in $(seq 1 50); do ip -n "$NS_C" link show "$WG_C" >/dev/null 2>&1 && break; sleep 0.1; done
+  ip -n "$NS_C" link show "$WG_C" >/dev/null 2>&1 || gw_fail "wireguard-go did not create $WG_C"
+  ip netns exec "$NS_C" wg set "$WG_C" private-key "$JG_WORK/$key.key" listen-port "$lport" \
+    peer "$(cat "$JG_WORK/gw.pub")" endpoint 192.0.2.1:51820 allowed-ips 198.51.100.0/24
+  ip -n "$NS_C" addr add 10.77.0.2/32 dev "$WG_C"
+  ip -n "$NS_C" link set "$WG_C" mtu 1420 up
+  ip -n "$NS_C" route add 198.51.100.0/24 dev "$WG_C"
+}
+
+# gw_audit_check: the gateway's audit log satisfies the contract's invariants.
+gw_audit_check() {
+  [ -n "${JUMPGATECTL:-}" ] || return 0
+  "$JUMPGATECTL" audit-check "$GW_AUDIT" || gw_fail "audit-check found violations in $GW_AUDIT"
+}
+
+# gw_stop: SIGTERM, wait, expect a clean exit.
+gw_stop() {
+  kill -TERM "$GW_PID"
+  local rc=0
+  wait "$GW_PID" || rc=$?
+  GW_PID=""
+  [ $rc -eq 0 ] || gw_fail "gateway exit code $rc after SIGTERM"
+}
