@@ -93,9 +93,9 @@ Bytes ether(const rte_ether_addr &dst, const rte_ether_addr &src, const Bytes &l
     return b;
 }
 
-Bytes outer_frame(const Bytes &wg) {
+Bytes outer_frame(const Bytes &wg, uint16_t client_port = kClientPort) {
     return ether(kOuterMac, kClientMac,
-                 ipv4(kClientIp, kOuterIp, udp(kClientPort, kListenPort, wg)));
+                 ipv4(kClientIp, kOuterIp, udp(client_port, kListenPort, wg)));
 }
 
 // The UDP payload of an outer IPv4 frame the gateway sent, with its destination.
@@ -177,11 +177,13 @@ class GatewayControl : public ::testing::Test {
   protected:
     void SetUp() override {
         ASSERT_NE(pool(), nullptr);
-        outer = make_port("gc_outer");
-        inner = make_port("gc_inner");
+        static int n = 0;  // DPDK object names are process-wide
+        const std::string sfx = std::to_string(n++);
+        outer = make_port("gc_outer" + sfx);
+        inner = make_port("gc_inner" + sfx);
 
         jg::dp::TablesConfig tc;
-        tc.name = "gc";
+        tc.name = "gc" + sfx;
         tc.max_sessions = 16;
         tc.n_workers = 1;
         tc.max_routes4 = 64;
@@ -193,9 +195,12 @@ class GatewayControl : public ::testing::Test {
         tables = *t;
         ASSERT_TRUE(jg::dp::learn_neighbor(tables, be32(kHostIp), kHostMac).ok());
 
-        up[0] = rte_ring_create("gc_up", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        down[0] = rte_ring_create("gc_down", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        handoff[0] = rte_ring_create("gc_handoff", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+        up[0] = rte_ring_create(("gc_up" + sfx).c_str(), 1024, SOCKET_ID_ANY,
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
+        down[0] = rte_ring_create(("gc_down" + sfx).c_str(), 1024, SOCKET_ID_ANY,
+                                  RING_F_SP_ENQ | RING_F_SC_DEQ);
+        handoff[0] =
+            rte_ring_create(("gc_handoff" + sfx).c_str(), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
         ASSERT_NE(up[0], nullptr);
         ASSERT_NE(down[0], nullptr);
         ASSERT_NE(handoff[0], nullptr);
@@ -374,6 +379,56 @@ TEST_F(GatewayControl, ClientHandshakesThroughTheWorkerAndItsFirstPacketReachesT
     EXPECT_EQ(std::get<jg::proto::HelloAck>(dec.message).session_id,
               core->sessions_snapshot().at(0).session_id);
     EXPECT_TRUE(core->sessions_snapshot().at(0).jumpgate_client);
+}
+
+TEST_F(GatewayControl, StockClientRoamingMovesWhereTheInsideTrafficGoes) {
+    jg::proto::CookieJar jar(gateway_public);
+    std::array<uint8_t, jg::proto::kInitiationSize> init{};
+    const int64_t now = jg::control::wall_clock_ms();
+    auto hs = jg::proto::InitiatorHandshake::create_initiation(
+        *client, gateway_public, jg::proto::Key{}, 0xc11e, uint64_t(now) * jg::proto::kNsPerMs,
+        uint64_t(now) * jg::proto::kNsPerMs, jar, init);
+    ASSERT_TRUE(hs.ok());
+    inject(outer.rx[0], outer_frame(Bytes(init.begin(), init.end())));
+    const auto response_frame = pump_until_frame(outer.tx[0]);
+    ASSERT_TRUE(response_frame.has_value());
+    auto kp = hs->consume_response(decode_outer(*response_frame).payload,
+                                   uint64_t(now) * jg::proto::kNsPerMs);
+    ASSERT_TRUE(kp.ok());
+    const Bytes up_packet = ipv4(kTunnelIp, kHostIp, udp(1234, 80, Bytes(8, 1)));
+    inject(outer.rx[0], outer_frame(sealed(*kp, 0, up_packet)));
+    ASSERT_TRUE(pump_until_frame(inner.tx[0]).has_value());
+
+    // The client's NAT rebinds: same keys, new source port. The packet is delivered at once
+    // and the binding follows through the policy gate.
+    constexpr uint16_t kRebound = 41000;
+    inject(outer.rx[0], outer_frame(sealed(*kp, 1, up_packet), kRebound));
+    ASSERT_TRUE(pump_until_frame(inner.tx[0]).has_value());
+    const uint32_t slot = core->sessions_snapshot().at(0).slot;
+    ASSERT_TRUE(pump_until([&] {
+        const jg::dp::Binding *b = tables.sessions[slot].binding.load();
+        return b != nullptr && b->port == kRebound;
+    })) << "the binding never moved";
+    EXPECT_EQ(core->sessions_snapshot().at(0).binding.port, kRebound);
+
+    // Traffic from the inside now goes to the new address.
+    const Bytes down_packet = ipv4(kHostIp, kTunnelIp, udp(80, 1234, Bytes(8, 2)));
+    Bytes inner_frame(14 + down_packet.size());
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(inner_frame.data());
+    eth->dst_addr = kInnerMac;
+    eth->src_addr = kHostMac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    std::memcpy(inner_frame.data() + 14, down_packet.data(), down_packet.size());
+    inject(inner.rx[0], inner_frame);
+    const auto out = pump_until_frame(outer.tx[0]);
+    ASSERT_TRUE(out.has_value()) << "nothing left the outer port for the roamed client";
+    const OuterOut o = decode_outer(*out);
+    EXPECT_EQ(o.dst_port, kRebound);
+    const auto parsed = jg::proto::parse_transport(o.payload);
+    ASSERT_TRUE(parsed.ok());
+    Bytes plain(parsed.view.padded_plaintext_size());
+    ASSERT_TRUE(jg::proto::open_transport(kp->recv_key, parsed.view, plain).ok());
+    EXPECT_EQ(Bytes(plain.begin(), plain.begin() + down_packet.size()), down_packet);
 }
 
 }  // namespace
