@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstring>
 
 #include "dataplane/packet_meta.hpp"
@@ -183,7 +185,10 @@ int worker_loop(void *arg) {
     const WorkerConfig cfg = w.config;  // private copy: the loop never rereads shared config
     prepare_local(w);
     rte_rcu_qsbr *qsbr = w.tables->qsbr;
-    rte_rcu_qsbr_thread_register(qsbr, w.index);
+    // A worker the grace periods do not wait for could read freed keypairs: refuse to run.
+    if (w.index >= w.tables->n_workers || w.index >= w.n_workers || w.up == nullptr ||
+        w.aead == nullptr || rte_rcu_qsbr_thread_register(qsbr, w.index) != 0)
+        return -EINVAL;
     rte_rcu_qsbr_thread_online(qsbr, w.index);
     rte_ring *handoff = w.handoff != nullptr ? w.handoff[w.index] : nullptr;
     rte_mbuf *pkts[kBurstSize];

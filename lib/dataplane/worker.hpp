@@ -197,7 +197,9 @@ struct Worker {
     WorkerLocal local;
 };
 
-// lcore entry point (rte_eal_remote_launch): arg is a Worker*. Returns 0 when *stop is set.
+// lcore entry point (rte_eal_remote_launch): arg is a Worker*. Returns 0 when *stop is set,
+// -EINVAL at once when the wiring is incomplete (index beyond the tables' RCU thread count,
+// no up ring or AEAD). Each port needs a TX queue per worker: worker i sends on queue i.
 int worker_loop(void *arg);
 
 // Sums a worker's drops over every reason.

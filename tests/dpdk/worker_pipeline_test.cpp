@@ -469,6 +469,17 @@ class Pipeline : public ::testing::Test {
     bool running = false;
 };
 
+TEST_F(Pipeline, WorkerBeyondTheTablesRcuThreadsRefusesToRun) {
+    Worker w;
+    w.stop = &stop;
+    w.tables = &tables;
+    w.index = 2;  // the tables were made for 2 workers: ids 0 and 1
+    w.n_workers = 3;
+    w.up = up[0];
+    w.aead = aead[0].get();
+    EXPECT_EQ(worker_loop(&w), -EINVAL);
+}
+
 // ---- Handshakes ----
 
 Bytes initiation_with_mac1(const jg::proto::Key &responder_public, uint8_t fill) {
