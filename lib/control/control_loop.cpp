@@ -49,8 +49,12 @@ void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
         if (cfg.stats_interval_ms > 0 && now >= next_stats) {
             const WorkerTotals t = sum_workers(workers);
             log << "stats: rx " << t.rx_packets << " packets " << t.rx_bytes << " bytes, tx "
-                << t.tx_packets << " packets, dropped " << t.drops << "\n"
-                << std::flush;
+                << t.tx_packets << " packets, dropped " << t.drops;
+            if (core != nullptr)
+                log << ", sessions " << core->directory().live_sessions() << ", handshakes "
+                    << core->handshake_stats().accepted << " accepted "
+                    << core->handshake_stats().cookie_replies << " cookie replies";
+            log << "\n" << std::flush;
             next_stats = now + std::chrono::milliseconds(cfg.stats_interval_ms);
         }
     }
