@@ -148,6 +148,25 @@ TEST_F(SessionLifecycle, ReportsForAnUnknownSlotOrKeypairAreStale) {
     EXPECT_EQ(dp.bindings[slot()], kClientAddr);
 }
 
+TEST_F(SessionLifecycle, NeighborReportsReachTheTablesAndStrayHandshakeRepliesAreCounted) {
+    start();
+    UpEvent ev;
+    ev.kind = UpKind::NeighborLearned;
+    ev.src = addr(0x0A000005, 0);
+    ev.src_mac = kOtherMac;
+    dir->handle(ev, now);
+    EXPECT_EQ(dp.neighbors, 1);
+
+    // The gateway never initiates, so a response or cookie reply answers nothing of ours.
+    const std::array<uint8_t, proto::kResponseSize> response{2};
+    ev.kind = UpKind::HandshakeResponse;
+    ev.src = kClientAddr;
+    ev.payload = response;
+    dir->handle(ev, now);
+    EXPECT_EQ(dir->stats().stale_events, 1u);
+    EXPECT_TRUE(dp.raw.empty());
+}
+
 // ---- timers and health ----
 
 TEST_F(SessionLifecycle, TrafficKeepsTheSessionAttached) {
