@@ -50,6 +50,7 @@ HandshakeResponder::HandshakeResponder(proto::StaticIdentity identity,
         Peer peer{proto::PeerHandshakeState{}, proto::CookieJar(p.public_key)};
         peer.state.public_key = p.public_key;
         peer.state.psk = p.psk;
+        by_public_key_.emplace(p.public_key, peers_.size());
         peers_.push_back(std::move(peer));
     }
 }
@@ -104,13 +105,11 @@ Admission HandshakeResponder::admit(std::span<const uint8_t> packet, std::span<c
     }
     size_t found = peers_.size();
     const proto::PeerLookup lookup = [&](const proto::Key &k) -> proto::PeerHandshakeState * {
-        for (size_t i = 0; i < peers_.size(); ++i) {
-            if (peers_[i].state.public_key == k) {
-                found = i;
-                return &peers_[i].state;
-            }
-        }
-        return nullptr;
+        const auto it = by_public_key_.find(k);
+        if (it == by_public_key_.end())
+            return nullptr;
+        found = it->second;
+        return &peers_[found].state;
     };
     auto hs = proto::ResponderHandshake::consume_initiation(identity_, packet, lookup, now_ns);
     if (!hs)

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -103,6 +104,7 @@ class HandshakeResponder {
     proto::StaticIdentity identity_;
     proto::CookieChecker cookies_;
     std::vector<Peer> peers_;
+    std::map<proto::Key, size_t> by_public_key_;  // into peers_
     uint32_t rate_per_sec_;
     int64_t window_second_ = -1;  // now_ms / 1000 of the current counting window
     uint64_t window_count_ = 0;
