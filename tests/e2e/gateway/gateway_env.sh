@@ -149,3 +149,74 @@ gw_stop() {
   GW_PID=""
   [ $rc -eq 0 ] || gw_fail "gateway exit code $rc after SIGTERM"
 }
+
+# gw_wait_handshake IFNAME [TIMEOUT_S]: waits until IFNAME in the client namespace reports a
+# completed handshake with its (only) peer; returns 1 on timeout.
+gw_wait_handshake() {
+  local ifn=$1 t=${2:-10} hs
+  for _ in $(seq 1 $((t * 10))); do
+    hs=$(ip netns exec "$NS_C" wg show "$ifn" latest-handshakes 2>/dev/null | awk '{print $2}')
+    [ -n "$hs" ] && [ "$hs" != 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# gw_ping NS DST COUNT: bounded ping; returns ping's status, output in $JG_WORK/ping-last.log.
+gw_ping() {
+  timeout 30 ip netns exec "$1" ping -c "$3" -i 0.2 -W 2 "$2" > "$JG_WORK/ping-last.log" 2>&1
+}
+
+# gw_extra_client_up IFNAME KEYNAME LISTEN_PORT TUNNEL_ADDR TABLE: a second stock wireguard-go
+# interface in the client namespace. Its traffic is routed by an oif rule into its own table,
+# so `ping -I IFNAME` goes through it while the main table keeps using $WG_C.
+gw_extra_client_up() {
+  local ifn=$1 key=$2 lport=$3 addr=$4 table=$5
+  ip netns exec "$NS_C" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$ifn" \
+    > "$JG_WORK/wg-$ifn.log" 2>&1 &
+  WG_PIDS+=($!)
+  for _ in $(seq 1 50); do ip -n "$NS_C" link show "$ifn" >/dev/null 2>&1 && break; sleep 0.1; done
+  ip -n "$NS_C" link show "$ifn" >/dev/null 2>&1 || gw_fail "wireguard-go did not create $ifn"
+  ip netns exec "$NS_C" wg set "$ifn" private-key "$JG_WORK/$key.key" listen-port "$lport" \
+    peer "$(cat "$JG_WORK/gw.pub")" endpoint 192.0.2.1:51820 allowed-ips 198.51.100.0/24
+  ip -n "$NS_C" addr add "$addr/32" dev "$ifn"
+  ip -n "$NS_C" link set "$ifn" mtu 1420 up
+  ip -n "$NS_C" route add 198.51.100.0/24 dev "$ifn" table "$table"
+  ip -n "$NS_C" rule add oif "$ifn" table "$table"
+}
+
+# gw_summary_line PATTERN: the gateway's shutdown summary line matching PATTERN (after gw_stop).
+gw_summary_line() {
+  grep -E "$1" "$GW_LOG" | tail -n 1
+}
+
+# gw_audit_assert PYTHON: runs PYTHON with `ev` bound to the list of audit events (dicts, in
+# log order) and a helper `of(type)`; a failing assert fails the test with its message.
+gw_audit_assert() {
+  python3 - "$GW_AUDIT" "$1" <<'PY' || gw_fail "audit log assertion failed (log: $(wc -l < "$GW_AUDIT") events)"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def of(t):
+    return [e for e in ev if e.get("event_type") == t]
+try:
+    exec(sys.argv[2])
+except AssertionError as e:
+    print("audit assertion:", e)
+    for e2 in ev:
+        print("  ", json.dumps(e2, sort_keys=True))
+    sys.exit(1)
+PY
+}
+
+# gw_establish: first traffic from the client starts the handshake (a response lost while
+# the gateway resolves the client's MAC is retried by wireguard-go after REKEY_TIMEOUT,
+# 5 s); waits up to 15 s for the handshake, then 3 pings through the tunnel must succeed.
+gw_establish() {
+  timeout 20 ip netns exec "$NS_C" ping -c 12 -i 1 -W 1 -w 15 198.51.100.2 > "$JG_WORK/ping-first.log" 2>&1 &
+  local p=$!
+  WG_PIDS+=("$p")
+  gw_wait_handshake "$WG_C" 15 || gw_fail "no handshake between the client and jumpgate in 15 s"
+  kill -TERM "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  gw_ping "$NS_C" 198.51.100.2 3 || { cat "$JG_WORK/ping-last.log"; gw_fail "no ping through jumpgate after the handshake"; }
+}
