@@ -23,7 +23,7 @@ WorkerTotals sum_workers(std::span<const dp::Worker *const> workers) {
 
 void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
                       std::span<const dp::Worker *const> workers, std::ostream &log,
-                      ControlCore *core) {
+                      ControlCore *core, const std::function<void(int64_t now_ms)> &on_tick) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     auto next_stats = start + std::chrono::milliseconds(cfg.stats_interval_ms);
@@ -37,8 +37,11 @@ void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
             std::this_thread::sleep_until(std::min(next_tick, clock::now() + tick));
         const auto now = clock::now();
         if (now >= next_tick) {
+            const int64_t now_ms = wall_clock_ms();
             if (core != nullptr)
-                core->tick(wall_clock_ms());
+                core->tick(now_ms);
+            if (on_tick)
+                on_tick(now_ms);
             next_tick = now + tick;
         }
         if (cfg.run_for_ms > 0 && now - start >= std::chrono::milliseconds(cfg.run_for_ms)) {

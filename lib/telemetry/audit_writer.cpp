@@ -95,6 +95,8 @@ AuditWriter::~AuditWriter() {
 }
 
 bool AuditWriter::try_push(audit::Event event) {
+    if (AuditObserver *observer = observer_.load(std::memory_order_acquire))
+        observer->observe(event);
     const uint64_t head = head_.load(std::memory_order_relaxed);
     if (closed_.load(std::memory_order_relaxed) ||
         head - tail_.load(std::memory_order_acquire) >= slots_.size()) {

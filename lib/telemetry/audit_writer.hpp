@@ -66,6 +66,14 @@ class AuditMemorySink final : public AuditSink {
     std::vector<std::string> lines_;
 };
 
+// Sees every event offered to AuditWriter::try_push, accepted or dropped, on the producer (control
+// core) thread before it is queued: metrics derived from the audit stream. Must not block.
+class AuditObserver {
+  public:
+    virtual ~AuditObserver() = default;
+    virtual void observe(const audit::Event &event) noexcept = 0;
+};
+
 struct AuditWriterOptions {
     std::string node_id = "jumpgate";
     size_t capacity = 16384;  // events; ~2 MB of slots, minutes of a busy gateway's transitions
@@ -92,6 +100,12 @@ class AuditWriter {
     // Single producer: only one thread may call it.
     bool try_push(audit::Event event);
 
+    // The observer try_push shows every event to (nullptr: none). Set it before the producer
+    // starts pushing, or from the producer thread; it must outlive the pushes that see it.
+    void set_observer(AuditObserver *observer) {
+        observer_.store(observer, std::memory_order_release);
+    }
+
     // Writes out everything already accepted, then stops the thread. Idempotent. Call it from
     // the producer thread (or once the producer is done): later pushes are dropped.
     void close();
@@ -112,6 +126,8 @@ class AuditWriter {
     alignas(64) std::atomic<uint64_t> head_{0};
     alignas(64) std::atomic<uint64_t> tail_{0};
     alignas(64) std::atomic<bool> closed_{false};  // written: close(); read: producer
+
+    std::atomic<AuditObserver *> observer_{nullptr};  // written: set_observer; read: producer
 
     std::atomic<uint64_t> written_{0};
     std::atomic<uint64_t> dropped_{0};
