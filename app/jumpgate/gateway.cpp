@@ -9,6 +9,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <prometheus/exposer.h>
+
 #include <csignal>
 #include <cstring>
 #include <memory>
@@ -23,7 +25,10 @@
 #include "dataplane/worker.hpp"
 #include "net/port.hpp"
 #include "proto/cookie.hpp"
+#include "telemetry/audit_metrics.hpp"
 #include "telemetry/audit_writer.hpp"
+#include "telemetry/control_stats.hpp"
+#include "telemetry/gateway_metrics.hpp"
 
 namespace jg::app {
 namespace {
@@ -323,6 +328,83 @@ void print_summary(const GatewayConfig &cfg, const Bringup &b, std::ostream &log
     }
 }
 
+// The Prometheus endpoint. Its exposer threads read the workers, ports, pool and audit writer,
+// so it is destroyed before the pipeline it reads (declared after it, reset before release).
+struct MetricsEndpoint {
+    AuditWriter *audit = nullptr;
+    std::shared_ptr<AuditMetrics> audit_metrics = std::make_shared<AuditMetrics>();
+    ControlStatsBoard board;
+    SessionByteTally bytes;  // control core only
+    int64_t next_publish_ms = 0;
+    std::shared_ptr<GatewayMetrics> gateway_metrics;
+    std::unique_ptr<prometheus::Exposer> exposer;  // last: stopped first
+
+    MetricsEndpoint() = default;
+    MetricsEndpoint(const MetricsEndpoint &) = delete;
+    MetricsEndpoint &operator=(const MetricsEndpoint &) = delete;
+    ~MetricsEndpoint() {
+        exposer.reset();
+        if (audit != nullptr)
+            audit->set_observer(nullptr);
+    }
+};
+
+// The scrape sees the control core's state at most this old.
+constexpr int64_t kMetricsPublishIntervalMs = 250;
+
+Result<std::unique_ptr<MetricsEndpoint>> start_metrics(const GatewayConfig &cfg, Bringup &b,
+                                                       std::ostream &log) {
+    auto m = std::make_unique<MetricsEndpoint>();
+    GatewayMetricsSources src;
+    src.version = JUMPGATE_VERSION;
+    for (const auto &w : b.workers)
+        src.workers.push_back(w.get());
+    for (const auto &p : b.ports)
+        src.ports.push_back({p.port_id, p.name});
+    if (b.pool != nullptr)
+        src.pools.push_back({b.pool, b.pool->name});
+    src.audit = b.audit.get();
+    src.control = &m->board;
+    m->gateway_metrics = std::make_shared<GatewayMetrics>(std::move(src));
+    try {
+        m->exposer = std::make_unique<prometheus::Exposer>(cfg.metrics.listen, 1);
+    } catch (const std::exception &e) {
+        return make_error("metrics.listen", cfg.metrics.listen + ": " + e.what());
+    }
+    m->exposer->RegisterCollectable(m->gateway_metrics, cfg.metrics.path);
+    m->exposer->RegisterCollectable(m->audit_metrics, cfg.metrics.path);
+    m->audit = b.audit.get();
+    m->audit->set_observer(m->audit_metrics.get());
+    log << "metrics: http://" << cfg.metrics.listen << cfg.metrics.path << "\n";
+    return m;
+}
+
+// Control lcore, every tick: copies what the scrape needs out of the single-threaded core.
+void publish_control_stats(MetricsEndpoint &m, const control::ControlCore &core, int64_t now_ms) {
+    if (now_ms < m.next_publish_ms)
+        return;
+    m.next_publish_ms = now_ms + kMetricsPublishIntervalMs;
+    ControlStats s;
+    std::vector<SessionBytes> bytes;
+    for (const auto &session : core.sessions_snapshot()) {
+        ++s.sessions_by_state[static_cast<size_t>(session.state)];
+        bytes.push_back({session.session_id, session.traffic.rx_bytes, session.traffic.tx_bytes});
+    }
+    m.bytes.update(bytes);
+    s.crypto_rx_bytes = m.bytes.rx_total();
+    s.crypto_tx_bytes = m.bytes.tx_total();
+    const auto &h = core.handshake_stats();
+    s.handshakes_by_result.emplace_back("accepted", h.accepted);
+    s.handshakes_by_result.emplace_back("cookie_reply", h.cookie_replies);
+    for (size_t r = 0; r < h.refused.size(); ++r)
+        s.handshakes_by_result.emplace_back(
+            control::handshake_refusal_name(static_cast<control::HandshakeRefusal>(r)),
+            h.refused[r]);
+    s.cookie_replies = h.cookie_replies;
+    m.board.publish(std::move(s));
+    m.audit_metrics->advance(now_ms);
+}
+
 }  // namespace
 
 int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &log) {
@@ -363,6 +445,13 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
         return 1;
     }
     print_map(cfg, log);
+    auto metrics = start_metrics(cfg, b, log);
+    if (!metrics) {
+        log << "jumpgate: " << metrics.error().message() << "\n";
+        b.release();
+        rte_eal_cleanup();
+        return 1;
+    }
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
@@ -378,10 +467,15 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
     control::ControlLoopConfig lc;
     lc.run_for_ms = opts.run_for_ms;
     lc.stats_interval_ms = opts.stats_interval_ms;
-    control::run_control_loop(lc, g_stop, ws, log, b.core.get());
+    MetricsEndpoint &m = **metrics;
+    control::run_control_loop(lc, g_stop, ws, log, b.core.get(), [&](int64_t now_ms) {
+        if (b.core)
+            publish_control_stats(m, *b.core, now_ms);
+    });
 
     log << "stopping: joining workers\n" << std::flush;
     rte_eal_mp_wait_lcore();
+    metrics->reset();  // the scrape reads the pipeline: stop it first
     print_summary(cfg, b, log);
     b.release();
     rte_eal_cleanup();
