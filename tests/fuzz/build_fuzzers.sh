@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang (the meson build uses gcc, which has no libFuzzer):
 #   tests/fuzz/build_fuzzers.sh OUTDIR
 # Library sources are compiled once into OUTDIR/obj with ASan + UBSan (UB aborts), then each
-# target links the objects of the modules it exercises. No DPDK. CXX overrides clang++.
+# target links the objects of the modules it exercises. No DPDK. CXX_FUZZ overrides clang++.
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
