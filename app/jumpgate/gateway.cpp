@@ -352,8 +352,10 @@ struct MetricsEndpoint {
 // The scrape sees the control core's state at most this old.
 constexpr int64_t kMetricsPublishIntervalMs = 250;
 
-Result<std::unique_ptr<MetricsEndpoint>> start_metrics(const GatewayConfig &cfg, Bringup &b,
-                                                       std::ostream &log) {
+// Observability never stops the gateway: an address it cannot bind leaves it without /metrics
+// (nullptr, with a warning), not without packets.
+std::unique_ptr<MetricsEndpoint> start_metrics(const GatewayConfig &cfg, Bringup &b,
+                                               std::ostream &log) {
     auto m = std::make_unique<MetricsEndpoint>();
     GatewayMetricsSources src;
     src.version = JUMPGATE_VERSION;
@@ -369,7 +371,9 @@ Result<std::unique_ptr<MetricsEndpoint>> start_metrics(const GatewayConfig &cfg,
     try {
         m->exposer = std::make_unique<prometheus::Exposer>(cfg.metrics.listen, 1);
     } catch (const std::exception &e) {
-        return make_error("metrics.listen", cfg.metrics.listen + ": " + e.what());
+        log << "warning: metrics.listen " << cfg.metrics.listen << ": " << e.what()
+            << "; running without a metrics endpoint\n";
+        return nullptr;
     }
     m->exposer->RegisterCollectable(m->gateway_metrics, cfg.metrics.path);
     m->exposer->RegisterCollectable(m->audit_metrics, cfg.metrics.path);
@@ -445,13 +449,7 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
         return 1;
     }
     print_map(cfg, log);
-    auto metrics = start_metrics(cfg, b, log);
-    if (!metrics) {
-        log << "jumpgate: " << metrics.error().message() << "\n";
-        b.release();
-        rte_eal_cleanup();
-        return 1;
-    }
+    std::unique_ptr<MetricsEndpoint> metrics = start_metrics(cfg, b, log);
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
@@ -467,15 +465,14 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
     control::ControlLoopConfig lc;
     lc.run_for_ms = opts.run_for_ms;
     lc.stats_interval_ms = opts.stats_interval_ms;
-    MetricsEndpoint &m = **metrics;
     control::run_control_loop(lc, g_stop, ws, log, b.core.get(), [&](int64_t now_ms) {
-        if (b.core)
-            publish_control_stats(m, *b.core, now_ms);
+        if (metrics && b.core)
+            publish_control_stats(*metrics, *b.core, now_ms);
     });
 
     log << "stopping: joining workers\n" << std::flush;
     rte_eal_mp_wait_lcore();
-    metrics->reset();  // the scrape reads the pipeline: stop it first
+    metrics.reset();  // the scrape reads the pipeline: stop it first
     print_summary(cfg, b, log);
     b.release();
     rte_eal_cleanup();
