@@ -55,7 +55,7 @@ asan_targets=$(python3 .ci/suite_targets.py "$ASAN_BUILD" unit) || { status=1; a
 [ $asan_ok -eq 1 ] && { ninja -C "$ASAN_BUILD" -j"$JOBS" $asan_targets || { status=1; asan_ok=0; }; }
 if [ $asan_ok -eq 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    run_suite "$ASAN_BUILD" unit --logbase "testlog-unit"
+    run_suite "$ASAN_BUILD" unit --logbase "testlog-unit" --timeout-multiplier 5
 fi
 
 step "summary"
