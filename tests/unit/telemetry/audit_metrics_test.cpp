@@ -90,7 +90,9 @@ TEST(AuditMetrics, RecoveryLongerThanTheLastBucketCountsOnlyInInf) {
         change(1000, SessionState::Attached, SessionState::Volatile, Reason::heartbeat_timeout));
     m.observe(
         change(61000, SessionState::Volatile, SessionState::Attached, Reason::health_recovered));
-    const auto *h = testing::find_metric(m.Collect(), "jumpgate_recovery_duration_seconds", {});
+    // The families must outlive the pointer find_metric returns into them.
+    const auto f = m.Collect();
+    const auto *h = testing::find_metric(f, "jumpgate_recovery_duration_seconds", {});
     ASSERT_NE(h, nullptr);
     EXPECT_EQ(h->histogram.bucket[kRecoveryBucketsSeconds.size() - 1].cumulative_count, 0u);
     EXPECT_EQ(h->histogram.bucket.back().cumulative_count, 1u);

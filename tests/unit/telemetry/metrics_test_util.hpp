@@ -37,6 +37,10 @@ inline const prometheus::ClientMetric *find_metric(
     return nullptr;
 }
 
+// A pointer into a temporary would dangle as soon as the full expression ends.
+const prometheus::ClientMetric *find_metric(std::vector<prometheus::MetricFamily> &&,
+                                            const std::string &, const Labels &) = delete;
+
 // The sample's value (counter or gauge, by family type); nullopt when absent.
 inline std::optional<double> sample(const std::vector<prometheus::MetricFamily> &families,
                                     const std::string &name, const Labels &labels = {}) {
