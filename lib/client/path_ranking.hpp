@@ -1,0 +1,31 @@
+// Ranking of a client's candidate paths for a switch away from the active one, from what the
+// client knows of each (can it send, when did it last hear the gateway, its health).
+// Pure; the client's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "session/health.hpp"
+
+namespace jg::client {
+
+inline constexpr int64_t kNeverHeard = INT64_MIN;
+
+struct PathStanding {
+    uint8_t id = 0;                    // path id (1-based, configuration order)
+    bool can_send = true;              // socket open and its last send did not fail
+    int64_t last_rx_ms = kNeverHeard;  // last authenticated packet received on it (ms)
+    bool has_health = false;           // `health` holds measurements (heartbeat acks seen)
+    HealthSnapshot health;
+};
+
+// Paths other than `active` that can send, best first:
+//   1. heard from within `fresh_ms` of `now_ms` (a path the gateway answered recently),
+//   2. then by path_score of their health (measured paths before unmeasured ones),
+//   3. then configuration order (lower id first), so the choice is deterministic.
+std::vector<uint8_t> rank_candidates(std::span<const PathStanding> paths, uint8_t active,
+                                     int64_t now_ms, int64_t fresh_ms);
+
+}  // namespace jg::client
