@@ -1,0 +1,61 @@
+// Impairment model of the relay: per-direction settings (loss, delay/jitter, blackhole,
+// duplication, reordering) and the seeded decisions taken for each packet. Relay loop thread.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string_view>
+
+namespace jg::relay {
+
+enum class Direction : uint8_t { up, down };  // up: client -> gateway, down: gateway -> client
+inline constexpr Direction kDirections[] = {Direction::up, Direction::down};
+std::string_view direction_name(Direction d);
+
+enum class JitterShape : uint8_t { uniform, normal };
+std::string_view jitter_shape_name(JitterShape s);
+
+// What the relay does to one direction. Percentages are 0..100.
+struct DirectionImpairment {
+    bool blackhole = false;
+    double drop_percent = 0;
+    double duplicate_percent = 0;
+    double reorder_percent = 0;
+    uint32_t delay_ms = 0;
+    // uniform: delay +- jitter_ms; normal: standard deviation jitter_ms. Never below 0 ms.
+    uint32_t jitter_ms = 0;
+    JitterShape jitter_shape = JitterShape::uniform;
+    // A packet held back for reordering leaves at the latest after this long (ms) when no
+    // later packet overtakes it.
+    uint32_t reorder_hold_ms = 100;
+};
+
+enum class Verdict : uint8_t { forward, drop_blackhole, drop_loss };
+
+struct PacketFate {
+    Verdict verdict = Verdict::forward;
+    bool duplicate = false;
+    bool hold_for_reorder = false;
+    uint64_t delay_us = 0;
+};
+
+// One per direction so that each direction's decisions depend only on its own packets: the
+// same seed and the same packet sequence give the same fates.
+class ImpairmentModel {
+  public:
+    explicit ImpairmentModel(uint64_t seed) : rng_(seed) {}
+
+    PacketFate decide(const DirectionImpairment &settings);
+
+  private:
+    bool chance(double percent);
+    double unit();  // [0, 1)
+    uint64_t delay_us(const DirectionImpairment &s);
+
+    std::mt19937_64 rng_;
+};
+
+// The seed of a direction's model, derived from the relay's --seed.
+uint64_t direction_seed(uint64_t seed, Direction d);
+
+}  // namespace jg::relay
