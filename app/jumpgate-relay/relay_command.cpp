@@ -22,7 +22,7 @@ Tokens split_words(std::string_view line) {
 }
 
 Error bad(const std::string &what) {
-    return make_error("command", what);
+    return make_error("", what);
 }
 
 std::optional<double> to_number(std::string_view text) {
