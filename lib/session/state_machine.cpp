@@ -288,7 +288,10 @@ struct Stepper {
             terminate(R::session_lifetime_exceeded);
             return;
         }
-        const int64_t lost = transportless_age_ms(s, p, now);
+        // A stock WireGuard peer sends nothing while its user is idle (no heartbeats, keepalives
+        // only if configured), so its silence is no evidence of a lost transport: its session
+        // ends by key expiry or lifetime instead.
+        const int64_t lost = s.jumpgate_client ? transportless_age_ms(s, p, now) : -1;
         if (lost >= 0) {
             if (s.transportless_since_ms == kNever)
                 s.transportless_since_ms = s.last_rx_ms;

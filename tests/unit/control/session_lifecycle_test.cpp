@@ -194,11 +194,23 @@ TEST_F(SessionLifecycle, CounterGapsAboveTheLossThresholdMakeTheSessionVolatile)
     EXPECT_EQ(t[1].reason_code, Reason::loss_threshold_exceeded);
 }
 
-TEST_F(SessionLifecycle, SilenceTerminatesTheSessionAfterTheTransportTtlAndRetiresIt) {
+TEST_F(SessionLifecycle, StockPeerSilenceIsNotATransportLoss) {
+    // A stock WireGuard peer without persistent keepalive is silent whenever its user is idle.
     start();
     ASSERT_TRUE(handshake(client));
+    for (int i = 0; i < 60; ++i) {
+        advance(1'000);
+        dir->tick(now);
+    }
+    EXPECT_EQ(dir->live_sessions(), 1u);
+    EXPECT_EQ(dir->sessions_snapshot().at(0).state, SessionState::Attached);
+    EXPECT_EQ(transitions(audit_events()).size(), 1u) << "only BIRTH -> ATTACHED";
+    EXPECT_TRUE(dp.retired.empty());
+}
+
+TEST_F(JumpgateClientTest, SilenceTerminatesTheSessionAfterTheTransportTtlAndRetiresIt) {
     const uint32_t s = slot();
-    const uint64_t id = dir->sessions_snapshot().at(0).session_id;
+    const uint64_t id = session().session_id;
     for (int i = 0; i < 16; ++i) {
         advance(1'000);
         dir->tick(now);
@@ -268,6 +280,7 @@ TEST_F(SessionLifecycle, TerminatedSessionsLeaveTheSnapshotAfterRetention) {
     options.terminated_retention_ms = 5'000;
     start();
     ASSERT_TRUE(handshake(client));
+    control_from(proto::Hello{}, kClientAddr);  // heartbeats promised: silence ends it
     for (int i = 0; i < 16; ++i) {
         advance(1'000);
         dir->tick(now);
@@ -530,11 +543,17 @@ TEST_F(SessionLifecycle, AuditLogOfAMixedRunPassesAuditCheck) {
     advance(20);
     control_from(proto::PathResponse{challenge->data}, kClientAddr);
 
-    // Rotation of the stock peer's keys, then silence ends both sessions.
+    // Rotation of the stock peer's keys, then silence ends the jumpgate client's session; the
+    // stock peer's session lasts until its keys expire.
     advance(100);
     ASSERT_TRUE(handshake(client, kRoamAddr, 0));
     for (int i = 0; i < 20; ++i) {
         advance(1'000);
+        dir->tick(now);
+    }
+    EXPECT_EQ(dir->live_sessions(), 1u);
+    for (int i = 0; i < 60 && dir->live_sessions() != 0; ++i) {
+        advance(10'000);
         dir->tick(now);
     }
     EXPECT_EQ(dir->live_sessions(), 0u);

@@ -254,7 +254,8 @@ struct Observer {
         if (std::holds_alternative<TimerTick>(e) && after.state != S::Terminated) {
             if (now - after.created_at_ms >= p.session.max_lifetime_ms)
                 return "alive past session.max_lifetime_ms";
-            const int64_t silent = now - after.last_rx_ms;
+            // Silence is evidence only against a client that promised heartbeats (HELLO).
+            const int64_t silent = after.jumpgate_client ? now - after.last_rx_ms : 0;
             if (silent >=
                 std::max(p.session.transport_lost_ttl_ms, p.volatility.heartbeat_volatile_ms))
                 return "alive past session.transport_lost_ttl_ms without a transport";
