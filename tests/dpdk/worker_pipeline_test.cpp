@@ -761,6 +761,26 @@ TEST_F(Pipeline, EncapSealsInnerPacketsToTheBindingWithConsecutiveCounters) {
     EXPECT_EQ(tables.sessions[slot].current.load()->send_counter.load(), 3u);
 }
 
+TEST_F(Pipeline, EncapTunnelsAnAddressEndingInAllOnesOutsideTheInnerSubnet) {
+    const uint32_t slot = make_session(0);
+    const uint8_t peer_net[4] = {10, 9, 1, 0};
+    ASSERT_TRUE(add_route(tables, 4, peer_net, 24, slot).ok());
+    launch();
+    const uint8_t last_in_24[4] = {10, 9, 1, 255};  // not the inner subnet's broadcast
+    inject(inner_port().rx[0],
+           ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4, inner_packet(kHostIp, last_in_24, 10)));
+    const uint8_t inner_broadcast[4] = {10, 0, 0, 255};
+    inject(inner_port().rx[0], ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4,
+                                     inner_packet(kHostIp, inner_broadcast, 10)));
+    auto out = take(outer_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    uint64_t counter;
+    auto plain = open_wg(gw_send, decode_outer(out[0]).payload, &counter);
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ(std::memcmp(plain->data() + 16, last_in_24, 4), 0);
+    EXPECT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::multicast) == 1; }));
+}
+
 TEST_F(Pipeline, EncapOverIpv6CarriesAValidUdpChecksumAndStopsPaddingAtTheMtu) {
     make_session(0, KeypairRole::Current, binding_b6());
     workers[0]->outer.mtu = 1500;

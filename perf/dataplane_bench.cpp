@@ -1,0 +1,1057 @@
+// Data-plane benchmark: the gateway's own worker_loop on one lcore, fed through net_ring ports
+// by a generator on the main lcore, against the ipsec-mb burst rate measured on the same lcore.
+// A standalone program (EAL with --no-huge --no-pci); prints a table and writes JSON.
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <rte_version.h>
+
+#include <pthread.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "crypto/ipsec_mb_aead.hpp"
+#include "dataplane/packet_meta.hpp"
+#include "dataplane/tables.hpp"
+#include "dataplane/worker.hpp"
+#include "net/port.hpp"
+#include "proto/cookie.hpp"
+#include "proto/messages.hpp"
+
+namespace {
+
+using namespace jg::dp;
+using json = nlohmann::json;
+
+constexpr unsigned kWorkerLcore = 1;
+constexpr uint16_t kListenPort = 51820;
+constexpr uint16_t kPeerPort = 41000;
+constexpr unsigned kRingSize = 4096;  // entries of each port ring (RX and TX)
+constexpr unsigned kPoolMbufs = 4 * kRingSize + 4096;
+constexpr uint32_t kTunnelBase = RTE_IPV4(10, 64, 0, 0);  // session i owns 10.64.0.0 + i /32
+constexpr uint32_t kPeerBase = RTE_IPV4(100, 64, 0, 0);   // session i's peer is 100.64.0.0 + i
+constexpr uint32_t kMaxBenchSessions = 1u << 22;          // both /10 ranges above hold 4 M
+const rte_ether_addr kOuterMac{{0x02, 0, 0, 0, 0, 0x01}};
+const rte_ether_addr kInnerMac{{0x02, 0, 0, 0, 0, 0x02}};
+const rte_ether_addr kPeerMac{{0x02, 0xaa, 0, 0, 0, 0x0a}};
+const rte_ether_addr kHostMac{{0x02, 0xcc, 0, 0, 0, 0x05}};
+constexpr uint32_t kOuterIp = RTE_IPV4(192, 0, 2, 1);
+constexpr uint32_t kInnerIp = RTE_IPV4(10, 0, 0, 1);
+constexpr uint32_t kHostIp = RTE_IPV4(10, 0, 0, 5);
+
+enum class Direction { decap, encap, mixed };
+const char *direction_name(Direction d) {
+    return d == Direction::decap ? "decap" : d == Direction::encap ? "encap" : "mixed";
+}
+
+struct Options {
+    std::vector<uint32_t> sizes{64, 512, 1420};
+    std::vector<uint32_t> sessions{1, 1000, 100000, 1000000};
+    std::vector<Direction> directions{Direction::decap, Direction::encap, Direction::mixed};
+    uint32_t packets = 1u << 17;  // per pass
+    unsigned passes = 3;
+    unsigned ceiling_reps = 3;
+    bool flood = true;
+    uint32_t flood_pps = 1000000;
+    uint32_t flood_sessions = 1000;
+    uint32_t flood_size = 1420;
+    std::string out = "dataplane_bench.json";
+    bool quick = false;
+};
+
+// ---- Deterministic per-session material ----
+uint64_t splitmix(uint64_t &s) {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+std::array<uint8_t, 32> session_key(uint32_t session, uint32_t which) {
+    uint64_t s = uint64_t(session) << 8 | which;
+    std::array<uint8_t, 32> k;
+    for (size_t i = 0; i < k.size(); i += 8) {
+        const uint64_t v = splitmix(s);
+        std::memcpy(k.data() + i, &v, 8);
+    }
+    return k;
+}
+
+// An odd multiplier makes this a bijection on 32 bits: every session a distinct index.
+uint32_t local_index(uint32_t session) {
+    return (session + 1) * 0x9e3779b1u;
+}
+
+uint32_t be32(uint32_t host) {
+    return rte_cpu_to_be_32(host);
+}
+
+// ---- Frame writing ----
+uint8_t *write_eth(uint8_t *p, const rte_ether_addr &dst, const rte_ether_addr &src) {
+    auto *h = reinterpret_cast<rte_ether_hdr *>(p);
+    h->dst_addr = dst;
+    h->src_addr = src;
+    h->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    return p + sizeof(*h);
+}
+
+// IPv4 + UDP headers for a datagram of `udp_payload` bytes; returns the UDP payload.
+uint8_t *write_ip_udp(uint8_t *p, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                      uint32_t udp_payload) {
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(p);
+    std::memset(ip, 0, sizeof(*ip));
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16(uint16_t(sizeof(*ip) + 8 + udp_payload));
+    ip->time_to_live = 64;
+    ip->next_proto_id = 17;
+    ip->src_addr = be32(src);
+    ip->dst_addr = be32(dst);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
+    udp->src_port = rte_cpu_to_be_16(sport);
+    udp->dst_port = rte_cpu_to_be_16(dport);
+    udp->dgram_len = rte_cpu_to_be_16(uint16_t(8 + udp_payload));
+    udp->dgram_cksum = 0;
+    return reinterpret_cast<uint8_t *>(udp + 1);
+}
+
+// An inner IPv4/UDP packet of `total` bytes (IP header included) from src to dst.
+void write_inner(uint8_t *p, uint32_t src, uint32_t dst, uint32_t total) {
+    uint8_t *data = write_ip_udp(p, src, dst, 5000, 5001, total - 28);
+    for (uint32_t i = 0; i < total - 28; ++i)
+        data[i] = uint8_t(i);
+}
+
+uint32_t padded(uint32_t plaintext) {
+    return (plaintext + 15) / 16 * 16;
+}
+
+// Frames prepared before timing: `count` frames of `len` bytes at `stride`.
+struct FrameSet {
+    std::vector<uint8_t> bytes;
+    uint32_t stride = 0;
+    uint16_t len = 0;
+    uint32_t count = 0;
+    const uint8_t *frame(uint32_t i) const { return bytes.data() + size_t(i) * stride; }
+    uint8_t *frame(uint32_t i) { return bytes.data() + size_t(i) * stride; }
+    void reset(uint32_t n, uint16_t frame_len) {
+        count = n;
+        len = frame_len;
+        stride = (frame_len + 63u) & ~63u;
+        bytes.assign(size_t(n) * stride, 0);
+    }
+};
+
+// Which session each packet goes to: uniform random, so large tables miss the caches as
+// traffic from many peers does.
+std::vector<uint32_t> session_sequence(uint32_t packets, uint32_t sessions, uint64_t seed) {
+    std::vector<uint32_t> seq(packets);
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<uint32_t> pick(0, sessions - 1);
+    for (auto &s : seq)
+        s = pick(rng);
+    return seq;
+}
+
+// Transport-data frames from session peers to the gateway, counters in order per session,
+// sealed with ipsec-mb on the main lcore (the worker opens them with the same library).
+void build_decap(FrameSet &fs, const std::vector<uint32_t> &seq, uint32_t payload,
+                 jg::crypto::IpsecMbAead &aead) {
+    const uint32_t pt = padded(payload);
+    const uint32_t msg = uint32_t(jg::proto::kTransportHeaderSize + pt + jg::proto::kTagSize);
+    fs.reset(uint32_t(seq.size()), uint16_t(14 + 28 + msg));
+    std::vector<uint64_t> next_counter;
+    std::vector<std::array<uint8_t, 32>> keys(kBurstSize);
+    jg::crypto::AeadOp ops[kBurstSize];
+    uint16_t n_ops = 0;
+    std::unordered_map<uint32_t, uint64_t> counters;
+    for (uint32_t i = 0; i < fs.count; ++i) {
+        const uint32_t s = seq[i];
+        const uint64_t counter = counters[s]++;
+        uint8_t *p = write_eth(fs.frame(i), kOuterMac, kPeerMac);
+        uint8_t *wg = write_ip_udp(p, kPeerBase + s, kOuterIp, kPeerPort, kListenPort, msg);
+        wg[0] = uint8_t(jg::proto::MessageType::transport);
+        jg::proto::store_le32(wg + jg::proto::transport_off::receiver, local_index(s));
+        jg::proto::store_le64(wg + jg::proto::transport_off::counter, counter);
+        uint8_t *content = wg + jg::proto::transport_off::content;
+        write_inner(content, kTunnelBase + s, kHostIp, payload);
+        keys[n_ops] = session_key(s, 1);
+        ops[n_ops] = jg::crypto::AeadOp{content, pt, keys[n_ops].data(), counter, 0};
+        if (++n_ops == kBurstSize || i + 1 == fs.count) {
+            if (aead.seal_burst(ops, n_ops) != n_ops) {
+                std::fprintf(stderr, "sealing the prepared packets failed\n");
+                std::exit(1);
+            }
+            n_ops = 0;
+        }
+    }
+}
+
+// Inner IP packets from a host on the inner subnet to session i's allowed IP.
+void build_encap(FrameSet &fs, const std::vector<uint32_t> &seq, uint32_t payload) {
+    fs.reset(uint32_t(seq.size()), uint16_t(14 + payload));
+    for (uint32_t i = 0; i < fs.count; ++i)
+        write_inner(write_eth(fs.frame(i), kInnerMac, kHostMac), kHostIp, kTunnelBase + seq[i],
+                    payload);
+}
+
+// Valid-looking initiations from random sources: even ones with a mac1 that verifies, odd
+// ones with random bytes in its place.
+void build_flood(FrameSet &fs, uint32_t count, const jg::proto::Key &gw_public) {
+    fs.reset(count, uint16_t(14 + 28 + jg::proto::kInitiationSize));
+    std::mt19937_64 rng(7);
+    jg::proto::CookieJar jar(gw_public);
+    for (uint32_t i = 0; i < count; ++i) {
+        const uint32_t src = RTE_IPV4(198, 18, 0, 0) | uint32_t(rng() & 0x1ffff);
+        uint8_t *p = write_eth(fs.frame(i), kOuterMac, kPeerMac);
+        uint8_t *wg = write_ip_udp(p, src, kOuterIp, uint16_t(1024 + rng() % 60000), kListenPort,
+                                   jg::proto::kInitiationSize);
+        for (size_t b = 0; b < jg::proto::kInitiationSize; ++b)
+            wg[b] = uint8_t(rng());
+        wg[0] = uint8_t(jg::proto::MessageType::initiation);
+        wg[1] = wg[2] = wg[3] = 0;
+        if (i % 2 == 0)
+            jar.add_macs(std::span<uint8_t>(wg, jg::proto::kInitiationSize), 0);
+    }
+}
+
+// ---- Ports, pool, worker ----
+struct RingPort {
+    rte_ring *rx = nullptr;
+    rte_ring *tx = nullptr;
+    uint16_t port_id = 0;
+};
+
+rte_mempool *g_pool = nullptr;
+
+RingPort make_port(const std::string &name) {
+    RingPort p;
+    p.rx = rte_ring_create((name + "_rx").c_str(), kRingSize, SOCKET_ID_ANY,
+                           RING_F_SP_ENQ | RING_F_SC_DEQ);
+    p.tx = rte_ring_create((name + "_tx").c_str(), kRingSize, SOCKET_ID_ANY,
+                           RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (p.rx == nullptr || p.tx == nullptr) {
+        std::fprintf(stderr, "ring %s: %s\n", name.c_str(), rte_strerror(rte_errno));
+        std::exit(1);
+    }
+    const int port = rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, SOCKET_ID_ANY);
+    if (port < 0) {
+        std::fprintf(stderr, "rte_eth_from_rings %s failed\n", name.c_str());
+        std::exit(1);
+    }
+    char dev[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(uint16_t(port), dev);
+    jg::net::PortSetup s;
+    s.name = name;
+    s.device = dev;
+    auto st = jg::net::start_port(s, g_pool);
+    if (!st) {
+        std::fprintf(stderr, "%s\n", st.error().message().c_str());
+        std::exit(1);
+    }
+    p.port_id = st->port_id;
+    return p;
+}
+
+struct Rig {
+    RingPort outer, inner;
+    rte_ring *up = nullptr;
+    std::unique_ptr<jg::crypto::IpsecMbAead> worker_aead;
+    std::unique_ptr<jg::crypto::IpsecMbAead> main_aead;
+    jg::proto::Key gw_public{};
+    std::atomic<bool> stop{false};
+    clockid_t worker_clock{};
+};
+
+void wire_worker(Worker &w, Rig &rig, Tables &t) {
+    w.config.lcore = kWorkerLcore;
+    w.config.n_queues = 2;
+    w.config.queues[0] = {rig.outer.port_id, 0};
+    w.config.queues[1] = {rig.inner.port_id, 0};
+    w.config.idle_sleep_us = 0;
+    w.stop = &rig.stop;
+    w.index = 0;
+    w.n_workers = 1;
+    w.tables = &t;
+    w.up = rig.up;
+    w.aead = rig.worker_aead.get();
+    w.outer.port_id = rig.outer.port_id;
+    w.outer.mac = kOuterMac;
+    w.outer.ipv4 = be32(kOuterIp);
+    w.inner.port_id = rig.inner.port_id;
+    w.inner.mac = kInnerMac;
+    w.inner.ipv4 = be32(kInnerIp);
+    w.inner.subnet4 = be32(kInnerIp & 0xffffff00u);
+    w.inner.subnet4_mask = be32(0xffffff00u);
+    w.listen_port = kListenPort;
+    const jg::proto::Hash k = jg::proto::mac1_key_for(rig.gw_public);
+    std::copy(k.begin(), k.end(), w.mac1_key.begin());
+}
+
+size_t heap_allocated() {
+    size_t total = 0;
+    for (unsigned s = 0; s < rte_socket_count(); ++s) {
+        rte_malloc_socket_stats st{};
+        if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(s), &st) == 0)
+            total += st.heap_allocsz_bytes;
+    }
+    return total;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---- Tables with N live sessions ----
+struct SessionTables {
+    Tables t{};
+    uint32_t sessions = 0;
+    json memory;
+    double insert_per_s = 0;
+};
+
+[[noreturn]] void fail(const std::string &what, const jg::Error &e) {
+    std::fprintf(stderr, "%s: %s\n", what.c_str(), e.message().c_str());
+    std::exit(1);
+}
+
+void make_session_tables(SessionTables &st, uint32_t n) {
+    st.sessions = n;
+    const size_t heap0 = heap_allocated();
+    TablesConfig cfg;
+    cfg.name = "bn" + std::to_string(n);
+    cfg.max_sessions = n;
+    cfg.max_routes4 = n + 16;
+    cfg.lpm4_tbl8s = n / 256 + 64;  // one group per /24 holding a /32, sessions are dense
+    cfg.max_routes6 = 64;
+    cfg.lpm6_tbl8s = 64;
+    cfg.max_neighbors = 64;
+    cfg.n_workers = 1;
+    auto t = create_tables(cfg);
+    if (!t)
+        fail("create_tables", t.error());
+    st.t = *t;
+    const size_t heap1 = heap_allocated();
+    if (auto s = learn_neighbor(st.t, be32(kHostIp), kHostMac); !s)
+        fail("learn_neighbor", s.error());
+
+    const auto t0 = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < n; ++i) {
+        auto slot = alloc_session(st.t, i, 0);
+        if (!slot)
+            fail("alloc_session", slot.error());
+        KeypairInit k;
+        k.send_key = session_key(i, 2);
+        k.recv_key = session_key(i, 1);
+        k.local_index = local_index(i);
+        k.remote_index = i + 1;
+        if (auto s = install_keypair(st.t, *slot, k, KeypairRole::Current); !s)
+            fail("install_keypair", s.error());
+        Binding b{};
+        b.family = 4;
+        const uint32_t peer = be32(kPeerBase + i);
+        std::memcpy(b.addr, &peer, 4);
+        b.port = kPeerPort;
+        b.l2_dst = kPeerMac;
+        if (auto s = publish_binding(st.t, *slot, b); !s)
+            fail("publish_binding", s.error());
+        const uint32_t tunnel = be32(kTunnelBase + i);
+        if (auto s = add_route(st.t, 4, reinterpret_cast<const uint8_t *>(&tunnel), 32, *slot); !s)
+            fail("add_route", s.error());
+        if (auto s = set_session_flags(st.t, *slot, kSessionLive); !s)
+            fail("set_session_flags", s.error());
+    }
+    const double secs = seconds_since(t0);
+    st.insert_per_s = n / secs;
+    const size_t heap2 = heap_allocated();
+    st.memory = json{
+        {"sessions", n},
+        {"tables_created_bytes", heap1 - heap0},
+        {"sessions_installed_bytes", heap2 - heap1},
+        {"total_bytes", heap2 - heap0},
+        {"bytes_per_session", double(heap2 - heap0) / n},
+        {"per_session_bytes_excluding_lpm_tbl24",
+         (double(heap2 - heap0) - 2.0 * (1u << 24) * 4) / n},
+        {"insert_sessions_per_s", st.insert_per_s},
+        {"insert_seconds", secs},
+        {"sizeof_session_entry", sizeof(SessionEntry)},
+        {"sizeof_keypair", sizeof(Keypair)},
+        {"sizeof_binding", sizeof(Binding)},
+        {"bytes_per_session_formula", bytes_per_session()},
+    };
+}
+
+// The worker is stopped: this core is the only one touching the tables. Packets of the next
+// pass reuse the counters of the last one, so every receive window starts empty again.
+void reset_replay_windows(SessionTables &st) {
+    for (uint32_t i = 0; i < st.sessions; ++i)
+        if (Keypair *kp = st.t.sessions[i].current.load(std::memory_order_relaxed))
+            kp->replay.reset();
+}
+
+// ---- CPU time of the worker lcore's thread ----
+double thread_cpu_seconds(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+int grab_cpu_clock(void *arg) {
+    return pthread_getcpuclockid(pthread_self(), static_cast<clockid_t *>(arg));
+}
+
+// The worker lcore's CPU-time clock, readable from the main lcore while the worker runs.
+clockid_t worker_cpu_clock() {
+    clockid_t c{};
+    if (rte_eal_remote_launch(grab_cpu_clock, &c, kWorkerLcore) != 0 ||
+        rte_eal_wait_lcore(kWorkerLcore) != 0) {
+        std::fprintf(stderr, "cannot read the worker lcore's CPU clock\n");
+        std::exit(1);
+    }
+    return c;
+}
+
+// ---- Crypto-only ceiling on the worker lcore ----
+struct CeilingJob {
+    jg::crypto::IpsecMbAead *aead = nullptr;
+    uint32_t len = 0;
+    bool open = false;
+    unsigned reps = 1;
+    double cycles_per_op = 0;  // best of reps
+    std::vector<double> samples;
+    bool ok = true;
+};
+
+int run_ceiling(void *arg) {
+    auto &job = *static_cast<CeilingJob *>(arg);
+    const uint32_t stride = job.len + jg::crypto::kAeadTagBytes;
+    std::vector<uint8_t> buf(size_t(kBurstSize) * stride);
+    std::vector<uint8_t> keys(size_t(kBurstSize) * 32);
+    randombytes_buf(buf.data(), buf.size());
+    randombytes_buf(keys.data(), keys.size());
+    jg::crypto::AeadOp ops[kBurstSize];
+    auto fill = [&] {
+        for (uint16_t i = 0; i < kBurstSize; ++i)
+            ops[i] = jg::crypto::AeadOp{buf.data() + i * stride, job.len, keys.data() + i * 32,
+                                        1000u + i, 0};
+    };
+    fill();
+    job.aead->seal_burst(ops, kBurstSize);
+    const std::vector<uint8_t> sealed = buf;
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t window = hz / 25;  // 40 ms per repetition
+    // Opening needs the sealed bytes back before each burst; that copy is timed on its own
+    // and taken out, so the ceiling is the AEAD alone.
+    double restore_cycles = 0;
+    if (job.open) {
+        const uint64_t t0 = rte_rdtsc();
+        for (int i = 0; i < 256; ++i) {
+            std::memcpy(buf.data(), sealed.data(), sealed.size());
+            asm volatile("" ::: "memory");
+        }
+        restore_cycles = double(rte_rdtsc() - t0) / 256;
+    }
+    job.cycles_per_op = 1e30;
+    for (unsigned r = 0; r < job.reps; ++r) {
+        uint64_t bursts = 0;
+        const uint64_t t0 = rte_rdtsc();
+        const double cpu0 = thread_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+        uint64_t now = t0;
+        while (now - t0 < window) {
+            fill();
+            if (job.open) {
+                std::memcpy(buf.data(), sealed.data(), sealed.size());
+                if (job.aead->open_burst(ops, kBurstSize) != kBurstSize)
+                    job.ok = false;
+            } else {
+                job.aead->seal_burst(ops, kBurstSize);
+            }
+            ++bursts;
+            now = rte_rdtsc();
+        }
+        // CPU time, not TSC: on a shared machine the lcore is preempted, and time spent in
+        // other processes is not the AEAD's.
+        const double cpu_cycles = (thread_cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0) * double(hz);
+        const double per_op =
+            (cpu_cycles - restore_cycles * double(bursts)) / double(bursts * kBurstSize);
+        job.samples.push_back(per_op);
+        job.cycles_per_op = std::min(job.cycles_per_op, per_op);
+    }
+    return 0;
+}
+
+double ceiling_cycles(Rig &rig, uint32_t len, bool open, unsigned reps, json &out) {
+    CeilingJob job;
+    job.aead = rig.worker_aead.get();
+    job.len = len;
+    job.open = open;
+    job.reps = reps;
+    if (rte_eal_remote_launch(run_ceiling, &job, kWorkerLcore) != 0 ||
+        rte_eal_wait_lcore(kWorkerLcore) != 0 || !job.ok) {
+        std::fprintf(stderr, "crypto ceiling run failed\n");
+        std::exit(1);
+    }
+    out[open ? "open_cycles_samples" : "seal_cycles_samples"] = job.samples;
+    return job.cycles_per_op;
+}
+
+// ---- One pass: the worker runs, the generator feeds the prepared frames and sinks output ----
+struct Feed {
+    const FrameSet *frames = nullptr;
+    rte_ring *ring = nullptr;
+    uint32_t sent = 0;
+};
+
+struct PassResult {
+    uint64_t busy_cycles = 0;
+    uint64_t total_cycles = 0;
+    uint64_t wall_cycles = 0;
+    double worker_cpu_s = 0;  // CPU time the worker thread got during the pass
+    uint64_t decrypted = 0;
+    uint64_t encrypted = 0;
+    uint64_t drops[kDropReasonCount]{};
+    uint64_t fed = 0;
+    uint64_t flood_fed = 0;
+    uint64_t out = 0;
+};
+
+struct Snapshot {
+    uint64_t busy, total, decrypted, encrypted, drops[kDropReasonCount];
+    explicit Snapshot(const Worker &w) {
+        const WorkerCounters &c = w.counters;
+        busy = c.busy_cycles.load();
+        total = c.total_cycles.load();
+        decrypted = c.decrypted.load();
+        encrypted = c.encrypted.load();
+        for (unsigned r = 0; r < kDropReasonCount; ++r)
+            drops[r] = c.drops[r].load();
+    }
+};
+
+// Fills `ring` from `feed` with up to `limit` frames copied into fresh mbufs.
+uint32_t feed_ring(Feed &f, uint32_t limit) {
+    const uint32_t left = f.frames->count - f.sent;
+    uint32_t n = std::min({limit, left, rte_ring_free_count(f.ring), uint32_t(kBurstSize)});
+    if (n == 0)
+        return 0;
+    rte_mbuf *m[kBurstSize];
+    if (rte_pktmbuf_alloc_bulk(g_pool, m, n) != 0)
+        return 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        uint8_t *d = rte_pktmbuf_mtod(m[i], uint8_t *);
+        std::memcpy(d, f.frames->frame(f.sent + i), f.frames->len);
+        m[i]->data_len = f.frames->len;
+        m[i]->pkt_len = f.frames->len;
+    }
+    const unsigned q = rte_ring_enqueue_burst(f.ring, reinterpret_cast<void **>(m), n, nullptr);
+    if (q < n)
+        rte_pktmbuf_free_bulk(m + q, n - q);
+    f.sent += q;
+    return q;
+}
+
+uint32_t sink(rte_ring *r) {
+    rte_mbuf *m[64];
+    const unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void **>(m), 64, nullptr);
+    if (n != 0)
+        rte_pktmbuf_free_bulk(m, n);
+    return n;
+}
+
+uint64_t drops_sum(const Worker &w) {
+    return total_drops(w);
+}
+
+PassResult run_pass(Rig &rig, Worker &w, std::vector<Feed> feeds, Feed *flood, uint32_t flood_pps) {
+    rig.stop = false;
+    if (rte_eal_remote_launch(worker_loop, &w, kWorkerLcore) != 0) {
+        std::fprintf(stderr, "cannot launch the worker\n");
+        std::exit(1);
+    }
+    const Snapshot before(w);
+    const uint64_t drops0 = drops_sum(w);
+    uint64_t fed_total = 0, out_total = 0, flood_sent = 0;
+    for (const Feed &f : feeds)
+        fed_total += f.frames->count;
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t t0 = rte_rdtsc();
+    const double cpu0 = thread_cpu_seconds(rig.worker_clock);
+    const uint64_t deadline = t0 + 60 * hz;
+    uint64_t fed = 0;
+    for (;;) {
+        const uint64_t now = rte_rdtsc();
+        if (now > deadline) {
+            std::fprintf(stderr, "pass did not finish in 60 s (fed %lu of %lu, out %lu)\n",
+                         (unsigned long)fed, (unsigned long)fed_total, (unsigned long)out_total);
+            std::exit(1);
+        }
+        if (flood != nullptr && fed < fed_total) {
+            // Paced by the worker's CPU time, not the wall clock: a preempted worker must not
+            // face a denser flood than a worker owning its core would.
+            const auto due =
+                uint64_t((thread_cpu_seconds(rig.worker_clock) - cpu0) * double(flood_pps));
+            while (flood_sent < due) {
+                if (flood->sent == flood->frames->count)
+                    flood->sent = 0;  // the sources repeat: their buckets refill meanwhile
+                const uint32_t q =
+                    feed_ring(*flood, uint32_t(std::min<uint64_t>(due - flood_sent, kBurstSize)));
+                if (q == 0)
+                    break;
+                flood_sent += q;
+            }
+        }
+        for (Feed &f : feeds)
+            for (int k = 0; k < 4; ++k)
+                fed += feed_ring(f, kBurstSize);
+        out_total += sink(rig.outer.tx) + sink(rig.inner.tx);
+        sink(rig.up);
+        if (fed == fed_total) {
+            // Every data frame is out, or dropped (flood drops counted apart below).
+            const uint64_t dropped = drops_sum(w) - drops0;
+            const uint64_t up_events = w.counters.events_up.load();
+            (void)up_events;
+            if (out_total + dropped >= fed_total + flood_sent)
+                break;
+            // Flood initiations admitted go up, not out: count them when the worker is idle.
+            if (flood != nullptr && rte_ring_count(rig.outer.rx) == 0 &&
+                rte_ring_count(rig.inner.rx) == 0) {
+                const Snapshot s(w);
+                const uint64_t data_done =
+                    (s.decrypted - before.decrypted) + (s.encrypted - before.encrypted);
+                if (data_done + (s.drops[unsigned(DropReason::auth_failed)] -
+                                 before.drops[unsigned(DropReason::auth_failed)]) >=
+                        fed_total &&
+                    out_total >= data_done)
+                    break;
+            }
+        }
+    }
+    const uint64_t t1 = rte_rdtsc();
+    rig.stop = true;
+    if (rte_eal_wait_lcore(kWorkerLcore) != 0) {
+        std::fprintf(stderr, "worker_loop refused to run\n");
+        std::exit(1);
+    }
+    const double cpu1 = thread_cpu_seconds(rig.worker_clock);
+    while (sink(rig.outer.tx) + sink(rig.inner.tx) + sink(rig.up) != 0) {
+    }
+    const Snapshot after(w);
+    PassResult r;
+    r.busy_cycles = after.busy - before.busy;
+    r.total_cycles = after.total - before.total;
+    r.wall_cycles = t1 - t0;
+    r.worker_cpu_s = cpu1 - cpu0;
+    r.decrypted = after.decrypted - before.decrypted;
+    r.encrypted = after.encrypted - before.encrypted;
+    for (unsigned i = 0; i < kDropReasonCount; ++i)
+        r.drops[i] = after.drops[i] - before.drops[i];
+    r.fed = fed_total;
+    r.flood_fed = flood_sent;
+    r.out = out_total;
+    return r;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+json drops_json(const uint64_t *drops) {
+    json j = json::object();
+    for (unsigned i = 0; i < kDropReasonCount; ++i)
+        if (drops[i] != 0)
+            j[std::string(drop_reason_name(DropReason(i)))] = drops[i];
+    return j;
+}
+
+struct CaseSpec {
+    uint32_t size;
+    Direction dir;
+    bool flood;
+};
+
+// One case: ceiling on the worker lcore, then `passes` passes of the worker over the frames.
+json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const CaseSpec &c,
+              FrameSet &decap_frames, FrameSet &encap_frames, FrameSet &flood_frames) {
+    const uint32_t pt = padded(c.size);
+    json j;
+    j["payload_bytes"] = c.size;
+    j["aead_bytes"] = pt;
+    j["sessions"] = st.sessions;
+    j["direction"] = direction_name(c.dir);
+    j["flood"] = c.flood;
+
+    const uint32_t n_decap = c.dir == Direction::decap   ? opt.packets
+                             : c.dir == Direction::mixed ? opt.packets / 2
+                                                         : 0;
+    const uint32_t n_encap = opt.packets - n_decap;
+    const auto prep0 = std::chrono::steady_clock::now();
+    if (n_decap != 0)
+        build_decap(decap_frames, session_sequence(n_decap, st.sessions, 11), c.size,
+                    *rig.main_aead);
+    if (n_encap != 0)
+        build_encap(encap_frames, session_sequence(n_encap, st.sessions, 13), c.size);
+    j["prepare_seconds"] = seconds_since(prep0);
+
+    json ceiling;
+    double open_cyc = 0, seal_cyc = 0;
+    if (n_decap != 0)
+        open_cyc = ceiling_cycles(rig, pt, true, opt.ceiling_reps, ceiling);
+    if (n_encap != 0)
+        seal_cyc = ceiling_cycles(rig, pt, false, opt.ceiling_reps, ceiling);
+    const double ceiling_cyc =
+        (open_cyc * n_decap + seal_cyc * n_encap) / double(n_decap + n_encap);
+
+    std::vector<double> cyc_samples, wall_samples, busy_share, cpu_share;
+    double worker_cpu_total = 0;
+    PassResult last{};
+    uint64_t drops[kDropReasonCount]{};
+    uint64_t flood_fed = 0, data_done = 0, wall_total = 0;
+    for (unsigned p = 0; p < opt.passes; ++p) {
+        std::vector<Feed> feeds;
+        if (n_decap != 0)
+            feeds.push_back(Feed{&decap_frames, rig.outer.rx, 0});
+        if (n_encap != 0)
+            feeds.push_back(Feed{&encap_frames, rig.inner.rx, 0});
+        Feed flood{&flood_frames, rig.outer.rx, 0};
+        last = run_pass(rig, w, feeds, c.flood ? &flood : nullptr, opt.flood_pps);
+        if (n_decap != 0)
+            reset_replay_windows(st);
+        const uint64_t done = last.decrypted + last.encrypted;
+        // The worker's CPU time, scaled by the share of its loop iterations (TSC-weighted)
+        // that had packets: idle polls and time other processes took are left out.
+        const double busy_cpu_cycles = last.worker_cpu_s * double(rte_get_tsc_hz()) *
+                                       double(last.busy_cycles) / double(last.total_cycles);
+        cyc_samples.push_back(busy_cpu_cycles / double(std::max<uint64_t>(done, 1)));
+        cpu_share.push_back(last.worker_cpu_s * double(rte_get_tsc_hz()) /
+                            double(last.wall_cycles));
+        wall_samples.push_back(double(done) * double(rte_get_tsc_hz()) / double(last.wall_cycles) /
+                               1e6);
+        busy_share.push_back(double(last.busy_cycles) / double(last.total_cycles));
+        worker_cpu_total += last.worker_cpu_s;
+        for (unsigned i = 0; i < kDropReasonCount; ++i)
+            drops[i] += last.drops[i];
+        flood_fed += last.flood_fed;
+        data_done += done;
+        wall_total += last.wall_cycles;
+    }
+    const double hz = double(rte_get_tsc_hz());
+    const double cyc = *std::min_element(cyc_samples.begin(), cyc_samples.end());
+    const double mpps = hz / cyc / 1e6;
+    const double ceiling_mpps = hz / ceiling_cyc / 1e6;
+    j["packets_per_pass"] = opt.packets;
+    j["passes"] = opt.passes;
+    j["packets_done"] = data_done;
+    j["worker_cycles_per_packet"] = cyc;
+    j["worker_cycles_per_packet_median"] = median(cyc_samples);
+    j["worker_cycles_per_packet_samples"] = cyc_samples;
+    j["mpps"] = mpps;
+    j["gbps_payload"] = mpps * c.size * 8 / 1e3;
+    j["wall_mpps_samples"] = wall_samples;
+    j["worker_busy_share_samples"] = busy_share;  // iterations with packets, TSC-weighted
+    j["worker_cpu_share_samples"] = cpu_share;    // CPU time the worker got / wall time
+    j["ceiling_cycles_per_op"] = ceiling_cyc;
+    j["ceiling_mpps"] = ceiling_mpps;
+    j["ceiling_gbps_payload"] = ceiling_mpps * c.size * 8 / 1e3;
+    j["ceiling"] = ceiling;
+    j["efficiency"] = mpps / ceiling_mpps;
+    j["drops"] = drops_json(drops);
+    if (c.flood) {
+        j["flood_packets"] = flood_fed;
+        j["flood_pps_wall"] = double(flood_fed) * hz / double(wall_total);
+        j["flood_pps_worker_cpu"] = double(flood_fed) / worker_cpu_total;
+        j["flood_valid_mac1_share"] = 0.5;
+    }
+    return j;
+}
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("model name", 0) == 0)
+            return line.substr(line.find(':') + 2);
+    return "unknown";
+}
+
+json cpu_flags() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("flags", 0) == 0)
+            break;
+    std::istringstream in(line.substr(line.find(':') + 1));
+    std::vector<std::string> all{std::istream_iterator<std::string>(in), {}};
+    json j = json::object();
+    for (const char *want : {"avx2", "avx512f", "avx512vl", "avx512ifma", "vaes", "vpclmulqdq",
+                             "sha_ni", "gfni", "aes"})
+        j[want] = std::find(all.begin(), all.end(), want) != all.end();
+    return j;
+}
+
+std::vector<uint32_t> parse_list(const std::string &s) {
+    std::vector<uint32_t> v;
+    std::stringstream in(s);
+    std::string item;
+    while (std::getline(in, item, ','))
+        v.push_back(uint32_t(std::stoul(item)));
+    return v;
+}
+
+const char *const kUsage =
+    "usage: dataplane_bench [--quick] [--out FILE] [--sizes 64,512,1420]\n"
+    "         [--sessions 1,1000,100000,1000000] [--dirs decap,encap,mixed]\n"
+    "         [--packets N] [--passes N] [--no-flood]\n";
+
+bool parse_options(int argc, char **argv, Options &o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "%s needs a value\n%s", a.c_str(), kUsage);
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        try {
+            if (a == "--quick") {
+                o.quick = true;
+                o.sizes = {512};
+                o.sessions = {1000};
+                o.directions = {Direction::mixed};
+                o.packets = 8192;
+                o.passes = 2;
+                o.ceiling_reps = 1;
+                o.flood = true;
+                o.flood_sessions = 1000;
+                o.flood_size = 512;
+            } else if (a == "--out") {
+                o.out = value();
+            } else if (a == "--sizes") {
+                o.sizes = parse_list(value());
+            } else if (a == "--sessions") {
+                o.sessions = parse_list(value());
+            } else if (a == "--packets") {
+                o.packets = uint32_t(std::stoul(value()));
+            } else if (a == "--passes") {
+                o.passes = unsigned(std::stoul(value()));
+            } else if (a == "--no-flood") {
+                o.flood = false;
+            } else if (a == "--dirs") {
+                o.directions.clear();
+                std::stringstream in(value());
+                std::string d;
+                while (std::getline(in, d, ',')) {
+                    if (d == "decap")
+                        o.directions.push_back(Direction::decap);
+                    else if (d == "encap")
+                        o.directions.push_back(Direction::encap);
+                    else if (d == "mixed")
+                        o.directions.push_back(Direction::mixed);
+                    else
+                        throw std::invalid_argument("direction " + d);
+                }
+            } else {
+                std::fprintf(stderr, "unknown argument %s\n%s", a.c_str(), kUsage);
+                return false;
+            }
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "bad value for %s: %s\n%s", a.c_str(), e.what(), kUsage);
+            return false;
+        }
+    }
+    for (uint32_t s : o.sizes)
+        if (s < 28 || s > 1440) {
+            std::fprintf(stderr, "--sizes: %u is outside 28..1440 bytes\n", s);
+            return false;
+        }
+    for (uint32_t n : o.sessions)
+        if (n == 0 || n > kMaxBenchSessions) {
+            std::fprintf(stderr, "--sessions: %u is outside 1..%u\n", n, kMaxBenchSessions);
+            return false;
+        }
+    if (o.packets < kBurstSize || o.passes == 0) {
+        std::fprintf(stderr, "--packets must be >= %u and --passes >= 1\n", kBurstSize);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    Options opt;
+    if (!parse_options(argc, argv, opt))
+        return 2;
+    const auto run0 = std::chrono::steady_clock::now();
+    const std::string prefix = "dpbench" + std::to_string(getpid());
+    uint32_t max_sessions = 0;
+    for (uint32_t n : opt.sessions)
+        max_sessions = std::max(max_sessions, n);
+    // Tables for a million sessions take about 1 GB of DPDK memory (no hugepages here).
+    const std::string mem = std::to_string(512 + uint64_t(max_sessions) * 1400 / (1 << 20));
+    std::vector<std::string> eal = {
+        "dataplane_bench", "--no-huge", "--no-pci",      "-m",   mem,           "--no-shconf",
+        "--lcores",        "0@0,1@1",   "--file-prefix", prefix, "--log-level", "lib.eal:error",
+        "--main-lcore",    "0"};
+    std::vector<char *> eal_argv;
+    for (auto &a : eal)
+        eal_argv.push_back(a.data());
+    if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "EAL init failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    if (sodium_init() < 0)
+        return 1;
+
+    auto pool = jg::net::create_mbuf_pool("bench_pool", kPoolMbufs, SOCKET_ID_ANY, kMbufPrivSize);
+    if (!pool)
+        fail("mbuf pool", pool.error());
+    g_pool = *pool;
+    Rig rig;
+    rig.outer = make_port("bench_outer");
+    rig.inner = make_port("bench_inner");
+    rig.up = rte_ring_create("bench_up", 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    for (size_t i = 0; i < rig.gw_public.size(); ++i)
+        rig.gw_public[i] = uint8_t(0x70 + i);
+    {
+        auto a = jg::crypto::IpsecMbAead::create();
+        auto b = jg::crypto::IpsecMbAead::create();
+        if (!a || !b)
+            fail("ipsec-mb", a ? b.error() : a.error());
+        rig.worker_aead = std::make_unique<jg::crypto::IpsecMbAead>(std::move(*a));
+        rig.main_aead = std::make_unique<jg::crypto::IpsecMbAead>(std::move(*b));
+    }
+    rig.worker_clock = worker_cpu_clock();
+
+    json doc;
+    doc["machine"] = json{
+        {"cpu_model", cpu_model()},
+        {"cpu_flags", cpu_flags()},
+        {"online_cpus", sysconf(_SC_NPROCESSORS_ONLN)},
+        {"tsc_hz", rte_get_tsc_hz()},
+        {"dpdk_version", rte_version()},
+        {"ipsec_mb_version", jg::crypto::IpsecMbAead::library_version()},
+        {"ipsec_mb_arch", rig.worker_aead->arch_name()},
+    };
+    {
+        double load[3] = {};
+        if (getloadavg(load, 3) == 3)
+            doc["machine"]["loadavg_at_start"] = {load[0], load[1], load[2]};
+        const std::time_t now = std::time(nullptr);
+        char when[32];
+        std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+        doc["started_utc"] = when;
+    }
+    doc["config"] = json{{"packets_per_pass", opt.packets},
+                         {"passes", opt.passes},
+                         {"burst", kBurstSize},
+                         {"quick", opt.quick},
+                         {"worker_lcore", kWorkerLcore}};
+    doc["cases"] = json::array();
+    doc["tables"] = json::array();
+
+    FrameSet decap_frames, encap_frames, flood_frames;
+    build_flood(flood_frames, 65536, rig.gw_public);
+    std::printf("%-6s %-9s %-6s %9s %7s %8s %9s %8s %6s  %s\n", "bytes", "sessions", "dir",
+                "cyc/pkt", "Mpps", "Gbit/s", "ceil Mpps", "ceil cyc", "eff", "drops");
+
+    std::vector<uint32_t> session_counts = opt.sessions;
+    const bool flood_separate = opt.flood && std::find(session_counts.begin(), session_counts.end(),
+                                                       opt.flood_sessions) == session_counts.end();
+    if (flood_separate)
+        session_counts.push_back(opt.flood_sessions);
+    for (uint32_t n : session_counts) {
+        SessionTables st;
+        make_session_tables(st, n);
+        doc["tables"].push_back(st.memory);
+        std::printf(
+            "# %u sessions: %.0f bytes per session (%.0f without the LPM tbl24s), "
+            "%.0f sessions/s inserted\n",
+            n, st.memory["bytes_per_session"].get<double>(),
+            st.memory["per_session_bytes_excluding_lpm_tbl24"].get<double>(), st.insert_per_s);
+        auto w = std::make_unique<Worker>();
+        wire_worker(*w, rig, st.t);
+        std::vector<CaseSpec> specs;
+        if (std::find(opt.sessions.begin(), opt.sessions.end(), n) != opt.sessions.end())
+            for (uint32_t size : opt.sizes)
+                for (Direction d : opt.directions)
+                    specs.push_back(CaseSpec{size, d, false});
+        if (opt.flood && n == opt.flood_sessions) {
+            specs.push_back(CaseSpec{opt.flood_size, Direction::decap, false});
+            specs.push_back(CaseSpec{opt.flood_size, Direction::decap, true});
+        }
+        json unloaded;
+        for (const CaseSpec &c : specs) {
+            json j = run_case(rig, st, *w, opt, c, decap_frames, encap_frames, flood_frames);
+            std::printf("%-6u %-9u %-6s %9.0f %7.3f %8.2f %9.3f %8.0f %6.3f  %s%s\n", c.size, n,
+                        direction_name(c.dir), j["worker_cycles_per_packet"].get<double>(),
+                        j["mpps"].get<double>(), j["gbps_payload"].get<double>(),
+                        j["ceiling_mpps"].get<double>(), j["ceiling_cycles_per_op"].get<double>(),
+                        j["efficiency"].get<double>(), j["drops"].dump().c_str(),
+                        c.flood ? "  (initiation flood)" : "");
+            std::fflush(stdout);
+            if (c.flood) {
+                const double ratio = j["mpps"].get<double>() / unloaded["mpps"].get<double>();
+                j["throughput_vs_unloaded"] = ratio;
+                doc["flood"] = json{{"sessions", n},
+                                    {"payload_bytes", c.size},
+                                    {"flood_pps_target", opt.flood_pps},
+                                    {"flood_pps_wall", j["flood_pps_wall"]},
+                                    {"flood_pps_worker_cpu", j["flood_pps_worker_cpu"]},
+                                    {"unloaded_mpps", unloaded["mpps"]},
+                                    {"loaded_mpps", j["mpps"]},
+                                    {"throughput_vs_unloaded", ratio}};
+                std::printf(
+                    "# flood: data %.3f Mpps under %.0f initiations/s vs %.3f unloaded: "
+                    "ratio %.3f\n",
+                    j["mpps"].get<double>(), j["flood_pps_worker_cpu"].get<double>(),
+                    unloaded["mpps"].get<double>(), ratio);
+            } else if (opt.flood && n == opt.flood_sessions && c.size == opt.flood_size &&
+                       c.dir == Direction::decap) {
+                unloaded = j;
+            }
+            if (!(c.flood || (flood_separate && n == opt.flood_sessions)))
+                doc["cases"].push_back(j);
+            else if (c.flood)
+                doc["flood_case"] = j;
+        }
+        destroy_tables(st.t);
+    }
+    doc["mbufs_in_use_at_end"] = rte_mempool_in_use_count(g_pool);
+    doc["run_seconds"] = seconds_since(run0);
+    const std::string text = doc.dump(2);
+    std::printf("%s\n", text.c_str());
+    std::ofstream f(opt.out);
+    f << text << "\n";
+    if (!f) {
+        std::fprintf(stderr, "cannot write %s\n", opt.out.c_str());
+        return 1;
+    }
+    jg::net::stop_port(rig.outer.port_id);
+    jg::net::stop_port(rig.inner.port_id);
+    rte_eal_cleanup();
+    return 0;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""CI smoke for dataplane_bench: runs --quick and checks the JSON is complete and sane.
+
+usage: dataplane_bench_smoke.py PATH/TO/dataplane_bench
+Checks that the worker moved every prepared packet (no drops), that each figure is a positive
+number, that the efficiency is a ratio, and that no mbuf leaked. It does not judge speed.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def fail(msg):
+    print("dataplane_bench smoke: " + msg)
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "quick.json")
+        run = subprocess.run([sys.argv[1], "--quick", "--out", out], capture_output=True,
+                             text=True, timeout=100)
+        print(run.stdout[-4000:])
+        if run.returncode != 0:
+            fail("exit status %d: %s" % (run.returncode, run.stderr[-2000:]))
+        with open(out) as f:
+            doc = json.load(f)
+    machine = doc["machine"]
+    for key in ("cpu_model", "dpdk_version", "ipsec_mb_arch", "cpu_flags"):
+        if not machine.get(key):
+            fail("machine." + key + " missing")
+    if "avx512f" not in machine["cpu_flags"]:
+        fail("cpu_flags lacks avx512f")
+    if not doc["cases"]:
+        fail("no case ran")
+    for case in doc["cases"] + [doc["flood_case"]]:
+        name = "%s/%s/%s" % (case["payload_bytes"], case["sessions"], case["direction"])
+        for key in ("mpps", "gbps_payload", "worker_cycles_per_packet", "ceiling_mpps"):
+            if not case[key] > 0:
+                fail(name + ": " + key + " is not positive")
+        if not 0 < case["efficiency"] < 2:
+            fail(name + ": efficiency %r is not a plausible ratio" % case["efficiency"])
+        if case["packets_done"] != case["packets_per_pass"] * case["passes"]:
+            fail(name + ": %d of %d packets went through" %
+                 (case["packets_done"], case["packets_per_pass"] * case["passes"]))
+        data_drops = {k: v for k, v in case["drops"].items()
+                      if k not in ("bad_mac1", "handshake_rate_limited", "event_ring_full")}
+        if data_drops:
+            fail(name + ": data packets dropped: %r" % data_drops)
+    if not doc["flood_case"]["flood_packets"] > 0:
+        fail("the flood case sent no initiation")
+    if not doc["flood_case"]["drops"].get("bad_mac1", 0) > 0:
+        fail("no flood initiation was dropped for its bad mac1")
+    for t in doc["tables"]:
+        if not t["bytes_per_session"] > 0 or not t["insert_sessions_per_s"] > 0:
+            fail("tables entry without memory or insert rate: %r" % t)
+    if doc["mbufs_in_use_at_end"] != 0:
+        fail("%d mbufs leaked" % doc["mbufs_in_use_at_end"])
+    print("dataplane_bench smoke: ok (%.1f s)" % doc["run_seconds"])
+
+
+if __name__ == "__main__":
+    main()
