@@ -1,0 +1,107 @@
+#include "status_socket.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace jg::client {
+namespace {
+
+Result<sockaddr_un> unix_address(const std::string &path) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof sun.sun_path)
+        return make_error(path, "status socket path must be 1.." +
+                                    std::to_string(sizeof sun.sun_path - 1) + " characters");
+    std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+    return sun;
+}
+
+}  // namespace
+
+Result<StatusListener> StatusListener::listen(const std::string &path) {
+    auto sun = unix_address(path);
+    if (!sun)
+        return sun.error();
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return make_error(path, "exists and is not a socket; not replacing it");
+        unlink(path.c_str());
+    }
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return make_error(path, std::string("socket: ") + std::strerror(errno));
+    if (bind(fd, reinterpret_cast<const sockaddr *>(&*sun), sizeof *sun) != 0 ||
+        ::listen(fd, 8) != 0) {
+        const std::string what = std::strerror(errno);
+        close(fd);
+        return make_error(path, "bind/listen: " + what);
+    }
+    return StatusListener(fd, path);
+}
+
+StatusListener::StatusListener(StatusListener &&o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+
+StatusListener::~StatusListener() {
+    if (fd_ >= 0) {
+        close(fd_);
+        unlink(path_.c_str());
+    }
+}
+
+void StatusListener::serve(const std::string &document) const {
+    const std::string text = document + "\n";
+    for (;;) {
+        const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0)
+            return;
+        // A few kilobytes fit the socket buffer; a reader that does not read loses the rest.
+        const ssize_t n = send(c, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)n;
+        close(c);
+    }
+}
+
+Result<std::string> fetch_status(const std::string &path, std::chrono::milliseconds timeout) {
+    auto sun = unix_address(path);
+    if (!sun)
+        return sun.error();
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return make_error(path, std::string("socket: ") + std::strerror(errno));
+    if (connect(fd, reinterpret_cast<const sockaddr *>(&*sun), sizeof *sun) != 0) {
+        const std::string what = std::strerror(errno);
+        close(fd);
+        return make_error(path, "cannot connect (is jumpgate-client running?): " + what);
+    }
+    std::string out;
+    char buf[4096];
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{fd, POLLIN, 0};
+        if (left.count() <= 0 || poll(&p, 1, int(left.count())) <= 0) {
+            close(fd);
+            return make_error(path, "no status within " + std::to_string(timeout.count()) + " ms");
+        }
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        out.append(buf, size_t(n));
+    }
+    close(fd);
+    if (out.empty())
+        return make_error(path, "the client closed the connection without a status");
+    return out;
+}
+
+}  // namespace jg::client
