@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "control/admin_endpoint.hpp"
 #include "control/control_core.hpp"
 #include "control/control_loop.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
@@ -409,6 +410,20 @@ void publish_control_stats(MetricsEndpoint &m, const control::ControlCore &core,
     m.audit_metrics->advance(now_ms);
 }
 
+// Like metrics, the admin commands are not worth stopping packets for: a failure is a warning.
+std::unique_ptr<control::AdminEndpoint> start_admin(const Bringup &b, std::ostream &log) {
+    control::AdminSources src;
+    for (const auto &w : b.workers)
+        src.workers.push_back(w.get());
+    auto admin = control::AdminEndpoint::start(std::move(src));
+    if (!admin) {
+        log << "warning: " << admin.error().message() << "; running without admin commands\n";
+        return nullptr;
+    }
+    log << "admin: /jumpgate/ commands on the DPDK telemetry socket\n";
+    return std::move(admin).value();
+}
+
 }  // namespace
 
 int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &log) {
@@ -450,6 +465,7 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
     }
     print_map(cfg, log);
     std::unique_ptr<MetricsEndpoint> metrics = start_metrics(cfg, b, log);
+    std::unique_ptr<control::AdminEndpoint> admin = start_admin(b, log);
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
@@ -468,7 +484,10 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
     control::run_control_loop(lc, g_stop, ws, log, b.core.get(), [&](int64_t now_ms) {
         if (metrics && b.core)
             publish_control_stats(*metrics, *b.core, now_ms);
+        if (admin && b.core)
+            admin->on_tick(*b.core, now_ms);
     });
+    admin.reset();  // nothing answers its requests any more
 
     log << "stopping: joining workers\n" << std::flush;
     rte_eal_mp_wait_lcore();

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "config/keys.hpp"
+#include "telemetry/audit_json.hpp"
 
 namespace jg::control {
 namespace {
@@ -359,8 +360,10 @@ const Policy &SessionDirectory::policy_of(const Session &s) const {
 void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
                              const MacAddr &event_mac) {
     StepResult r = step(s.record, e, policy_of(s), now_ms);
-    for (audit::Event &ev : r.audit)
+    for (audit::Event &ev : r.audit) {
+        note_transition(s, ev);
         push_audit(std::move(ev));
+    }
     for (const Action &a : r.actions)
         apply(s, a, now_ms, event_mac);
 }
@@ -524,6 +527,33 @@ std::vector<SessionSummary> SessionDirectory::sessions_snapshot() const {
     return out;
 }
 
+std::vector<TransitionNote> SessionDirectory::recent_transitions(uint64_t session_id) const {
+    std::vector<TransitionNote> out;
+    const auto it = sessions_.find(session_id);
+    if (it == sessions_.end())
+        return out;
+    const Session &s = *it->second;
+    const uint32_t n = std::min<uint32_t>(s.recent_total, kRecentTransitions);
+    for (uint32_t i = s.recent_total - n; i < s.recent_total; ++i)
+        out.push_back(s.recent[i % kRecentTransitions]);
+    return out;
+}
+
+Status SessionDirectory::terminate(uint64_t session_id, int64_t now_ms) {
+    const auto it = sessions_.find(session_id);
+    if (it == sessions_.end())
+        return make_error("session " + audit::format_session_id(session_id), "no such session");
+    Session &s = *it->second;
+    if (s.terminated_at_ms != kNever || s.record.state == SessionState::Terminated)
+        return make_error("session " + audit::format_session_id(session_id), "already terminated");
+    drive(s, TerminationRequested{Reason::explicit_termination}, now_ms, s.binding_mac);
+    if (s.record.state != SessionState::Terminated)
+        return make_error("session " + audit::format_session_id(session_id),
+                          std::string("the session state machine refused the termination in ") +
+                              std::string(state_name(s.record.state)));
+    return Ok{};
+}
+
 size_t SessionDirectory::live_sessions() const {
     return by_slot_.size();
 }
@@ -533,6 +563,27 @@ size_t SessionDirectory::live_sessions() const {
 void SessionDirectory::push_audit(audit::Event e) {
     if (!audit_.try_push(std::move(e)))
         ++stats_.audit_dropped;
+}
+
+void SessionDirectory::note_transition(Session &s, const audit::Event &e) {
+    TransitionNote n;
+    n.ts_ms = e.ts_ms;
+    n.state_version = e.state_version;
+    if (const auto *c = std::get_if<audit::SessionStateChange>(&e.payload)) {
+        n.from_state = c->previous_state;
+        n.to_state = c->new_state;
+        n.reason = c->reason_code;
+    } else if (const auto *t = std::get_if<audit::TransportSwitch>(&e.payload)) {
+        n.binding_switch = true;
+        n.from_state = n.to_state = s.record.state;
+        n.from_transport = t->previous_transport;
+        n.to_transport = t->new_transport;
+        n.reason = t->reason_code;
+    } else {
+        return;
+    }
+    s.recent[s.recent_total % kRecentTransitions] = n;
+    ++s.recent_total;
 }
 
 void SessionDirectory::security_event(uint64_t session_id, Reason violation,

@@ -87,6 +87,22 @@ struct SessionSummary {
     SlotCounters traffic;
 };
 
+// One audited change of a session's state or binding, kept for the admin commands' session
+// detail (the audit log has the full history).
+struct TransitionNote {
+    int64_t ts_ms = 0;
+    uint64_t state_version = 0;   // after the change
+    bool binding_switch = false;  // a TransportSwitch (transports set) or a state change
+    SessionState from_state = SessionState::Birth;
+    SessionState to_state = SessionState::Birth;
+    TransportAddr from_transport;
+    TransportAddr to_transport;
+    Reason reason = Reason::explicit_termination;
+};
+
+// Transitions remembered per session: enough to see a failover, bounded for 64k sessions.
+inline constexpr size_t kRecentTransitions = 8;
+
 struct DirectoryStats {
     uint64_t sessions_created = 0;
     uint64_t sessions_terminated = 0;
@@ -119,6 +135,12 @@ class SessionDirectory {
 
     std::vector<SessionSummary> sessions_snapshot() const;
     std::optional<SessionSummary> find_session(uint64_t session_id) const;
+    // The session's last kRecentTransitions transitions, oldest first (empty: unknown id).
+    std::vector<TransitionNote> recent_transitions(uint64_t session_id) const;
+    // An operator's termination: drives the FSM with explicit_termination, so it is audited
+    // and torn down like a peer's TERMINATE. Errors (nothing changed): unknown or already
+    // terminated session.
+    Status terminate(uint64_t session_id, int64_t now_ms);
     size_t live_sessions() const;
     const DirectoryStats &stats() const { return stats_; }
     const HandshakeStats &handshake_stats() const { return responder_.stats(); }
@@ -142,6 +164,8 @@ class SessionDirectory {
         SlotCounters sampled;         // counters at the last health sample
         SlotCounters heartbeat_mark;  // counters at the last HEARTBEAT_ACK
         int64_t terminated_at_ms = kNever;
+        std::array<TransitionNote, kRecentTransitions> recent{};  // ring, see note_transition
+        uint32_t recent_total = 0;
     };
 
     void on_initiation(const UpEvent &ev, int64_t now_ms);
@@ -162,6 +186,7 @@ class SessionDirectory {
     void sample_health(Session &s, int64_t now_ms);
     void expire_keypairs(Session &s, int64_t now_ms);
     void push_audit(audit::Event e);
+    static void note_transition(Session &s, const audit::Event &e);
     void security_event(uint64_t session_id, Reason violation, const TransportAddr &src,
                         int64_t now_ms);
     const Policy &policy_of(const Session &s) const;

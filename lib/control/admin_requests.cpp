@@ -1,0 +1,110 @@
+#include "control/admin_requests.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <type_traits>
+
+#include "telemetry/audit_json.hpp"
+
+namespace jg::control {
+
+std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
+                                                         uint64_t malformed_events,
+                                                         int64_t now_ms) {
+    auto s = std::make_shared<AdminSnapshot>();
+    s->taken_at_ms = now_ms;
+    s->sessions = directory.sessions_snapshot();
+    s->policies = directory.policies().current();
+    s->policy_generation = directory.policies().generation();
+    s->directory = directory.stats();
+    s->handshakes = directory.handshake_stats();
+    s->live_sessions = directory.live_sessions();
+    s->malformed_events = malformed_events;
+    return s;
+}
+
+Result<AdminReply> serve_admin_request(SessionDirectory &directory, const AdminRequest &request,
+                                       int64_t now_ms) {
+    return std::visit(
+        [&](const auto &r) -> Result<AdminReply> {
+            using R = std::decay_t<decltype(r)>;
+            AdminReply reply;
+            if constexpr (std::is_same_v<R, SessionDetailRequest>) {
+                auto summary = directory.find_session(r.session_id);
+                if (!summary)
+                    return make_error("session " + audit::format_session_id(r.session_id),
+                                      "no such session");
+                reply.detail =
+                    SessionDetail{std::move(*summary), directory.recent_transitions(r.session_id)};
+            } else if constexpr (std::is_same_v<R, TerminateRequest>) {
+                if (Status st = directory.terminate(r.session_id, now_ms); !st)
+                    return st.error();
+            } else {
+                if (!r.policies)
+                    return make_error("policy", "no policy set to load");
+                directory.policies().reload(*r.policies);
+                reply.policy_generation = directory.policies().generation();
+            }
+            return reply;
+        },
+        request);
+}
+
+Result<AdminReply> AdminRequestQueue::submit(AdminRequest request, int64_t timeout_ms) {
+    auto p = std::make_shared<Pending>();
+    p->request = std::move(request);
+    std::unique_lock lock(mutex_);
+    if (closed_)
+        return make_error("gateway", "the gateway is stopping");
+    if (queue_.size() >= capacity_)
+        return make_error("gateway", "too many admin requests waiting; retry");
+    queue_.push_back(p);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    // Once taken, the control lcore is carrying it out: wait for the outcome, whatever the
+    // deadline, so the answer always says whether it was applied.
+    answered_.wait_until(lock, deadline,
+                         [&] { return p->stage != Pending::Stage::Queued || closed_; });
+    if (p->stage == Pending::Stage::Queued) {
+        queue_.erase(std::remove(queue_.begin(), queue_.end(), p), queue_.end());
+        if (closed_)
+            return make_error("gateway", "the gateway is stopping");
+        return make_error("gateway", "the control core did not take the request within " +
+                                         std::to_string(timeout_ms) + " ms; nothing was changed");
+    }
+    answered_.wait(lock, [&] { return p->stage == Pending::Stage::Done; });
+    return std::move(*p->reply);
+}
+
+size_t AdminRequestQueue::serve(const Handler &handler, size_t max) {
+    size_t n = 0;
+    while (n < max) {
+        std::shared_ptr<Pending> p;
+        {
+            std::lock_guard lock(mutex_);
+            if (queue_.empty())
+                break;
+            p = queue_.front();
+            queue_.pop_front();
+            p->stage = Pending::Stage::Taken;
+        }
+        Result<AdminReply> r = handler(p->request);
+        {
+            std::lock_guard lock(mutex_);
+            p->reply.emplace(std::move(r));
+            p->stage = Pending::Stage::Done;
+        }
+        answered_.notify_all();
+        ++n;
+    }
+    return n;
+}
+
+void AdminRequestQueue::close() {
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+    }
+    answered_.notify_all();
+}
+
+}  // namespace jg::control

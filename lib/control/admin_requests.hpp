@@ -1,0 +1,102 @@
+// Admin requests: what the admin interface reads of the control core (AdminSnapshot, published
+// by the control lcore) and what it asks the control lcore to do (AdminRequest, answered
+// through AdminRequestQueue). The queue and snapshots are shared between the telemetry thread
+// and the control lcore; serve_admin_request runs on the control lcore only.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/result.hpp"
+#include "control/session_directory.hpp"
+#include "session/policy_set.hpp"
+
+namespace jg::control {
+
+// The control core as the read-only admin commands see it: immutable once published.
+struct AdminSnapshot {
+    int64_t taken_at_ms = 0;               // wall clock
+    std::vector<SessionSummary> sessions;  // by session id
+    std::shared_ptr<const PolicySet> policies;
+    uint64_t policy_generation = 0;  // 1 = the configuration's set, +1 per reload
+    DirectoryStats directory;
+    HandshakeStats handshakes;
+    size_t live_sessions = 0;
+    uint64_t malformed_events = 0;
+};
+
+// Made on the control lcore from the directory it owns.
+std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
+                                                         uint64_t malformed_events, int64_t now_ms);
+
+// One session with its recent transitions (fresh from the directory, not from a snapshot).
+struct SessionDetailRequest {
+    uint64_t session_id = 0;
+};
+// Operator termination (audited as explicit_termination).
+struct TerminateRequest {
+    uint64_t session_id = 0;
+};
+// Swap in a policy set that was loaded and validated off the control lcore.
+struct PolicyReloadRequest {
+    std::shared_ptr<const PolicySet> policies;
+};
+using AdminRequest = std::variant<SessionDetailRequest, TerminateRequest, PolicyReloadRequest>;
+
+struct SessionDetail {
+    SessionSummary summary;
+    std::vector<TransitionNote> transitions;  // oldest first
+};
+
+struct AdminReply {
+    std::optional<SessionDetail> detail;  // SessionDetailRequest
+    uint64_t policy_generation = 0;       // PolicyReloadRequest: the generation now in force
+};
+
+// Control lcore: carries out one request on the directory. Errors change nothing.
+Result<AdminReply> serve_admin_request(SessionDirectory &directory, const AdminRequest &request,
+                                       int64_t now_ms);
+
+// Requests from the telemetry thread to the control lcore. Bounded, so a client that floods
+// commands cannot make the control lcore's tick unbounded; a waiter that times out withdraws
+// its request if the control lcore has not taken it yet, so a timeout means "not applied".
+class AdminRequestQueue {
+  public:
+    using Handler = std::function<Result<AdminReply>(const AdminRequest &)>;
+
+    explicit AdminRequestQueue(size_t capacity = 16) : capacity_(capacity) {}
+
+    // Any thread but the control lcore: blocks until the control lcore answered, the request
+    // timed out before it was taken (`timeout_ms`), the queue is full or closed.
+    Result<AdminReply> submit(AdminRequest request, int64_t timeout_ms);
+
+    // Control lcore: answers at most `max` queued requests with `handler`. Returns how many.
+    size_t serve(const Handler &handler, size_t max = 4);
+
+    // Fails every waiting and future request ("the gateway is stopping"); any thread.
+    void close();
+
+  private:
+    struct Pending {
+        AdminRequest request;
+        enum class Stage { Queued, Taken, Done } stage = Stage::Queued;
+        std::optional<Result<AdminReply>> reply;
+    };
+
+    std::mutex mutex_;
+    std::condition_variable answered_;
+    std::deque<std::shared_ptr<Pending>> queue_;
+    size_t capacity_;
+    bool closed_ = false;
+};
+
+}  // namespace jg::control
