@@ -115,6 +115,13 @@ v=$(wait_for 'count(jumpgate_worker_busy_ratio >= 0 <= 1)' 'v == 1' 5) \
   || gw_fail "worker busy ratio missing or out of range ($v)"
 v=$(wait_for 'jumpgate_audit_events_dropped_total' 'v == 0' 5) || gw_fail "audit events dropped: $v"
 
+# The shipped dashboard and alert rules query only what this gateway exports.
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$METRICS_PORT/metrics', timeout=5).read().decode())" \
+  > "$JG_WORK/metrics.txt" || gw_fail "cannot read /metrics"
+python3 "$(dirname "$0")/check_metric_names.py" "$JG_WORK/metrics.txt" \
+  "$DEPLOY_DIR/../grafana/jumpgate.json" "$DEPLOY_DIR/alerts.yml" \
+  || gw_fail "dashboard or alert rules name metrics or labels the gateway does not export"
+
 gw_stop
 gw_audit_check
 echo "PASS"
