@@ -113,6 +113,21 @@ Key x25519_public_key(std::span<const uint8_t, kKeySize> priv) {
     return pub;
 }
 
+// ---- PeerHandshakeState ----
+
+PeerHandshakeState::~PeerHandshakeState() {
+    zero(psk);
+    zero(static_static);
+}
+
+bool precompute_static_static(PeerHandshakeState &peer, const StaticIdentity &local) {
+    peer.static_static_ok = dh(peer.static_static, local.private_key(), peer.public_key);
+    if (!peer.static_static_ok)
+        zero(peer.static_static);
+    peer.static_static_local = local.public_key();
+    return peer.static_static_ok;
+}
+
 // ---- StaticIdentity ----
 
 StaticIdentity StaticIdentity::generate() {
@@ -321,25 +336,28 @@ Result<ResponderHandshake> ResponderHandshake::consume_initiation(const StaticId
         return reject(where, HandshakeReject::zero_shared_secret);
     }
     kdf2(hs.chain_key_, key, hs.chain_key_, ss);
+    zero(ss);
     const bool static_ok = open(hs.remote_static_.data(), key, msg.encrypted_static(), hs.hash_);
     zero(key);
     if (!static_ok) {
-        zero(ss);
         return reject(where, HandshakeReject::static_decrypt_failed);
     }
     mix_hash(hs.hash_, msg.encrypted_static());
 
     PeerHandshakeState *peer = lookup ? lookup(hs.remote_static_) : nullptr;
     if (peer == nullptr) {
-        zero(ss);
         return reject(where, HandshakeReject::unknown_peer);
     }
 
-    if (!dh(ss, local.private_key(), hs.remote_static_)) {
+    // The peer is known, so its cached static-static DH stands in for the second X25519 of
+    // the message (a fifth of the responder's work).
+    if (peer->static_static_local != local.public_key()) {
+        precompute_static_static(*peer, local);
+    }
+    if (!peer->static_static_ok) {
         return reject(where, HandshakeReject::zero_shared_secret);
     }
-    kdf2(hs.chain_key_, key, hs.chain_key_, ss);
-    zero(ss);
+    kdf2(hs.chain_key_, key, hs.chain_key_, peer->static_static);
     const bool ts_ok = open(hs.timestamp_.data(), key, msg.encrypted_timestamp(), hs.hash_);
     zero(key);
     if (!ts_ok) {
@@ -348,7 +366,7 @@ Result<ResponderHandshake> ResponderHandshake::consume_initiation(const StaticId
     mix_hash(hs.hash_, msg.encrypted_timestamp());
 
     // Replay and flood checks come after authentication so that nobody but the peer can
-    // advance its timestamp, and the state is written only once everything passed.
+    // advance its timestamp, and the replay state is written only once everything passed.
     if (peer->has_initiation && !tai64n_after(hs.timestamp_, peer->greatest_timestamp)) {
         return reject(where, HandshakeReject::replayed_timestamp);
     }

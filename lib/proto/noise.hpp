@@ -71,14 +71,35 @@ Key x25519_public_key(std::span<const uint8_t, kKeySize> priv);
 
 // What the responder knows and remembers per configured peer. Owned by the caller (one
 // per peer, control core only); consume_initiation reads it and, on success only, updates
-// the replay fields.
+// the replay fields. Secrets (psk, the cached DH) are wiped when it dies.
 struct PeerHandshakeState {
     Key public_key{};
     Key psk{};                        // all zero = no pre-shared key (WireGuard's convention)
     Tai64n greatest_timestamp{};      // written by consume_initiation
     uint64_t last_initiation_ns = 0;  // monotonic ns of the last accepted initiation
     bool has_initiation = false;
+
+    // DH(local static private, public_key) is the same in every handshake with this peer, so
+    // it is computed once (precompute_static_static, or the first initiation) and reused
+    // while the local identity is the one whose public key is `static_static_local`; another
+    // local key recomputes it. All zero local = not computed yet. Whoever changes
+    // public_key in place calls precompute_static_static again.
+    Key static_static{};
+    Key static_static_local{};
+    bool static_static_ok = false;  // false once computed: a low-order peer key, never usable
+
+    PeerHandshakeState() = default;
+    PeerHandshakeState(const PeerHandshakeState &) = default;
+    PeerHandshakeState(PeerHandshakeState &&) = default;
+    PeerHandshakeState &operator=(const PeerHandshakeState &) = default;
+    PeerHandshakeState &operator=(PeerHandshakeState &&) = default;
+    ~PeerHandshakeState();
 };
+
+// Computes the peer's cached static-static DH for `local` now (when the peer is configured,
+// or after the local key changed) instead of in its first handshake. False when the peer's
+// key is a low-order point: every handshake with it will be refused (zero_shared_secret).
+bool precompute_static_static(PeerHandshakeState &peer, const StaticIdentity &local);
 
 // Finds the peer whose static public key the initiation carried; nullptr when unknown.
 using PeerLookup = std::function<PeerHandshakeState *(const Key &remote_static)>;

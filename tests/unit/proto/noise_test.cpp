@@ -109,6 +109,63 @@ TEST_F(HandshakeTest, FullHandshakeWithoutPskYieldsMatchingKeypairs) {
     EXPECT_EQ(rkp->created_ns, kNowNs + 1);
 }
 
+// The responder's second X25519 (local static x peer static) comes from the peer's cache.
+TEST_F(HandshakeTest, PrecomputedStaticStaticIsBothStaticKeysDhAndCarriesTheHandshake) {
+    ASSERT_TRUE(precompute_static_static(peer, responder));
+    Key expected;
+    ASSERT_EQ(crypto_scalarmult(expected.data(), responder.private_key().data(),
+                                initiator.public_key().data()),
+              0);
+    EXPECT_EQ(peer.static_static, expected);
+    EXPECT_EQ(peer.static_static_local, responder.public_key());
+
+    auto ih = initiate(Key{});
+    auto rh = ResponderHandshake::consume_initiation(responder, init_msg, lookup(), kNowNs);
+    ASSERT_TRUE(rh.ok()) << rh.error().message();
+    auto rkp = rh->create_response(0x22222222, kNowNs, jar_to_initiator, resp_msg);
+    ASSERT_TRUE(rkp.ok());
+    auto ikp = ih.consume_response(resp_msg, kNowNs);
+    ASSERT_TRUE(ikp.ok()) << ikp.error().message();
+    expect_matching(*ikp, *rkp);
+}
+
+TEST_F(HandshakeTest, WithoutPrecomputationTheFirstInitiationFillsTheCache) {
+    EXPECT_EQ(peer.static_static_local, Key{});
+    initiate(Key{});
+    ASSERT_TRUE(ResponderHandshake::consume_initiation(responder, init_msg, lookup(), kNowNs).ok());
+    EXPECT_EQ(peer.static_static_local, responder.public_key());
+    EXPECT_TRUE(peer.static_static_ok);
+}
+
+TEST_F(HandshakeTest, ANewLocalKeyRecomputesTheCachedStaticStatic) {
+    ASSERT_TRUE(precompute_static_static(peer, responder));
+    const Key old_dh = peer.static_static;
+    // The gateway's private key is replaced; the peer's state (and its cache) stays.
+    responder = StaticIdentity::generate();
+    jar_to_responder = CookieJar(responder.public_key());
+    auto ih = initiate(Key{});
+    auto rh = ResponderHandshake::consume_initiation(responder, init_msg, lookup(), kNowNs);
+    ASSERT_TRUE(rh.ok()) << rh.error().message();
+    EXPECT_EQ(peer.static_static_local, responder.public_key());
+    EXPECT_NE(peer.static_static, old_dh);
+    auto rkp = rh->create_response(9, kNowNs, jar_to_initiator, resp_msg);
+    ASSERT_TRUE(rkp.ok());
+    auto ikp = ih.consume_response(resp_msg, kNowNs);
+    ASSERT_TRUE(ikp.ok()) << ikp.error().message();
+    expect_matching(*ikp, *rkp);
+}
+
+TEST_F(HandshakeTest, ALowOrderPeerKeyIsRefusedWhenPrecomputed) {
+    peer.public_key = Key{};  // u = 0: every X25519 with it is all zero
+    EXPECT_FALSE(precompute_static_static(peer, responder));
+    EXPECT_FALSE(peer.static_static_ok);
+    EXPECT_EQ(peer.static_static, Key{});
+    Key one{};
+    one[0] = 1;  // u = 1, also low order
+    peer.public_key = one;
+    EXPECT_FALSE(precompute_static_static(peer, responder));
+}
+
 TEST_F(HandshakeTest, FullHandshakeWithPskYieldsMatchingKeypairsDifferentFromNoPsk) {
     const Key psk = key_filled(0x5a);
     peer.psk = psk;
