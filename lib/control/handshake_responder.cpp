@@ -45,11 +45,15 @@ HandshakeResponder::HandshakeResponder(proto::StaticIdentity identity,
     : identity_(std::move(identity)),
       cookies_(identity_.public_key()),
       rate_per_sec_(rate_per_sec) {
+    audited_second_.fill(INT64_MIN);  // never
     peers_.reserve(peers.size());
     for (const HandshakePeer &p : peers) {
         Peer peer{proto::PeerHandshakeState{}, proto::CookieJar(p.public_key)};
         peer.state.public_key = p.public_key;
         peer.state.psk = p.psk;
+        // Now, at configuration, rather than in the peer's first handshake. A low-order key
+        // leaves the peer unusable: its initiations are refused as zero_shared_secret.
+        proto::precompute_static_static(peer.state, identity_);
         by_public_key_.emplace(p.public_key, peers_.size());
         peers_.push_back(std::move(peer));
     }
@@ -77,6 +81,16 @@ bool HandshakeResponder::under_load(int64_t now_ms) const {
     // The previous second counts too, so the cookie regime does not flap off at every
     // second boundary in the middle of a flood.
     return current > rate_per_sec_ || previous > rate_per_sec_;
+}
+
+bool HandshakeResponder::refuse_admitted(HandshakeRefusal r, int64_t now_ms) {
+    refuse(r);
+    const int64_t second = now_ms / 1000;
+    int64_t &last = audited_second_[static_cast<size_t>(r)];
+    if (last == second)
+        return false;
+    last = second;
+    return true;
 }
 
 RefusedInitiation HandshakeResponder::refuse(HandshakeRefusal r) {

@@ -27,6 +27,7 @@ namespace jg::control {
     X(timestamp_decrypt_failed) /* PSK mismatch or forgery */                   \
     X(replayed_timestamp)       /* TAI64N not newer than the peer's greatest */ \
     X(initiation_flood)         /* same peer again within 20 ms */              \
+    X(session_table_full)       /* max_sessions live: no room for a new one */  \
     X(other)                    /* any proto reject this list does not name */
 
 enum class HandshakeRefusal : uint8_t {
@@ -86,6 +87,12 @@ class HandshakeResponder {
     Result<CompletedHandshake> complete(AdmittedInitiation &admitted, uint32_t local_index,
                                         int64_t now_ms);
 
+    // Counts a refusal the caller decided after admit() (no room for a new session): the
+    // initiation is not answered and not counted as accepted. True for the first refusal
+    // with this reason in each second of `now_ms`: the caller audits that one only, so a
+    // peer retrying against a full table cannot flood the audit log.
+    bool refuse_admitted(HandshakeRefusal r, int64_t now_ms);
+
     // True while the initiation rate of the current or the previous second exceeds the limit.
     bool under_load(int64_t now_ms) const;
     const HandshakeStats &stats() const { return stats_; }
@@ -109,6 +116,8 @@ class HandshakeResponder {
     int64_t window_second_ = -1;  // now_ms / 1000 of the current counting window
     uint64_t window_count_ = 0;
     uint64_t previous_window_count_ = 0;
+    // now_ms / 1000 of the last refusal of each reason refuse_admitted asked to audit.
+    std::array<int64_t, kHandshakeRefusalCount> audited_second_{};
     HandshakeStats stats_;
 };
 

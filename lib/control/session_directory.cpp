@@ -172,8 +172,22 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
     Peer &peer = peers_[admitted.peer];
     Session *s = peer.session ? sessions_.at(*peer.session).get() : nullptr;
     const bool fresh = s == nullptr;
+    // No room for a new session (a live one can still rekey): no response, a metric
+    // (handshakes_total{result="session_table_full"}) and, once a second at most, a
+    // PolicyEvent naming the limit that decided.
+    const auto refuse_no_room = [&] {
+        if (!responder_.refuse_admitted(HandshakeRefusal::session_table_full, now_ms))
+            return;
+        audit::Event e;
+        e.ts_ms = now_ms;
+        e.policy_version = policies_.current()->default_policy().version;
+        e.payload = audit::PolicyEvent{"limits.max_sessions", double(options_.max_sessions),
+                                       double(live_sessions())};
+        push_audit(std::move(e));
+    };
     if (fresh && live_sessions() >= options_.max_sessions) {
         ++stats_.slots_exhausted;
+        refuse_no_room();
         return;
     }
     const uint64_t session_id = fresh ? fresh_session_id() : s->record.session_id;
@@ -193,6 +207,7 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
         if (!created) {
             indices_.release(*index);
             proto::wipe(done->keypair);
+            refuse_no_room();
             return;
         }
         s = created.get();

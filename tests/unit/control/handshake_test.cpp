@@ -244,6 +244,39 @@ TEST_F(HandshakeResponse, SessionLimitRefusesNewPeersButNotRotations) {
     EXPECT_EQ(dir->live_sessions(), 1u);
 }
 
+TEST_F(HandshakeResponse, SessionTableFullIsCountedAndAuditedOnceASecond) {
+    options.max_sessions = 1;
+    Client second(gateway.public_key());
+    start({client_peer(client), client_peer(second)});
+    ASSERT_TRUE(handshake(client));
+    const size_t responses = dp.raw.size();
+    EXPECT_FALSE(handshake(second).has_value());
+    advance(100);  // past the 20 ms initiation flood limit, same second
+    EXPECT_FALSE(handshake(second).has_value());
+    advance(1'000);
+    EXPECT_FALSE(handshake(second).has_value());
+    EXPECT_EQ(dp.raw.size(), responses) << "a refused initiation gets no response";
+
+    const HandshakeStats &h = dir->handshake_stats();
+    EXPECT_EQ(h.refused[size_t(HandshakeRefusal::session_table_full)], 3u);
+    EXPECT_EQ(h.accepted, 1u) << "refused handshakes are not counted as accepted";
+    EXPECT_EQ(dir->stats().slots_exhausted, 3u);
+    EXPECT_EQ(handshake_refusal_name(HandshakeRefusal::session_table_full), "session_table_full");
+
+    std::vector<audit::PolicyEvent> limits;
+    for (const audit::Event &e : audit_events())
+        if (const auto *p = std::get_if<audit::PolicyEvent>(&e.payload)) {
+            EXPECT_EQ(e.session_id, 0u);
+            limits.push_back(*p);
+        }
+    ASSERT_EQ(limits.size(), 2u) << "one PolicyEvent per second of refusals";
+    EXPECT_EQ(limits[0].policy_name, "limits.max_sessions");
+    EXPECT_EQ(limits[0].threshold_value, 1.0);
+    EXPECT_EQ(limits[0].observed_value, 1.0);
+    EXPECT_TRUE(check_audit().violations.empty());
+    EXPECT_EQ(dir->live_sessions(), 1u);
+}
+
 TEST_F(HandshakeResponse, EachPeerGetsItsOwnSessionAndRoutes) {
     Client second(gateway.public_key());
     PeerSpec b = client_peer(second);
