@@ -1,0 +1,55 @@
+#include "client/path_ranking.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace jg::client {
+namespace {
+
+PathStanding path(uint8_t id, int64_t last_rx, double rtt, double loss, bool measured = true) {
+    PathStanding p;
+    p.id = id;
+    p.last_rx_ms = last_rx;
+    p.has_health = measured;
+    p.health.rtt_ms = rtt;
+    p.health.loss_ratio = loss;
+    return p;
+}
+
+constexpr int64_t kNow = 100'000;
+constexpr int64_t kFresh = 2'000;
+
+TEST(PathRanking, ExcludesTheActivePathAndPathsThatCannotSend) {
+    std::vector<PathStanding> paths = {path(1, kNow, 5, 0), path(2, kNow, 5, 0),
+                                       path(3, kNow, 5, 0)};
+    paths[2].can_send = false;
+    EXPECT_EQ(rank_candidates(paths, 1, kNow, kFresh), (std::vector<uint8_t>{2}));
+}
+
+TEST(PathRanking, RecentlyHeardPathsComeBeforeSilentOnesWhateverTheirScore) {
+    std::vector<PathStanding> paths = {path(1, kNow, 5, 0), path(2, kNow - 10'000, 1, 0),
+                                       path(3, kNow - 100, 80, 0.05)};
+    EXPECT_EQ(rank_candidates(paths, 1, kNow, kFresh), (std::vector<uint8_t>{3, 2}));
+}
+
+TEST(PathRanking, AmongFreshPathsTheBetterScoreWins) {
+    std::vector<PathStanding> paths = {path(1, kNow, 5, 0), path(2, kNow, 40, 0),
+                                       path(3, kNow, 10, 0), path(4, kNow, 10, 0.3)};
+    EXPECT_EQ(rank_candidates(paths, 1, kNow, kFresh), (std::vector<uint8_t>{3, 2, 4}));
+}
+
+TEST(PathRanking, MeasuredBeforeUnmeasuredThenConfigurationOrder) {
+    std::vector<PathStanding> paths = {path(1, kNow, 5, 0), path(2, kNeverHeard, 0, 0, false),
+                                       path(3, kNeverHeard, 0, 0, false),
+                                       path(4, kNow - 50'000, 30, 0)};
+    EXPECT_EQ(rank_candidates(paths, 1, kNow, kFresh), (std::vector<uint8_t>{4, 2, 3}));
+}
+
+TEST(PathRanking, EmptyWhenOnlyTheActivePathExists) {
+    std::vector<PathStanding> paths = {path(1, kNow, 5, 0)};
+    EXPECT_TRUE(rank_candidates(paths, 1, kNow, kFresh).empty());
+}
+
+}  // namespace
+}  // namespace jg::client

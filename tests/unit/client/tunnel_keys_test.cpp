@@ -1,0 +1,138 @@
+#include "client/tunnel_keys.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <vector>
+
+#include "proto/transport.hpp"
+
+namespace jg::client {
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t kUnixNs = 1'800'000'000ull * 1'000'000'000ull;
+
+// A lib/proto responder standing in for the gateway's control core.
+struct Gateway {
+    proto::StaticIdentity identity = proto::StaticIdentity::generate();
+    proto::PeerHandshakeState peer;
+    proto::TransportKeypair keys{};
+    uint64_t counter = 0;
+
+    Result<std::array<uint8_t, proto::kResponseSize>> respond(std::span<const uint8_t> init,
+                                                              uint64_t now_ns, uint32_t index) {
+        auto hs = proto::ResponderHandshake::consume_initiation(
+            identity, init,
+            [&](const proto::Key &k) { return k == peer.public_key ? &peer : nullptr; }, now_ns);
+        if (!hs)
+            return hs.error();
+        proto::CookieJar jar(peer.public_key);
+        std::array<uint8_t, proto::kResponseSize> out{};
+        auto kp = hs->create_response(index, now_ns, jar, out);
+        if (!kp)
+            return kp.error();
+        keys = *kp;
+        return out;
+    }
+    std::vector<uint8_t> seal(std::span<const uint8_t> plaintext) {
+        std::vector<uint8_t> out(proto::transport_message_size(plaintext.size()));
+        out.resize(
+            proto::seal_transport(keys.send_key, keys.remote_index, counter++, plaintext, out));
+        return out;
+    }
+    std::optional<std::vector<uint8_t>> open(std::span<const uint8_t> msg) {
+        const auto parsed = proto::parse_transport(msg);
+        if (!parsed.ok() || parsed.view.receiver_index() != keys.local_index)
+            return std::nullopt;
+        std::vector<uint8_t> out(parsed.view.padded_plaintext_size());
+        auto n = proto::open_transport(keys.recv_key, parsed.view, out);
+        if (!n)
+            return std::nullopt;
+        out.resize(*n);
+        return out;
+    }
+};
+
+class TunnelKeysTest : public ::testing::Test {
+  protected:
+    TunnelKeysTest() : client_id_(proto::StaticIdentity::generate()) {
+        gw_.peer.public_key = client_id_.public_key();
+    }
+    proto::StaticIdentity client_id_;
+    Gateway gw_;
+};
+
+TEST_F(TunnelKeysTest, HandshakeThenTrafficBothWaysWithReplayRefused) {
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    EXPECT_FALSE(keys.has_keys());
+    EXPECT_TRUE(keys.seal(std::vector<uint8_t>{1}).empty());
+    auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
+    ASSERT_TRUE(init);
+    EXPECT_TRUE(keys.handshake_in_flight());
+    auto resp = gw_.respond(*init, 1000 * kMs, 0x1234);
+    ASSERT_TRUE(resp) << resp.error().message();
+    EXPECT_EQ(keys.consume_reply(*resp, 1001 * kMs), ReplyOutcome::completed);
+    EXPECT_TRUE(keys.has_keys());
+    EXPECT_FALSE(keys.handshake_in_flight());
+    EXPECT_EQ(keys.completed_handshakes(), 1u);
+    // The same response again belongs to no handshake in flight.
+    EXPECT_EQ(keys.consume_reply(*resp, 1001 * kMs), ReplyOutcome::ignored);
+
+    const std::vector<uint8_t> up = {0x45, 0, 0, 20};
+    auto sealed = keys.seal(up);
+    auto at_gw = gw_.open(sealed);
+    ASSERT_TRUE(at_gw);
+    EXPECT_EQ(std::vector<uint8_t>(at_gw->begin(), at_gw->begin() + 4), up);
+
+    const std::vector<uint8_t> down = {0x04, 9, 9};
+    auto msg = gw_.seal(down);
+    auto opened = keys.open(msg, 1002 * kMs);
+    ASSERT_TRUE(opened);
+    EXPECT_EQ(std::vector<uint8_t>(opened->plaintext.begin(), opened->plaintext.begin() + 3), down);
+    EXPECT_FALSE(keys.open(msg, 1002 * kMs)) << "a replayed counter must be refused";
+    msg = gw_.seal(down);
+    msg.back() ^= 1;
+    EXPECT_FALSE(keys.open(msg, 1002 * kMs)) << "a forged tag must be refused";
+}
+
+TEST_F(TunnelKeysTest, WrongGatewayKeyNeverCompletes) {
+    Gateway other;
+    other.peer.public_key = client_id_.public_key();
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
+    ASSERT_TRUE(init);
+    // The initiation is sealed to gw_, so another responder cannot even read it.
+    EXPECT_FALSE(other.respond(*init, 1000 * kMs, 7));
+}
+
+TEST_F(TunnelKeysTest, RekeyIsDueAfterRekeyAfterTimeAndKeysExpireAfterRejectAfterTime) {
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    const uint64_t t0 = 1000 * kMs;
+    auto init = keys.start_handshake(kUnixNs, t0);
+    ASSERT_TRUE(init);
+    auto resp = gw_.respond(*init, t0, 1);
+    ASSERT_TRUE(resp);
+    ASSERT_EQ(keys.consume_reply(*resp, t0), ReplyOutcome::completed);
+    EXPECT_FALSE(keys.needs_rekey(t0 + 119'000 * kMs));
+    EXPECT_TRUE(keys.needs_rekey(t0 + 121'000 * kMs));
+
+    // A second handshake rotates: traffic under the old keypair still opens (previous).
+    auto old_msg = gw_.seal(std::vector<uint8_t>{});
+    auto init2 = keys.start_handshake(kUnixNs + 121'000 * kMs, t0 + 121'000 * kMs);
+    ASSERT_TRUE(init2);
+    Gateway &g = gw_;
+    auto resp2 = g.respond(*init2, t0 + 121'000 * kMs, 2);
+    ASSERT_TRUE(resp2) << resp2.error().message();
+    ASSERT_EQ(keys.consume_reply(*resp2, t0 + 121'000 * kMs), ReplyOutcome::completed);
+    EXPECT_EQ(keys.completed_handshakes(), 2u);
+    EXPECT_FALSE(keys.needs_rekey(t0 + 122'000 * kMs));
+    EXPECT_FALSE(keys.expire(t0 + 122'000 * kMs));
+    // Everything is gone once the newest keypair passes REJECT_AFTER_TIME.
+    EXPECT_TRUE(keys.expire(t0 + 121'000 * kMs + 181'000 * kMs));
+    EXPECT_FALSE(keys.has_keys());
+    (void)old_msg;
+}
+
+}  // namespace
+}  // namespace jg::client
