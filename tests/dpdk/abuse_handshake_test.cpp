@@ -66,44 +66,43 @@ uint64_t ns_now() {
     return uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
 }
 
+// Writes IPv4 + UDP headers (addresses and ports host order) at `at`, before `payload`
+// bytes that follow them.
+void put_ipv4_udp(uint8_t *at, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                  size_t payload) {
+    auto *ip4 = reinterpret_cast<rte_ipv4_hdr *>(at);
+    ip4->version_ihl = RTE_IPV4_VHL_DEF;
+    ip4->total_length =
+        rte_cpu_to_be_16(uint16_t(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + payload));
+    ip4->time_to_live = 61;
+    ip4->next_proto_id = IPPROTO_UDP;
+    ip4->src_addr = rte_cpu_to_be_32(src);
+    ip4->dst_addr = rte_cpu_to_be_32(dst);
+    ip4->hdr_checksum = rte_ipv4_cksum(ip4);
+    auto *udp = reinterpret_cast<rte_udp_hdr *>(ip4 + 1);
+    udp->src_port = rte_cpu_to_be_16(sport);
+    udp->dst_port = rte_cpu_to_be_16(dport);
+    udp->dgram_len = rte_cpu_to_be_16(uint16_t(sizeof(rte_udp_hdr) + payload));
+}
+
 // A UDP/IPv4 frame on the outer wire from `ip:port` to the gateway's listen port.
 Bytes wire_frame(uint32_t ip, uint16_t port, const uint8_t *wg, size_t len) {
-    Bytes f(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + len);
+    constexpr size_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
+    Bytes f(kHeaders + len);
     auto *eth = reinterpret_cast<rte_ether_hdr *>(f.data());
     eth->dst_addr = kGwOuterMac;
     eth->src_addr = kUplinkMac;
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    auto *ip4 = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
-    ip4->version_ihl = RTE_IPV4_VHL_DEF;
-    ip4->total_length = rte_cpu_to_be_16(uint16_t(f.size() - sizeof(rte_ether_hdr)));
-    ip4->time_to_live = 61;
-    ip4->next_proto_id = IPPROTO_UDP;
-    ip4->src_addr = rte_cpu_to_be_32(ip);
-    ip4->dst_addr = rte_cpu_to_be_32(kGwOuterIp);
-    ip4->hdr_checksum = rte_ipv4_cksum(ip4);
-    auto *udp = reinterpret_cast<rte_udp_hdr *>(ip4 + 1);
-    udp->src_port = rte_cpu_to_be_16(port);
-    udp->dst_port = rte_cpu_to_be_16(kGatewayPort);
-    udp->dgram_len = rte_cpu_to_be_16(uint16_t(sizeof(rte_udp_hdr) + len));
-    std::memcpy(udp + 1, wg, len);
+    put_ipv4_udp(f.data() + sizeof(rte_ether_hdr), ip, port, kGwOuterIp, kGatewayPort, len);
+    std::memcpy(f.data() + kHeaders, wg, len);
     return f;
 }
 
 // The inner IPv4/UDP packet a client tunnels to the server (no Ethernet header).
 Bytes inner_packet(uint32_t tunnel_ip, uint16_t seq) {
-    Bytes p(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + 32, uint8_t(seq));
-    auto *ip4 = reinterpret_cast<rte_ipv4_hdr *>(p.data());
-    ip4->version_ihl = RTE_IPV4_VHL_DEF;
-    ip4->total_length = rte_cpu_to_be_16(uint16_t(p.size()));
-    ip4->time_to_live = 64;
-    ip4->next_proto_id = IPPROTO_UDP;
-    ip4->src_addr = rte_cpu_to_be_32(tunnel_ip);
-    ip4->dst_addr = rte_cpu_to_be_32(kServerIp);
-    ip4->hdr_checksum = rte_ipv4_cksum(ip4);
-    auto *udp = reinterpret_cast<rte_udp_hdr *>(ip4 + 1);
-    udp->src_port = rte_cpu_to_be_16(seq);
-    udp->dst_port = rte_cpu_to_be_16(9);
-    udp->dgram_len = rte_cpu_to_be_16(uint16_t(p.size() - sizeof(rte_ipv4_hdr)));
+    constexpr size_t kPayload = 32;
+    Bytes p(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + kPayload, uint8_t(seq));
+    put_ipv4_udp(p.data(), tunnel_ip, seq, kServerIp, 9, kPayload);
     return p;
 }
 

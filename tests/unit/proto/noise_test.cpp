@@ -92,6 +92,16 @@ void expect_matching(const TransportKeypair &i, const TransportKeypair &r) {
     EXPECT_FALSE(r.is_initiator);
 }
 
+// Message 2 from `rh`, consumed by `ih`: both ends must derive the same keypair.
+void expect_response_completes(InitiatorHandshake &ih, ResponderHandshake &rh, CookieJar &jar,
+                               std::array<uint8_t, kResponseSize> &resp) {
+    auto rkp = rh.create_response(0x22222222, kNowNs, jar, resp);
+    ASSERT_TRUE(rkp.ok()) << rkp.error().message();
+    auto ikp = ih.consume_response(resp, kNowNs);
+    ASSERT_TRUE(ikp.ok()) << ikp.error().message();
+    expect_matching(*ikp, *rkp);
+}
+
 TEST_F(HandshakeTest, FullHandshakeWithoutPskYieldsMatchingKeypairs) {
     auto ih = initiate(Key{});
     auto rh = ResponderHandshake::consume_initiation(responder, init_msg, lookup(), kNowNs);
@@ -122,11 +132,7 @@ TEST_F(HandshakeTest, PrecomputedStaticStaticIsBothStaticKeysDhAndCarriesTheHand
     auto ih = initiate(Key{});
     auto rh = ResponderHandshake::consume_initiation(responder, init_msg, lookup(), kNowNs);
     ASSERT_TRUE(rh.ok()) << rh.error().message();
-    auto rkp = rh->create_response(0x22222222, kNowNs, jar_to_initiator, resp_msg);
-    ASSERT_TRUE(rkp.ok());
-    auto ikp = ih.consume_response(resp_msg, kNowNs);
-    ASSERT_TRUE(ikp.ok()) << ikp.error().message();
-    expect_matching(*ikp, *rkp);
+    expect_response_completes(ih, *rh, jar_to_initiator, resp_msg);
 }
 
 TEST_F(HandshakeTest, WithoutPrecomputationTheFirstInitiationFillsTheCache) {
@@ -148,11 +154,7 @@ TEST_F(HandshakeTest, ANewLocalKeyRecomputesTheCachedStaticStatic) {
     ASSERT_TRUE(rh.ok()) << rh.error().message();
     EXPECT_EQ(peer.static_static_local, responder.public_key());
     EXPECT_NE(peer.static_static, old_dh);
-    auto rkp = rh->create_response(9, kNowNs, jar_to_initiator, resp_msg);
-    ASSERT_TRUE(rkp.ok());
-    auto ikp = ih.consume_response(resp_msg, kNowNs);
-    ASSERT_TRUE(ikp.ok()) << ikp.error().message();
-    expect_matching(*ikp, *rkp);
+    expect_response_completes(ih, *rh, jar_to_initiator, resp_msg);
 }
 
 TEST_F(HandshakeTest, ALowOrderPeerKeyIsRefusedWhenPrecomputed) {
