@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every fuzz target built by build_fuzzers.sh for SECONDS each, from a temporary copy of
-# its seed corpus (the repository never grows), and prints the executions per target:
+# Runs every fuzz target built by build_fuzzers.sh for SECONDS each and prints, per target,
+# executions, executions per second and coverage (libFuzzer's cov/ft counters):
 #   tests/fuzz/run_fuzzers.sh OUTDIR SECONDS [TARGET...]
+# FUZZ_JOBS targets run at once (default: the number of CPUs), one libFuzzer process each.
+# Each target starts from its seed corpus; by default from a temporary copy (the repository
+# never grows), or from FUZZ_CORPUS_DIR/<target>, which keeps what it finds across runs.
 # Exits non-zero when any target crashes, leaks, times out or breaks an invariant; the
 # reproducer is kept in OUTDIR/findings/<target>/ and its path printed.
 set -uo pipefail
@@ -14,6 +17,7 @@ out=$(cd "$1" && pwd)
 seconds=$2
 shift 2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+jobs=${FUZZ_JOBS:-$(nproc)}
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
     targets=(fuzz_outer_packet fuzz_handshake_responder fuzz_control_message fuzz_config
@@ -22,31 +26,54 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+corpus_root=${FUZZ_CORPUS_DIR:-$work/corpus}
 
+# One target: fuzz, then write a one-line result to $work/<target>.result.
+run_one() {
+    local target=$1
+    local corpus="$corpus_root/$target" findings="$out/findings/$target" log="$out/$target.log"
+    mkdir -p "$corpus" "$findings"
+    cp -rn "$here/corpus/$target/." "$corpus/"
+    local args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+                -artifact_prefix="$findings/")
+    [[ -f "$here/dict/$target.dict" ]] && args+=(-dict="$here/dict/$target.dict")
+    "$out/$target" "${args[@]}" "$corpus" >"$log" 2>&1
+    local rc=$?
+    local execs rate cov ft
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    local line
+    line=$(printf '%-26s %12s executions in %ss (%s/s), cov %s, ft %s, corpus %s' "$target" \
+        "${execs:-?}" "$seconds" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
+        "$(find "$corpus" -type f | wc -l)")
+    if [[ $rc -eq 0 ]]; then
+        echo "$line: ok" >"$work/$target.result"
+    else
+        {
+            echo "$line: FAILED (exit $rc)"
+            grep -E 'ERROR|invariant failed|SUMMARY|Test unit written|terminate called|what\(\)' \
+                "$log" | head -20
+            echo "full log: $log"
+        } >"$work/$target.result"
+        return 1
+    fi
+}
+
+pids=()
+for target in "${targets[@]}"; do
+    run_one "$target" &
+    pids+=($!)
+    if (( ${#pids[@]} >= jobs )); then
+        wait "${pids[0]}"
+        pids=("${pids[@]:1}")
+    fi
+done
+wait
 failed=0
 for target in "${targets[@]}"; do
-    corpus="$work/corpus/$target"
-    findings="$out/findings/$target"
-    mkdir -p "$corpus" "$findings"
-    cp -r "$here/corpus/$target/." "$corpus/"
-    args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
-          -artifact_prefix="$findings/")
-    if [[ -f "$here/dict/$target.dict" ]]; then
-        args+=(-dict="$here/dict/$target.dict")
-    fi
-    log="$out/$target.log"
-    "$out/$target" "${args[@]}" "$corpus" >"$log" 2>&1
-    rc=$?
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    if [[ $rc -eq 0 ]]; then
-        printf '%-26s %12s executions in %ss: ok\n' "$target" "${execs:-?}" "$seconds"
-    else
-        failed=1
-        printf '%-26s %12s executions in %ss: FAILED (exit %d)\n' "$target" "${execs:-?}" \
-            "$seconds" "$rc"
-        grep -E 'ERROR|invariant failed|SUMMARY|Test unit written|terminate called|what\(\)' \
-            "$log" | head -20
-        echo "full log: $log"
-    fi
+    cat "$work/$target.result" 2>/dev/null || echo "$target: no result"
+    grep -q ': ok$' "$work/$target.result" 2>/dev/null || failed=1
 done
 exit $failed
