@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Meson test 'fuzz-smoke': builds every fuzz target into a temporary directory and runs each
-# for 20 s from its seed corpus. Exit 77 (skipped) without clang++ or its libFuzzer runtime.
+# for SECONDS (20 by default; tests/run_all.sh passes 60) from its seed corpus, as many at once
+# as there are CPUs. Exit 77 (skipped) without clang++ or its libFuzzer runtime.
 #   fuzz_smoke.sh SOURCE_ROOT [SECONDS]
 set -uo pipefail
 
