@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "control/admin_endpoint.hpp"
+#include "control/admin_socket.hpp"
 #include "control/control_core.hpp"
 #include "control/control_loop.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
@@ -42,15 +43,6 @@ extern "C" void on_stop_signal(int) {
     g_stop.store(true);
 }
 
-// One DPDK runtime directory per node, so several gateways (or a gateway and its tests)
-// can share a host.
-std::string file_prefix(const std::string &node_id) {
-    std::string p = "jumpgate-";
-    for (char c : node_id)
-        p += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-    return p;
-}
-
 std::vector<std::string> full_eal_arguments(const GatewayConfig &cfg) {
     auto args = eal_arguments(cfg, "jumpgate");
     bool has_prefix = false;
@@ -58,7 +50,7 @@ std::vector<std::string> full_eal_arguments(const GatewayConfig &cfg) {
         has_prefix |= a.rfind("--file-prefix", 0) == 0;
     if (!has_prefix) {
         args.push_back("--file-prefix");
-        args.push_back(file_prefix(cfg.node_id));
+        args.push_back(control::gateway_file_prefix(cfg.node_id));
     }
     return args;
 }
@@ -420,7 +412,8 @@ std::unique_ptr<control::AdminEndpoint> start_admin(const Bringup &b, std::ostre
         log << "warning: " << admin.error().message() << "; running without admin commands\n";
         return nullptr;
     }
-    log << "admin: /jumpgate/ commands on the DPDK telemetry socket\n";
+    log << "admin: /jumpgate/ commands on " << rte_eal_get_runtime_dir()
+        << "/dpdk_telemetry.v2 (jumpgatectl)\n";
     return std::move(admin).value();
 }
 

@@ -1,14 +1,24 @@
 // jumpgatectl: the operator's tool. Offline commands work on files (audit logs, policies,
-// scenario scripts); the gateway's live commands will talk to its telemetry socket.
+// scenario scripts); live commands talk to a running gateway over its DPDK telemetry socket
+// (app/jumpgatectl/README.md lists them all).
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
 
 int main(int argc, char **argv) {
-    CLI::App app{"jumpgatectl: inspect and verify a jumpgate gateway's audit trail"};
+    CLI::App app{
+        "jumpgatectl: operate a running jumpgate gateway and verify its audit trail.\n"
+        "Live (gateway chosen by --socket, --node-id or --config; exit 2 when none "
+        "answers):\n"
+        "  sessions | session ID | terminate ID | policy show | policy reload FILE | "
+        "stats\n"
+        "Offline: audit-check FILE | session ID --timeline --audit FILE | simulate "
+        "SCRIPT\n"
+        "Tables by default, JSON with --json."};
     app.set_version_flag("--version", JUMPGATE_VERSION);
     app.require_subcommand(1);
     int exit_code = jg::ctl::kExitOk;
+    jg::ctl::add_admin_commands(app, exit_code);
     jg::ctl::add_audit_check_command(app, exit_code);
     jg::ctl::add_session_command(app, exit_code);
     jg::ctl::add_simulate_command(app, exit_code);

@@ -1,10 +1,12 @@
-// `jumpgatectl session ID --timeline --audit FILE`: one session's life as recorded in an
-// audit log, as a table or as the raw JSON lines.
+// `jumpgatectl session ID`: one live session from the running gateway, with its last
+// transitions; with --timeline --audit FILE, its whole life as recorded in an audit log, as a
+// table or as the raw JSON lines.
 #include <fstream>
 #include <iostream>
 #include <string>
 
 #include "commands.hpp"
+#include "gateway_address.hpp"
 #include "telemetry/audit_json.hpp"
 #include "telemetry/audit_timeline.hpp"
 
@@ -16,6 +18,7 @@ struct SessionOptions {
     bool timeline = false;
     std::string audit_file;
     bool json = false;
+    GatewayAddress gateway;
 };
 
 int run(const SessionOptions &o) {
@@ -24,9 +27,10 @@ int run(const SessionOptions &o) {
         std::cerr << "jumpgatectl: session id \"" << o.id << "\" is not 1..16 hex digits\n";
         return kExitInput;
     }
-    if (!o.timeline || o.audit_file.empty()) {
-        // Live session queries need the gateway's telemetry socket; offline, the log it is.
-        std::cerr << "jumpgatectl: session: only --timeline --audit FILE is supported\n";
+    if (!o.timeline)
+        return run_live_session(o.gateway, *id, o.json);
+    if (o.audit_file.empty()) {
+        std::cerr << "jumpgatectl: session --timeline needs --audit FILE\n";
         return kExitInput;
     }
     std::ifstream in(o.audit_file);
@@ -61,12 +65,15 @@ int run(const SessionOptions &o) {
 
 void add_session_command(CLI::App &app, int &exit_code) {
     auto options = std::make_shared<SessionOptions>();
-    CLI::App *cmd = app.add_subcommand("session", "Show one session");
+    CLI::App *cmd = app.add_subcommand(
+        "session", "Show one live session, or (--timeline) its history in an audit log");
     cmd->add_option("ID", options->id, "session id, hex (as in the audit log's session_id)")
         ->required();
     cmd->add_flag("--timeline", options->timeline, "the session's audit events, oldest first");
     cmd->add_option("--audit", options->audit_file, "audit log to read the timeline from");
-    cmd->add_flag("--json", options->json, "print the raw JSON lines instead of a table");
+    cmd->add_flag("--json", options->json,
+                  "print JSON (with --timeline: the raw audit lines) instead of a table");
+    add_gateway_options(cmd, options->gateway);
     cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 
