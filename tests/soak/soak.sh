@@ -3,12 +3,14 @@
 # namespace made for this run, for MINUTES minutes: every client pings the inner host
 # continuously, one client changes its source port every FAILOVER_S seconds (a failover the
 # gateway follows as legacy roaming), one client makes a fresh handshake every REKEY_S
-# seconds. Every SAMPLE_S seconds it samples the gateway's RSS and, from /metrics, the mbufs in
+# seconds, and half-way through `jumpgatectl policy reload` swaps the policy (a new version
+# with other limits) under the running sessions. Every SAMPLE_S seconds it samples the gateway's RSS and, from /metrics, the mbufs in
 # use, packets, drops and worker loop progress. At the end it checks:
 #   - mbufs in use back to the baseline taken before the traffic started;
 #   - RSS flat after warm-up (growth below RSS_SLACK_KB between the end of warm-up and the end);
 #   - no worker stall (packets received grow in every sample while traffic runs);
 #   - ping loss per client below LOSS_MAX_PCT;
+#   - the reload was accepted and later audit events carry the new policy version;
 #   - jumpgatectl audit-check passes on the audit log.
 # Prints the figures and 'soak: PASS' or 'soak: FAIL (...)'.
 #   tests/soak/soak.sh JUMPGATE JUMPGATECTL [MINUTES]
@@ -48,15 +50,18 @@ path, port, peers = sys.argv[1], sys.argv[2], sys.argv[3]
 text = open(path).read()
 text = re.sub(r"peers:\n(  .*\n)+", "peers:\n" + peers, text)
 text = re.sub(r"listen: 127\.0\.0\.1:\d+", "listen: 127.0.0.1:" + port, text)
-text += """policies:
+policy = """policies:
   soak:
-    version: "soak-1"
+    version: "VERSION"
     session: {max_lifetime_ms: 28800000, transport_lost_ttl_ms: 15000}
     volatility: {loss_volatile_threshold: 0.2}
-    switching: {max_switches_per_min: 30, switch_cooldown_ms: 1000, recovery_window_ms: 8000}
+    switching: {max_switches_per_min: SWITCHES, switch_cooldown_ms: 1000, recovery_window_ms: 8000}
     security: {reattach_proof_max_age_ms: 5000}
 """
-open(path, "w").write(text)
+open(path, "w").write(text + policy.replace("VERSION", "soak-1").replace("SWITCHES", "30"))
+# What the reload half-way through loads.
+open(path.replace("gw.yaml", "policy-2.yaml"), "w").write(
+    policy.replace("VERSION", "soak-2").replace("SWITCHES", "40"))
 PY
 gw_start
 gw_client_up client0 41000
@@ -109,6 +114,7 @@ next_rekey=$((start + REKEY_S))
 next_sample=$start
 failovers=0
 rekeys=0
+reloaded=0
 port_turn=0
 warm_rss=""
 stalls=0
@@ -135,6 +141,13 @@ while :; do
       allowed-ips 198.51.100.0/24
     rekeys=$((rekeys + 1))
     next_rekey=$((now + REKEY_S))
+  fi
+  if (( reloaded == 0 )) && (( now - start >= DURATION / 2 )); then
+    if "$JUMPGATECTL" policy reload --config "$JG_WORK/gw.yaml" "$JG_WORK/policy-2.yaml"; then
+      reloaded=1
+    else
+      reloaded=2
+    fi
   fi
   if (( now >= next_sample )); then
     rss=$(rss_kb)
@@ -175,7 +188,10 @@ for i in $(seq 0 $((CLIENTS - 1))); do
 done
 echo "--- figures"
 echo "duration ${DURATION}s, $CLIENTS clients, $failovers failovers, $rekeys rekeys"
-echo "policy reload: not exercised (the gateway has no reload entry point; policies load at start)"
+case $reloaded in
+  1) echo "policy reload: accepted half-way (soak-1 -> soak-2)" ;;
+  *) echo "policy reload: refused or not reached"; fails+=("policy reload failed") ;;
+esac
 echo "mbufs in use: baseline $baseline_mbufs, end $end_mbufs"
 echo "RSS: after warm-up ${warm_rss} kB, end ${end_rss} kB (growth $((end_rss - warm_rss)) kB)"
 echo "worker stalls (samples without new packets): $stalls"
@@ -190,6 +206,9 @@ import collections, json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = collections.Counter(e["event_type"] for e in ev)
 print("audit events:", dict(sorted(by.items())))
+print("policy versions:", dict(collections.Counter(e.get("policy_version") for e in ev)))
+if not any(e.get("policy_version") == "soak-2" for e in ev):
+    print("no audit event under the reloaded policy version soak-2")
 PY
 if "$JUMPGATECTL" audit-check "$GW_AUDIT"; then
   echo "audit-check: ok"
