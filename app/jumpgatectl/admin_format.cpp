@@ -22,7 +22,7 @@ std::string field(const nlohmann::json &o, const char *name) {
 
 std::string age_text(const nlohmann::json &o) {
     const auto it = o.find("age_s");
-    if (it == o.end() || !it->is_number_unsigned())
+    if (it == o.end() || !it->is_number_integer())
         return "-";
     const uint64_t s = it->get<uint64_t>();
     if (s < 120)
@@ -201,7 +201,7 @@ std::string stats_text(const nlohmann::json &listing) {
     size_t i = 0;
     for (const auto &w : listing.at("workers")) {
         std::string busy = "-";
-        if (const auto it = w.find("busy_permille"); it != w.end() && it->is_number_unsigned()) {
+        if (const auto it = w.find("busy_permille"); it != w.end() && it->is_number_integer()) {
             const uint64_t pm = it->get<uint64_t>();
             busy = std::to_string(pm / 10) + "." + std::to_string(pm % 10) + "%";
         }
