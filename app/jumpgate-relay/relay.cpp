@@ -257,12 +257,15 @@ void Relay::log_event(nlohmann::json event) {
     std::fflush(log_.get());
 }
 
+ssize_t Relay::receive(int fd, UdpEndpoint &from) {
+    from.length = sizeof from.storage;
+    return recvfrom(fd, buffer_.data(), buffer_.size(), 0, from.addr(), &from.length);
+}
+
 void Relay::drain_listen() {
     for (int i = 0; i < kReadBudget; ++i) {
         UdpEndpoint from;
-        from.length = sizeof from.storage;
-        ssize_t n = recvfrom(listen_fd_.get(), buffer_.data(), buffer_.size(), 0, from.addr(),
-                             &from.length);
+        ssize_t n = receive(listen_fd_.get(), from);
         if (n < 0) {
             return;  // EAGAIN, or an ICMP error for an earlier send: nothing to forward
         }
@@ -279,9 +282,7 @@ void Relay::drain_listen() {
 void Relay::drain_upstream() {
     for (int i = 0; i < kReadBudget; ++i) {
         UdpEndpoint from;
-        from.length = sizeof from.storage;
-        ssize_t n = recvfrom(upstream_fd_.get(), buffer_.data(), buffer_.size(), 0, from.addr(),
-                             &from.length);
+        ssize_t n = receive(upstream_fd_.get(), from);
         if (n < 0) {
             return;
         }
@@ -347,14 +348,19 @@ void Relay::emit(Direction d, const uint8_t *data, size_t len, bool duplicate, b
     }
     if (st.held) {
         // The packet just sent overtook the held one: that is the reordering.
-        HeldPacket h = std::move(*st.held);
-        st.held.reset();
         ++st.counters.reordered;
+        release_held(d);
+    }
+}
+
+void Relay::release_held(Direction d) {
+    DirectionState &st = state(d);
+    HeldPacket h = std::move(*st.held);
+    st.held.reset();
+    send(d, h.bytes.data(), h.bytes.size());
+    if (h.duplicate) {
         send(d, h.bytes.data(), h.bytes.size());
-        if (h.duplicate) {
-            send(d, h.bytes.data(), h.bytes.size());
-            ++st.counters.duplicated;
-        }
+        ++st.counters.duplicated;
     }
 }
 
@@ -411,15 +417,8 @@ void Relay::on_timer() {
         emit(s.direction, s.bytes.data(), s.bytes.size(), s.duplicate, s.hold_for_reorder);
     }
     for (Direction d : kDirections) {
-        DirectionState &st = state(d);
-        if (st.held && st.held->deadline_ns <= now) {
-            HeldPacket h = std::move(*st.held);
-            st.held.reset();
-            send(d, h.bytes.data(), h.bytes.size());
-            if (h.duplicate) {
-                send(d, h.bytes.data(), h.bytes.size());
-                ++st.counters.duplicated;
-            }
+        if (state(d).held && state(d).held->deadline_ns <= now) {
+            release_held(d);  // nothing overtook it in time: sent in order after all
         }
     }
 }

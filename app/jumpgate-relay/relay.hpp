@@ -2,7 +2,10 @@
 // socket and script. Everything runs on the thread that calls run(); nothing is shared.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -107,12 +110,14 @@ class Relay {
     uint64_t now_ms() const;
 
     Status watch(int fd, uint64_t tag);
+    ssize_t receive(int fd, UdpEndpoint &from);  // into buffer_
     void drain_listen();
     void drain_upstream();
     void drain_replay_source(int fd);
     void on_packet(Direction d, const uint8_t *data, size_t len);
     void emit(Direction d, const uint8_t *data, size_t len, bool duplicate, bool hold);
     void send(Direction d, const uint8_t *data, size_t len);
+    void release_held(Direction d);
     void on_timer();
     void arm_timer();
     void accept_control();
