@@ -207,10 +207,12 @@ def main():
             time.sleep(0.005)
     after = {}
     wait_for(lambda: relay.stats()["up"]["received"] - before["received"] == n)
-    time.sleep(0.1)
     after = relay.stats()["up"]
-    delivered = up.count()
     dropped = after["dropped"]["loss"] - before["dropped"]["loss"]
+    check(after["forwarded"] - before["forwarded"] == n - dropped, f"relay counters {after}")
+    wait_for(lambda: up.count() >= n - dropped, 5)
+    time.sleep(0.05)
+    delivered = up.count()
     sd = (n * 0.2 * 0.8) ** 0.5
     check(abs(dropped - n * 0.2) < 4.5 * sd, f"20% loss dropped {dropped} of {n}")
     check(delivered == n - dropped, f"upstream got {delivered}, relay dropped {dropped} of {n}")
