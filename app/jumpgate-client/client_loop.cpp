@@ -430,6 +430,8 @@ void Loop::on_hello_ack(const proto::HelloAck &m) {
              std::to_string(policy_.volatility.heartbeat_interval_ms) + " ms");
     drive(HandshakeCompleted{paths_[active_].socket.local(), encode_key(c_.gateway_public),
                              keys_.completed_handshakes() - 1});
+    // Both ends speak the extensions: the machine times our silence like the gateway's.
+    drive(HelloReceived{});
 }
 
 void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {

@@ -37,8 +37,8 @@ trap client_cleanup EXIT
 status_json() { "$CLIENT" status --status-socket "$STATUS_SOCK" --json 2>/dev/null; }
 # wait_status PYTHON_EXPR TIMEOUT_S: until the expression over `s` (status dict) holds.
 wait_status() {
-  local expr=$1 t=$2
-  for _ in $(seq 1 $((t * 10))); do
+  local expr=$1 deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt $deadline ]; do
     if status_json | python3 -c "import json,sys; s=json.load(sys.stdin); sys.exit(0 if ($expr) else 1)" 2>/dev/null; then
       return 0
     fi
