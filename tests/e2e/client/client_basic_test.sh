@@ -12,63 +12,15 @@ CLIENT=${3:?}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../gateway/gateway_env.sh"
 gw_require_tools
-command -v nft >/dev/null || { echo "SKIP: nft missing"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
-
-CLIENT_PID=""
-ECHO_PID=""
-SENDER_PID=""
-CLIENT_LOG=$JG_WORK/client.log
-CLIENT_AUDIT=$JG_WORK/client.jsonl
-STATUS_SOCK=$JG_WORK/client.sock
-APP_PORT=$((30000 + RANDOM % 10000))
-client_cleanup() {
-  local rc=$?
-  for p in "$SENDER_PID" "$CLIENT_PID" "$ECHO_PID"; do
-    [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
-  done
-  if [ $rc -ne 0 ] && [ -f "$CLIENT_LOG" ]; then
-    echo "--- client log (last 40 lines)"; tail -n 40 "$CLIENT_LOG"
-  fi
-  gw_cleanup
-}
-trap client_cleanup EXIT
-
-status_json() { "$CLIENT" status --status-socket "$STATUS_SOCK" --json 2>/dev/null; }
-# wait_status PYTHON_EXPR TIMEOUT_S: until the expression over `s` (status dict) holds.
-wait_status() {
-  local expr=$1 deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    if status_json | python3 -c "import json,sys; s=json.load(sys.stdin); sys.exit(0 if ($expr) else 1)" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  status_json || true
-  return 1
-}
+source "$HERE/client_env.sh"
 
 gw_keys gw
 gw_keys client
 gw_write_config "$(cat "$JG_WORK/client.pub")"
 gw_start
-ip -n "$NS_C" addr add 192.0.2.3/24 dev "$TAP_O"
-# The gateway learns our MAC from ARP; resolve both addresses before the first handshake.
-ip netns exec "$NS_C" ping -c 1 -W 2 -I 192.0.2.2 192.0.2.1 > /dev/null 2>&1 || true
-ip netns exec "$NS_C" ping -c 1 -W 2 -I 192.0.2.3 192.0.2.1 > /dev/null 2>&1 || true
-
-ip netns exec "$NS_H" python3 "$HERE/udp_traffic.py" echo 198.51.100.2 7777 &
-ECHO_PID=$!
-
+client_net_up
 t0=$(date +%s.%N)
-ip netns exec "$NS_C" "$CLIENT" --headless --app-socket "127.0.0.1:$APP_PORT" \
-  --inner-destination 198.51.100.2:7777 --tunnel-address 10.77.0.2 \
-  --path a=192.0.2.2 --path b=192.0.2.3 \
-  --gateway 192.0.2.1:51820 --gateway-public-key "$JG_WORK/gw.pub" \
-  --private-key "$JG_WORK/client.key" --log-json "$CLIENT_AUDIT" \
-  --status-socket "$STATUS_SOCK" --node-id "client-$JG_TAG" --handshake-timeout-ms 20000 \
-  > "$CLIENT_LOG" 2>&1 &
-CLIENT_PID=$!
+client_start
 
 wait_status "s['state'] == 'ATTACHED' and s['active_path'] == 'a' and len(s['paths']) == 2" 20 \
   || gw_fail "client not ATTACHED on path a within 20 s"
@@ -76,9 +28,7 @@ gw_log "client attached after $(python3 -c "print(round($(date +%s.%N) - $t0, 2)
 SID=$(status_json | python3 -c "import json,sys; print(json.load(sys.stdin)['session_id'])")
 gw_log "session $SID"
 
-ip netns exec "$NS_C" python3 "$HERE/udp_traffic.py" send 127.0.0.1 "$APP_PORT" 20 \
-  "$JG_WORK/stop" "$JG_WORK/traffic.json" &
-SENDER_PID=$!
+client_traffic_start 20
 wait_status "s['app']['received'] >= 50 and all(p['local'] != 'none' for p in s['paths'])" 10 \
   || gw_fail "no echoes through the tunnel"
 status_json | python3 -c "
@@ -105,9 +55,7 @@ before=$(status_json | python3 -c "import json,sys; print(json.load(sys.stdin)['
 wait_status "s['app']['received'] >= $before + 50" 10 || gw_fail "traffic did not resume on path b"
 "$CLIENT" status --status-socket "$STATUS_SOCK"
 
-touch "$JG_WORK/stop"
-wait "$SENDER_PID" || gw_fail "traffic sender failed"
-SENDER_PID=""
+client_traffic_stop
 python3 - "$JG_WORK/traffic.json" "$t_block" <<'PY' || gw_fail "traffic accounting"
 import json, sys
 d = json.load(open(sys.argv[1]))
