@@ -85,30 +85,19 @@ int run_sessions(const AdminOptions &o) {
     });
 }
 
-int run_stats(const AdminOptions &o) {
-    return with_gateway(o.gateway, [&](TelemetryClient &c) {
-        auto r = ask(c, "/jumpgate/stats");
+// One command whose reply is reshaped by `reshape` and shown by `text` (or as JSON).
+int run_listing(const GatewayAddress &gateway, bool json, const std::string &command,
+                const std::string &params, nlohmann::json (*reshape)(nlohmann::json),
+                std::string (*text)(const nlohmann::json &)) {
+    return with_gateway(gateway, [&](TelemetryClient &c) {
+        auto r = ask(c, command, params);
         if (!r)
             return print_error(r.error(), kExitFindings);
-        const nlohmann::json listing = stats_listing(*r);
-        if (o.json)
+        const nlohmann::json listing = reshape(std::move(*r));
+        if (json)
             print_json(listing);
         else
-            std::cout << stats_text(listing);
-        return kExitOk;
-    });
-}
-
-int run_policy_show(const AdminOptions &o) {
-    return with_gateway(o.gateway, [&](TelemetryClient &c) {
-        auto r = ask(c, "/jumpgate/policy");
-        if (!r)
-            return print_error(r.error(), kExitFindings);
-        const nlohmann::json listing = policy_listing(*r);
-        if (o.json)
-            print_json(listing);
-        else
-            std::cout << policy_text(listing);
+            std::cout << text(listing);
         return kExitOk;
     });
 }
@@ -172,17 +161,8 @@ AdminOptions &with_common(CLI::App *cmd, AdminOptions &o) {
 }  // namespace
 
 int run_live_session(const GatewayAddress &gateway, uint64_t session_id, bool json) {
-    return with_gateway(gateway, [&](TelemetryClient &c) {
-        auto r = ask(c, "/jumpgate/session", audit::format_session_id(session_id));
-        if (!r)
-            return print_error(r.error(), kExitFindings);
-        const nlohmann::json detail = session_detail(*r);
-        if (json)
-            print_json(detail);
-        else
-            std::cout << session_detail_text(detail);
-        return kExitOk;
-    });
+    return run_listing(gateway, json, "/jumpgate/session", audit::format_session_id(session_id),
+                       session_detail, session_detail_text);
 }
 
 void add_admin_commands(CLI::App &app, int &exit_code) {
@@ -200,13 +180,19 @@ void add_admin_commands(CLI::App &app, int &exit_code) {
 
     CLI::App *stats = app.add_subcommand("stats", "Session, handshake and worker counters");
     with_common(stats, *o);
-    stats->callback([o, &exit_code] { exit_code = run_stats(*o); });
+    stats->callback([o, &exit_code] {
+        exit_code =
+            run_listing(o->gateway, o->json, "/jumpgate/stats", {}, stats_listing, stats_text);
+    });
 
     CLI::App *policy = app.add_subcommand("policy", "Show or reload the running policy");
     policy->require_subcommand(1);
     CLI::App *show = policy->add_subcommand("show", "The policy profiles in force");
     with_common(show, *o);
-    show->callback([o, &exit_code] { exit_code = run_policy_show(*o); });
+    show->callback([o, &exit_code] {
+        exit_code =
+            run_listing(o->gateway, o->json, "/jumpgate/policy", {}, policy_listing, policy_text);
+    });
     CLI::App *reload = policy->add_subcommand(
         "reload", "Validate a policy file, then make the gateway load it (all or nothing)");
     with_common(reload, *o);
