@@ -863,6 +863,11 @@ ExitCode Loop::run(const std::atomic<bool> &stop) {
 Result<std::unique_ptr<ClientLoop>> ClientLoop::create(ClientConfig config) {
     std::vector<Path> paths;
     for (const PathSpec &spec : config.paths) {
+        if (spec.source && spec.source->addr[0] == 127 && config.paths.size() > 1)
+            log_line("warning: path " + spec.name +
+                     " uses a loopback source; the session "
+                     "state machine refuses loopback switch candidates, so no switch to it "
+                     "will be made (use a non-loopback address, e.g. in a namespace)");
         auto sock = PathSocket::open(spec);
         if (!sock)
             return sock.error();
