@@ -6,6 +6,7 @@
 # usage: flapping_test.sh JUMPGATE JUMPGATECTL JUMPGATE_CLIENT JUMPGATE_RELAY
 P_MAX_SWITCHES=6
 P_COOLDOWN_MS=2000
+P_HEARTBEAT_VOLATILE_MS=250
 source "$(dirname "$0")/scenario_env.sh" "$@" flapping
 
 scen_start

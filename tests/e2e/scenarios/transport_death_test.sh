@@ -4,6 +4,7 @@
 # validates. Measures the recovery time (last echo before the outage to the first after it)
 # and the datagrams lost. Same session throughout, exact transition sequences on both sides.
 # usage: transport_death_test.sh JUMPGATE JUMPGATECTL JUMPGATE_CLIENT JUMPGATE_RELAY
+P_HEARTBEAT_VOLATILE_MS=250
 source "$(dirname "$0")/scenario_env.sh" "$@" transport-death
 
 scen_start
