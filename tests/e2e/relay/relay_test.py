@@ -92,8 +92,9 @@ class Relay:
         self.control = os.path.join(WORK, f"relay{len(PROCS)}.sock")
         self.proc = subprocess.Popen(
             [RELAY, "--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream_port}",
-             "--bind-src", "127.0.0.1", "--control", self.control, "--seed", "7",
-             "--log-json", os.path.join(WORK, "events.jsonl"), *extra],
+             "--bind-src", "127.0.0.1", "--control", self.control,
+             "--log-json", os.path.join(WORK, "events.jsonl"),
+             *([] if "--seed" in extra else ["--seed", "7"]), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         PROCS.append(self.proc)
         line = self.proc.stdout.readline()
@@ -180,6 +181,13 @@ def main():
     print("bad flags and scripts: refused with exit 2, naming the flag or FILE:LINE")
 
     throughput()
+
+    # --- the same seed drops the same datagrams; another seed drops others
+    a, b, c = loss_pattern(11), loss_pattern(11), loss_pattern(12)
+    check(a == b, f"seed 11 twice: {len(a ^ b)} datagrams fared differently")
+    check(a != c, "seeds 11 and 12 dropped exactly the same datagrams")
+    print(f"seeded loss: seed 11 twice drops the same {1000 - len(a)} of 1000; "
+          f"seed 12 drops {1000 - len(c)} others")
 
     up = Upstream(echo=True)
     relay = Relay(up.port)
@@ -429,6 +437,31 @@ def throughput():
           f"{pps:.0f} packets/s each direction on this (shared) machine; relay CPU "
           f"{us_per_packet:.1f} us per datagram = {1e6 / max(us_per_packet, 0.01):.0f} "
           f"datagrams per CPU-second")
+
+
+def loss_pattern(seed, n=1000):
+    """The indexes of the datagrams a fresh relay with `--seed seed --drop 20` lets through."""
+    up_sock = udp()
+    up_sock.settimeout(0.3)
+    relay = Relay(up_sock.getsockname()[1], "--seed", str(seed), "--drop", "20")
+    cli = client_socket()
+    for i in range(n):
+        cli.sendto(b"%06d" % i, ("127.0.0.1", relay.port))
+        if i % 100 == 99:
+            time.sleep(0.002)
+    got = set()
+    try:
+        while True:
+            got.add(int(up_sock.recvfrom(65535)[0]))
+    except socket.timeout:
+        pass
+    st = relay.stats()["up"]
+    check(st["received"] == n and st["forwarded"] == len(got),
+          f"seed {seed}: relay {st}, upstream got {len(got)}")
+    relay.stop()
+    up_sock.close()
+    cli.close()
+    return got
 
 
 def round_trips(cli, port, n):
