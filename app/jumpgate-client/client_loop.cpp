@@ -176,6 +176,7 @@ class Loop final : public ClientLoop {
     void on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m);
     void on_reattach_result(size_t path, const proto::ReattachResult &m);
     void on_inner(std::span<const uint8_t> packet);
+    void confirm_switch_by_traffic(size_t path);
     void drain_app();
     void drain_tun();
     void send_inner(std::span<const uint8_t> packet);
@@ -354,6 +355,7 @@ void Loop::on_transport(size_t path, const TransportAddr &from, std::span<const 
         case proto::PlaintextKind::ipv4:
         case proto::PlaintextKind::ipv6:
             on_inner(content);
+            confirm_switch_by_traffic(path);
             [[fallthrough]];
         case proto::PlaintextKind::keepalive:
             // Traffic on the active path proves it alive, as the gateway counts it.
@@ -451,6 +453,22 @@ void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
     p.has_health = true;
     if (record_ && path == active_)
         drive(HeartbeatReceived{m.seq, double(rtt), 1, lost});
+}
+
+// The gateway sends inner traffic only to its binding: inner packets arriving on the path a
+// reattach is pending for prove the switch happened even if REATTACH_RESULT was lost (a
+// retried request would only be refused, the gateway being ATTACHED there already).
+void Loop::confirm_switch_by_traffic(size_t path) {
+    if (!record_ || record_->state != SessionState::Recovering || !record_->pending.active ||
+        path == active_)
+        return;
+    const TransportAddr local = paths_[path].socket.local();
+    if (record_->pending.candidate != local)
+        return;
+    log_line("gateway traffic arrives on path " + paths_[path].spec.name +
+             ": the switch took place");
+    reattach_.reset();
+    drive(PathResponse{local, record_->pending.challenge});
 }
 
 void Loop::on_reattach_result(size_t path, const proto::ReattachResult &m) {
