@@ -298,6 +298,16 @@ def main():
     print(f"rebind-port: upstream saw source port {old_port} -> {new_port}")
     up.clear()
 
+    # --- rebind-addr: a new source address (127.0.0.2 is local on any loopback)
+    r = json.loads(relay.ok("rebind-addr 127.0.0.2"))
+    cli.sendto(b"from-new-addr", ("127.0.0.1", relay.port))
+    check(cli.recvfrom(65535)[0] == b"echo:from-new-addr", "no echo after rebind-addr")
+    src = up.got[-1][1]
+    check(src[0] == "127.0.0.2" and r["source"] == f"127.0.0.2:{src[1]}",
+          f"after rebind-addr the upstream saw {src}, relay says {r}")
+    print(f"rebind-addr: upstream saw {r['previous']} -> 127.0.0.2:{src[1]}")
+    up.clear()
+
     # --- record and replay from a third address
     relay.ok("record on")
     for i in range(3):
