@@ -1,9 +1,9 @@
 // Transport data in (type 4): index lookup, owner check, replay pre-check, one AEAD open
 // burst, then replay update, roaming/confirmation reports and delivery. Hot path.
 #include <rte_byteorder.h>
+#include <rte_fib.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
-#include <rte_lpm.h>
 #include <rte_lpm6.h>
 #include <rte_prefetch.h>
 
@@ -33,9 +33,8 @@ bool binding_matches(const Binding *b, const PeerAddr &src) {
 // WireGuard roaming delivers at once and tells the peer code; we tell the control core once
 // per new source, which decides whether the binding moves.
 void report_source(Worker &w, rte_mempool *pool, SessionEntry &se, uint32_t slot, const Keypair &kp,
-                   const DecapItem &it, uint64_t counter, uint64_t now) {
-    const Binding *b = se.binding.load(std::memory_order_acquire);
-    if (binding_matches(b, it.src)) {
+                   const DecapItem &it, uint64_t counter, uint64_t now, bool on_binding) {
+    if (on_binding) {
         if (se.reported_source.load(std::memory_order_relaxed) != 0)
             counter_set(se.reported_source, 0);
         return;
@@ -47,9 +46,16 @@ void report_source(Worker &w, rte_mempool *pool, SessionEntry &se, uint32_t slot
         counter_set(se.reported_source, tag);
 }
 
+// The last IPv4 next hop resolved in this burst: decrypted packets mostly go to one router,
+// and a MAC read earlier in the same burst (one RCU period) is as current as a new lookup.
+struct NeighborMemo {
+    uint32_t ipv4 = 0;  // network order; 0 = empty
+    void *mac_bits = nullptr;
+};
+
 // Decrypted IP packet: allowed-IPs check on its source, then out of the inner port.
 void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t family, uint32_t slot,
-                   uint64_t now) {
+                   uint64_t now, NeighborMemo &memo) {
     const Tables &t = *w.tables;
     const PortInfo &in = w.inner;
     uint32_t hop = kNoSession;
@@ -59,15 +65,23 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
         uint32_t src, dst;
         std::memcpy(&src, pt + 12, 4);
         std::memcpy(&dst, pt + 16, 4);
-        if (rte_lpm_lookup(t.routes4, rte_be_to_cpu_32(src), &hop) != 0 || hop != slot) {
+        uint32_t src_host = rte_be_to_cpu_32(src);
+        uint64_t src_hop;
+        rte_fib_lookup_bulk(t.routes4, &src_host, &src_hop, 1);
+        if (src_hop != slot) {
             drop(w, m, DropReason::allowed_ips_mismatch);
             return;
         }
         const bool on_link = in.subnet4_mask != 0 && (dst & in.subnet4_mask) == in.subnet4;
         const uint32_t nh = on_link || in.next_hop4 == 0 ? dst : in.next_hop4;
-        if (rte_hash_lookup_data(t.neighbors4, &nh, &found) < 0) {
+        if (nh != 0 && nh == memo.ipv4) {
+            found = memo.mac_bits;
+        } else if (rte_hash_lookup_data(t.neighbors4, &nh, &found) < 0) {
             request_neighbor4(w, m, nh, now);
             return;
+        } else {
+            memo.ipv4 = nh;
+            memo.mac_bits = found;
         }
     } else {
         if (rte_lpm6_lookup(t.routes6, pt + 8, &hop) != 0 || hop != slot) {
@@ -188,6 +202,7 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
     if (n_ops == 0)
         return;
     w.aead->open_burst(ops, n_ops);
+    NeighborMemo memo;
 
     for (uint16_t j = 0; j < n_ops; ++j) {
         const uint16_t i = item_of[j];
@@ -223,13 +238,14 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
         counter_add(w.counters.decrypted, 1);
 
         rte_mempool *pool = it.m->pool;
-        if (binding_matches(se.binding.load(std::memory_order_acquire), it.src))
+        const bool on_binding = binding_matches(se.binding.load(std::memory_order_acquire), it.src);
+        if (on_binding)
             counter_set(se.last_rx_tsc, now);
         if (!k.confirm_reported && se.next.load(std::memory_order_acquire) == &k &&
             send_up_event(w, pool, MetaKind::KeypairConfirmed, it.src, slot, k.local_index, counter,
                           now))
             k.confirm_reported = true;
-        report_source(w, pool, se, slot, k, it, counter, now);
+        report_source(w, pool, se, slot, k, it, counter, now, on_binding);
 
         uint8_t *pt = ops[j].data;
         const proto::PlaintextClass c =
@@ -240,10 +256,10 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
                 rte_pktmbuf_free(it.m);
                 break;
             case proto::PlaintextKind::ipv4:
-                forward_inner(w, it.m, pt, c.length, 4, slot, now);
+                forward_inner(w, it.m, pt, c.length, 4, slot, now, memo);
                 break;
             case proto::PlaintextKind::ipv6:
-                forward_inner(w, it.m, pt, c.length, 6, slot, now);
+                forward_inner(w, it.m, pt, c.length, 6, slot, now, memo);
                 break;
             case proto::PlaintextKind::control:
                 control_up(w, it.m, pt, c.length, it, slot, k, counter, now);

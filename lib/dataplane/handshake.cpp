@@ -50,10 +50,29 @@ bool take_token(Worker &w, const PeerAddr &src, uint64_t now) {
     return true;
 }
 
+// The worker-wide budget: one bucket for every source, since a flood spoofs its sources.
+bool take_budget(Worker &w, uint64_t now) {
+    WorkerLocal &l = w.local;
+    uint64_t tokens = l.budget_tokens + (now - l.budget_last_tsc);
+    if (tokens > l.budget_max_tsc)
+        tokens = l.budget_max_tsc;
+    l.budget_last_tsc = now;
+    if (tokens < l.budget_cost_tsc) {
+        l.budget_tokens = tokens;
+        return false;
+    }
+    l.budget_tokens = tokens - l.budget_cost_tsc;
+    return true;
+}
+
 }  // namespace
 
 void admit_handshake(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len,
                      proto::MessageType type, const PeerAddr &src, uint64_t now) {
+    if (!take_budget(w, now)) {
+        drop(w, m, DropReason::handshake_overload);
+        return;
+    }
     if (type == proto::MessageType::initiation || type == proto::MessageType::response) {
         // mac1 covers everything before the two MACs.
         const size_t covered = len - 2 * proto::kMacSize;

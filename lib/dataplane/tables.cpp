@@ -2,9 +2,9 @@
 #include "dataplane/tables.hpp"
 
 #include <rte_errno.h>
+#include <rte_fib.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
-#include <rte_lpm.h>
 #include <rte_lpm6.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
@@ -14,6 +14,8 @@
 #include <cstring>
 #include <deque>
 #include <new>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace jg::dp {
@@ -25,6 +27,85 @@ struct Route {
     uint8_t prefix_len;
     uint8_t addr[16];
 };
+
+// A route's identity as a map key: family, prefix length and the address bytes.
+std::string route_key(uint8_t family, const uint8_t *addr, uint8_t prefix_len) {
+    std::string k(2 + (family == 4 ? 4 : 16), '\0');
+    k[0] = char(family);
+    k[1] = char(prefix_len);
+    std::memcpy(k.data() + 2, addr, k.size() - 2);
+    return k;
+}
+
+// DPDK heap bytes in use on every socket: what the tables cost is measured as its growth.
+size_t heap_in_use() {
+    size_t total = 0;
+    for (unsigned i = 0; i < rte_socket_count(); ++i) {
+        rte_malloc_socket_stats st{};
+        if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &st) == 0)
+            total += st.heap_allocsz_bytes;
+    }
+    return total;
+}
+
+// Fixed-size objects carved from DPDK memory in chunks, so an object costs its size and not
+// a heap element header, and only objects in use (or waiting for a grace period) take memory.
+// Control core only; chunks are never returned before the pool dies.
+class ObjectPool {
+  public:
+    ObjectPool(size_t object_bytes, uint32_t per_chunk, int socket)
+        : object_bytes_(object_bytes), per_chunk_(per_chunk), socket_(socket) {}
+    ObjectPool(const ObjectPool &) = delete;
+    ObjectPool &operator=(const ObjectPool &) = delete;
+    ObjectPool(ObjectPool &&o) noexcept
+        : object_bytes_(o.object_bytes_),
+          per_chunk_(o.per_chunk_),
+          socket_(o.socket_),
+          chunks_(std::move(o.chunks_)),
+          free_(std::move(o.free_)) {}
+    ~ObjectPool() {
+        for (void *c : chunks_)
+            rte_free(c);
+    }
+
+    // Zeroed memory for one object, or nullptr when DPDK memory is exhausted.
+    void *take() {
+        if (free_.empty() && !grow())
+            return nullptr;
+        void *p = free_.back();
+        free_.pop_back();
+        std::memset(p, 0, object_bytes_);
+        return p;
+    }
+    void give(void *p) { free_.push_back(p); }
+    size_t bytes() const { return chunks_.size() * per_chunk_ * object_bytes_; }
+
+  private:
+    bool grow() {
+        auto *c = static_cast<uint8_t *>(
+            rte_malloc_socket("jg_pool", per_chunk_ * object_bytes_, RTE_CACHE_LINE_SIZE, socket_));
+        if (c == nullptr)
+            return false;
+        chunks_.push_back(c);
+        free_.reserve(free_.size() + per_chunk_);
+        for (uint32_t i = per_chunk_; i-- > 0;)
+            free_.push_back(c + i * object_bytes_);
+        return true;
+    }
+
+    size_t object_bytes_;
+    uint32_t per_chunk_;
+    int socket_;
+    std::vector<void *> chunks_;
+    std::vector<void *> free_;
+};
+
+// Objects per chunk: a chunk of keypairs is about 100 KiB, of bindings 8 KiB.
+constexpr uint32_t kKeypairsPerChunk = 256;
+constexpr uint32_t kBindingsPerChunk = 256;
+constexpr size_t kBindingStride = RTE_ALIGN_CEIL(sizeof(Binding), 8);
+// routes4's answer for no route: the largest next hop its 4-byte entries hold, never a slot.
+constexpr uint64_t kRouteMiss = (uint64_t(1) << 31) - 1;
 
 // What waits for a grace period before it may be freed or reused.
 enum class DeferredKind : uint8_t { keypair, binding, index_position, slot };
@@ -40,14 +121,22 @@ struct Deferred {
 }  // namespace
 
 struct WriterLedger {
-    std::vector<uint32_t> free_slots;        // LIFO; popped by alloc_session
-    std::vector<std::vector<Route>> routes;  // per slot, for retire_session
-    std::vector<uint8_t> in_use;             // per slot
-    std::deque<Deferred> deferred;           // oldest token first
-    // rte_lpm6 frees tbl8 groups on delete and may hand one to the next add while a worker
-    // still walks it; an IPv6 add after a delete first waits for this grace period.
-    bool lpm6_deleted = false;
-    uint64_t lpm6_delete_token = 0;
+    explicit WriterLedger(int socket) : bindings(kBindingStride, kBindingsPerChunk, socket) {}
+
+    std::vector<uint32_t> free_slots;                       // LIFO; popped by alloc_session
+    std::vector<std::vector<Route>> routes;                 // per slot, for retire_session
+    std::unordered_map<std::string, uint32_t> route_owner;  // route_key -> slot
+    std::vector<uint8_t> in_use;                            // per slot
+    std::deque<Deferred> deferred;                          // oldest token first
+    // rte_fib and rte_lpm6 free tbl8 groups on delete and may hand one to the next add while
+    // a worker still walks it; an add after a delete first waits for this grace period.
+    bool route_deleted = false;
+    uint64_t route_delete_token = 0;
+    // One keypair pool per worker: a worker writes its sessions' keypairs (replay window,
+    // counters), so keypairs of different owners never share a cache line.
+    std::vector<ObjectPool> keypairs;
+    ObjectPool bindings;
+    TablesMemory created;  // heap growth of each structure create_tables made
 };
 
 namespace {
@@ -78,21 +167,26 @@ void retire_keypair(Tables &t, Keypair *kp) {
     defer(t, DeferredKind::keypair, kp, 0, 0);
 }
 
-void free_keypair(Keypair *kp) {
-    // Secrets die before the memory returns to the heap.
+void wipe_keypair(Keypair *kp) {
+    // Secrets die before the memory returns to the pool.
     sodium_memzero(kp->send_key, sizeof(kp->send_key));
     sodium_memzero(kp->recv_key, sizeof(kp->recv_key));
     kp->~Keypair();
-    rte_free(kp);
+}
+
+void free_keypair(Tables &t, Keypair *kp) {
+    const uint16_t pool = kp->pool;
+    wipe_keypair(kp);
+    t.ledger->keypairs[pool].give(kp);
 }
 
 void free_deferred(Tables &t, const Deferred &d) {
     switch (d.kind) {
         case DeferredKind::keypair:
-            free_keypair(static_cast<Keypair *>(d.object));
+            free_keypair(t, static_cast<Keypair *>(d.object));
             break;
         case DeferredKind::binding:
-            rte_free(d.object);
+            t.ledger->bindings.give(d.object);
             break;
         case DeferredKind::index_position:
             rte_hash_free_key_with_position(t.by_index, d.position);
@@ -107,8 +201,9 @@ rte_hash *create_hash(const std::string &name, uint32_t entries, uint32_t key_le
                       bool lock_free) {
     rte_hash_parameters p{};
     p.name = name.c_str();
-    // Cuckoo tables without the extendable bucket can refuse inserts near full: size for 2x.
-    p.entries = std::max<uint32_t>(entries * 2, 16);
+    // rte_hash rounds the buckets up to a power of two; its cuckoo displacement fills them
+    // to about 95 %, so `entries` (the hard maximum in use) needs no further headroom.
+    p.entries = std::max<uint32_t>(entries, 16);
     p.key_len = key_len;
     p.hash_func = rte_hash_crc;
     p.socket_id = socket;
@@ -122,10 +217,12 @@ Result<Keypair *> make_keypair(Tables &t, uint32_t slot, const KeypairInit &init
     if (taken >= 0)
         return table_error("install_keypair",
                            "local index " + std::to_string(init.local_index) + " already in use");
-    void *mem = rte_zmalloc("jg_keypair", sizeof(Keypair), RTE_CACHE_LINE_SIZE);
+    const uint16_t owner = t.sessions[slot].owner.load(std::memory_order_relaxed);
+    void *mem = t.ledger->keypairs[owner].take();
     if (mem == nullptr)
         return table_error("install_keypair", "out of DPDK memory for a keypair");
     auto *kp = new (mem) Keypair();
+    kp->pool = owner;
     std::memcpy(kp->send_key, init.send_key.data(), sizeof(kp->send_key));
     std::memcpy(kp->recv_key, init.recv_key.data(), sizeof(kp->recv_key));
     kp->local_index = init.local_index;
@@ -150,24 +247,26 @@ bool route_matches(const Route &r, uint8_t family, const uint8_t *addr, uint8_t 
 }
 
 int lpm_delete(Tables &t, const Route &r) {
+    int rc;
     if (r.family == 4) {
         uint32_t ip;
         std::memcpy(&ip, r.addr, 4);
-        return rte_lpm_delete(t.routes4, rte_be_to_cpu_32(ip), r.prefix_len);
+        rc = rte_fib_delete(t.routes4, rte_be_to_cpu_32(ip), r.prefix_len);
+    } else {
+        rc = rte_lpm6_delete(t.routes6, r.addr, r.prefix_len);
     }
-    const int rc = rte_lpm6_delete(t.routes6, r.addr, r.prefix_len);
-    t.ledger->lpm6_deleted = true;
-    t.ledger->lpm6_delete_token = rte_rcu_qsbr_start(t.qsbr);
+    t.ledger->route_deleted = true;
+    t.ledger->route_delete_token = rte_rcu_qsbr_start(t.qsbr);
     return rc;
 }
 
 // Blocks (control core only) until no worker can still be inside a tbl8 group an earlier
-// IPv6 delete freed: one grace period, microseconds while workers poll.
-void wait_lpm6_grace(Tables &t) {
-    if (!t.ledger->lpm6_deleted)
+// delete freed: one grace period, microseconds while workers poll.
+void wait_route_grace(Tables &t) {
+    if (!t.ledger->route_deleted)
         return;
-    rte_rcu_qsbr_check(t.qsbr, t.ledger->lpm6_delete_token, true);
-    t.ledger->lpm6_deleted = false;
+    rte_rcu_qsbr_check(t.qsbr, t.ledger->route_delete_token, true);
+    t.ledger->route_deleted = false;
 }
 
 }  // namespace
@@ -181,7 +280,17 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
     Tables t;
     t.max_sessions = cfg.max_sessions;
     t.n_workers = cfg.n_workers;
-    t.ledger = new WriterLedger();
+    t.ledger = new WriterLedger(cfg.socket);
+    for (uint16_t i = 0; i < cfg.n_workers; ++i)
+        t.ledger->keypairs.emplace_back(sizeof(Keypair), kKeypairsPerChunk, cfg.socket);
+    TablesMemory &mem_use = t.ledger->created;
+    size_t heap = heap_in_use();
+    // Charges the heap growth since the last call to `field`.
+    auto charge = [&heap](size_t &field) {
+        const size_t now = heap_in_use();
+        field += now - heap;
+        heap = now;
+    };
     auto fail = [&](const std::string &what) -> Result<Tables> {
         std::string why = what + " (" + rte_strerror(rte_errno) + ")";
         destroy_tables(t);
@@ -193,6 +302,7 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
         rte_zmalloc_socket("jg_qsbr", qsbr_bytes, RTE_CACHE_LINE_SIZE, cfg.socket));
     if (t.qsbr == nullptr || rte_rcu_qsbr_init(t.qsbr, cfg.n_workers) != 0)
         return fail("rte_rcu_qsbr");
+    charge(mem_use.other);
 
     void *mem = rte_zmalloc_socket("jg_sessions", sizeof(SessionEntry) * cfg.max_sessions,
                                    RTE_CACHE_LINE_SIZE, cfg.socket);
@@ -201,12 +311,14 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
     t.sessions = static_cast<SessionEntry *>(mem);
     for (uint32_t i = 0; i < cfg.max_sessions; ++i)
         new (&t.sessions[i]) SessionEntry();
+    charge(mem_use.sessions);
 
     // Three keypairs per session at most (previous, current, next).
     t.by_index =
         create_hash(cfg.name + "_idx", cfg.max_sessions * 3, sizeof(uint32_t), cfg.socket, true);
     if (t.by_index == nullptr)
         return fail("by_index hash");
+    charge(mem_use.by_index);
     t.neighbors4 =
         create_hash(cfg.name + "_nb4", cfg.max_neighbors, sizeof(uint32_t), cfg.socket, false);
     if (t.neighbors4 == nullptr)
@@ -214,24 +326,25 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
     t.neighbors6 = create_hash(cfg.name + "_nb6", cfg.max_neighbors, 16, cfg.socket, false);
     if (t.neighbors6 == nullptr)
         return fail("neighbors6 hash");
+    charge(mem_use.neighbors);
 
-    rte_lpm_config lc{};
-    lc.max_rules = cfg.max_routes4;
-    lc.number_tbl8s = cfg.lpm4_tbl8s;
-    t.routes4 = rte_lpm_create((cfg.name + "_r4").c_str(), cfg.socket, &lc);
+    rte_fib_conf fc{};
+    fc.type = RTE_FIB_DIR24_8;
+    fc.default_nh = kRouteMiss;
+    fc.max_routes = int(cfg.max_routes4);
+    fc.dir24_8.nh_sz = RTE_FIB_DIR24_8_4B;
+    fc.dir24_8.num_tbl8 = cfg.lpm4_tbl8s;
+    t.routes4 = rte_fib_create((cfg.name + "_r4").c_str(), cfg.socket, &fc);
     if (t.routes4 == nullptr)
-        return fail("routes4 lpm");
-    rte_lpm_rcu_config rc{};
-    rc.v = t.qsbr;
-    rc.mode = RTE_LPM_QSBR_MODE_DQ;  // never block the control core on a grace period
-    if (rte_lpm_rcu_qsbr_add(t.routes4, &rc) != 0)
-        return fail("routes4 rcu");
+        return fail("routes4 fib");
+    charge(mem_use.routes4);
     rte_lpm6_config l6{};
     l6.max_rules = cfg.max_routes6;
     l6.number_tbl8s = cfg.lpm6_tbl8s;
     t.routes6 = rte_lpm6_create((cfg.name + "_r6").c_str(), cfg.socket, &l6);
     if (t.routes6 == nullptr)
         return fail("routes6 lpm");
+    charge(mem_use.routes6);
 
     t.ledger->routes.resize(cfg.max_sessions);
     t.ledger->in_use.assign(cfg.max_sessions, 0);
@@ -252,8 +365,8 @@ void destroy_tables(Tables &t) {
             SessionEntry &e = t.sessions[i];
             for (auto *ptr : {&e.current, &e.previous, &e.next})
                 if (Keypair *kp = ptr->exchange(nullptr))
-                    free_keypair(kp);
-            rte_free(const_cast<Binding *>(e.binding.exchange(nullptr)));
+                    wipe_keypair(kp);  // the pools' chunks go with the ledger
+            e.binding.store(nullptr);
             e.~SessionEntry();
         }
         rte_free(t.sessions);
@@ -261,7 +374,7 @@ void destroy_tables(Tables &t) {
     rte_hash_free(t.by_index);
     rte_hash_free(t.neighbors4);
     rte_hash_free(t.neighbors6);
-    rte_lpm_free(t.routes4);  // also deletes its RCU defer queue
+    rte_fib_free(t.routes4);
     rte_lpm6_free(t.routes6);
     rte_free(t.qsbr);
     delete t.ledger;
@@ -321,7 +434,10 @@ Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, Keypai
         retire_keypair(t, old_next);
         retire_keypair(t, old_prev);
     }
-    if (rte_hash_add_key_data(t.by_index, &kp->local_index, kp) != 0) {
+    int added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
+    if (added != 0 && reclaim(t) != 0)  // index positions waiting for a grace period
+        added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
+    if (added != 0) {
         // The session must not keep a keypair that no packet can reach.
         auto *slot_ptr = role == KeypairRole::Current ? &e.current : &e.next;
         slot_ptr->store(nullptr, std::memory_order_release);
@@ -358,7 +474,7 @@ Status publish_binding(Tables &t, uint32_t slot, const Binding &b) {
         return st;
     if (b.family != 4 && b.family != 6)
         return table_error("publish_binding", "family must be 4 or 6");
-    void *mem = rte_zmalloc("jg_binding", sizeof(Binding), 0);
+    void *mem = t.ledger->bindings.take();
     if (mem == nullptr)
         return table_error("publish_binding", "out of DPDK memory for a binding");
     auto *nb = new (mem) Binding(b);
@@ -381,32 +497,42 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
     if (family == 4) {
         uint32_t ip;
         std::memcpy(&ip, addr, 4);
-        rc = rte_lpm_add(t.routes4, rte_be_to_cpu_32(ip), prefix_len, slot);
+        wait_route_grace(t);
+        rc = rte_fib_add(t.routes4, rte_be_to_cpu_32(ip), prefix_len, slot);
     } else {
-        wait_lpm6_grace(t);
+        wait_route_grace(t);
         rc = rte_lpm6_add(t.routes6, addr, prefix_len, slot);
     }
     if (rc != 0)
-        return table_error("add_route", std::string("rte_lpm add failed: ") + rte_strerror(-rc));
+        return table_error("add_route", std::string("route add failed: ") + rte_strerror(-rc));
     // A prefix moved from another session leaves that session's list.
-    for (auto &list : t.ledger->routes)
-        std::erase_if(list,
+    auto [it, inserted] =
+        t.ledger->route_owner.try_emplace(route_key(family, addr, prefix_len), slot);
+    if (!inserted) {
+        std::erase_if(t.ledger->routes[it->second],
                       [&](const Route &x) { return route_matches(x, family, addr, prefix_len); });
+        it->second = slot;
+    }
     t.ledger->routes[slot].push_back(r);
     return Ok{};
 }
 
 Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len) {
-    for (auto &list : t.ledger->routes) {
-        for (auto it = list.begin(); it != list.end(); ++it) {
-            if (!route_matches(*it, family, addr, prefix_len))
-                continue;
-            const int rc = lpm_delete(t, *it);
-            list.erase(it);
-            if (rc != 0)
-                return table_error("remove_route", "rte_lpm delete failed");
-            return Ok{};
-        }
+    if (family != 4 && family != 6)
+        return table_error("remove_route", "family must be 4 or 6");
+    const auto owner = t.ledger->route_owner.find(route_key(family, addr, prefix_len));
+    if (owner == t.ledger->route_owner.end())
+        return table_error("remove_route", "no such route");
+    auto &list = t.ledger->routes[owner->second];
+    t.ledger->route_owner.erase(owner);
+    for (auto it = list.begin(); it != list.end(); ++it) {
+        if (!route_matches(*it, family, addr, prefix_len))
+            continue;
+        const int rc = lpm_delete(t, *it);
+        list.erase(it);
+        if (rc != 0)
+            return table_error("remove_route", "route delete failed");
+        return Ok{};
     }
     return table_error("remove_route", "no such route");
 }
@@ -423,8 +549,10 @@ Status retire_session(Tables &t, uint32_t slot) {
         return st;
     SessionEntry &e = t.sessions[slot];
     e.flags.store(0, std::memory_order_release);
-    for (const Route &r : t.ledger->routes[slot])
+    for (const Route &r : t.ledger->routes[slot]) {
         lpm_delete(t, r);
+        t.ledger->route_owner.erase(route_key(r.family, r.addr, r.prefix_len));
+    }
     t.ledger->routes[slot].clear();
     for (auto *ptr : {&e.next, &e.current, &e.previous})
         retire_keypair(t, ptr->exchange(nullptr, std::memory_order_acq_rel));
@@ -469,11 +597,20 @@ Status learn_neighbor6(Tables &t, const uint8_t ipv6[16], const rte_ether_addr &
     return Ok{};
 }
 
+TablesMemory table_memory(const Tables &t) {
+    TablesMemory m = t.ledger->created;
+    for (const ObjectPool &p : t.ledger->keypairs)
+        m.keypairs += p.bytes();
+    m.bindings = t.ledger->bindings.bytes();
+    return m;
+}
+
 size_t bytes_per_session() {
-    // rte_hash: one key slot (4-byte key + data pointer in a cache-aligned key entry, ~16 B)
-    // and 2x bucket share per entry (a bucket is 64 B for 8 entries); tables are sized 2x.
-    constexpr size_t kIndexEntry = 16 + 2 * 64 / 8;
-    return sizeof(SessionEntry) + 3 * (sizeof(Keypair) + 2 * kIndexEntry) + sizeof(Binding);
+    // rte_hash per entry: a 16-byte key slot (data pointer + 4-byte key, 16-aligned), its
+    // share of a 64-byte bucket of 8 and a 4-byte free-slot ring entry, both rounded up to a
+    // power of two (up to 2x); three entries per slot.
+    constexpr size_t kIndexEntry = 16 + 2 * (64 / 8 + 4);
+    return sizeof(SessionEntry) + sizeof(Keypair) + 3 * kIndexEntry + kBindingStride;
 }
 
 }  // namespace jg::dp

@@ -28,8 +28,8 @@
 #include "dataplane/worker_counter.hpp"
 #include "proto/replay_window.hpp"
 
+struct rte_fib;
 struct rte_hash;
-struct rte_lpm;
 struct rte_lpm6;
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -48,7 +48,9 @@ struct Binding {
 };
 
 // One WireGuard transport keypair. Keys, indices and times are immutable once published.
-struct alignas(RTE_CACHE_LINE_SIZE) Keypair {
+// Packed (8-byte aligned, 400 bytes) in its owner worker's pool rather than cache-aligned:
+// neighbours in a pool belong to the same worker, so no other core writes next to it.
+struct Keypair {
     uint8_t send_key[32];
     uint8_t recv_key[32];
     uint32_t local_index;   // our receiver index: the key of Tables::by_index
@@ -57,6 +59,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) Keypair {
     uint32_t key_epoch;     // 0 for the session's first keypair, +1 per rotation
     int64_t created_ms;     // control-core clock (CLOCK_MONOTONIC ms)
     bool is_initiator;      // the gateway initiated this handshake
+    // written: owner worker only; never read elsewhere
+    bool confirm_reported = false;  // KeypairConfirmed went up for this (next) keypair
+    uint16_t pool = 0;              // written: control core; the worker pool it came from
 
     // written: owner worker; read: control core (rekey after messages, statistics)
     Counter send_counter{0};   // next counter to use
@@ -64,7 +69,6 @@ struct alignas(RTE_CACHE_LINE_SIZE) Keypair {
     Counter recv_greatest{0};  // greatest counter accepted (mirror of replay.greatest)
     // written: owner worker only; never read elsewhere
     proto::ReplayWindow replay;
-    bool confirm_reported = false;  // KeypairConfirmed went up for this (next) keypair
 };
 
 enum SessionFlags : uint8_t {
@@ -72,7 +76,8 @@ enum SessionFlags : uint8_t {
     kSessionExtensions = 1 << 1,  // the peer said HELLO: control messages are understood
 };
 
-// One session slot. Preallocated array; a slot is reused only after an RCU grace period.
+// One session slot (two cache lines). Preallocated array; a slot is reused only after an
+// RCU grace period.
 struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     // written: control core; read: workers
     std::atomic<Keypair *> current{nullptr};   // encrypts; null = no keypair (queue/drop)
@@ -82,6 +87,11 @@ struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     std::atomic<uint16_t> owner{0};  // worker index (not lcore) that owns this session
     std::atomic<uint8_t> flags{0};
     uint64_t session_id = 0;  // written once before kSessionLive is set
+    // written: owner worker, once per new foreign source (rare, so it may share this
+    // read-mostly line); read: owner worker. The last foreign source the owner reported (so
+    // a roaming peer is reported once per new address, not per packet): packed
+    // family|port|addr hash.
+    Counter reported_source{0};
 
     // written: owner worker; read: control core (health sampling, metrics)
     alignas(RTE_CACHE_LINE_SIZE) Counter rx_packets{0};
@@ -92,10 +102,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     Counter counter_gaps{0};  // counters skipped (lost) on the receive side
     Counter replay_drops{0};
     Counter auth_failures{0};
-    // The last foreign source the owner reported (so a roaming peer is reported once per
-    // new address, not per packet): packed family|port|addr hash.
-    Counter reported_source{0};
 };
+static_assert(sizeof(SessionEntry) == 2 * RTE_CACHE_LINE_SIZE);
 
 // The control core's private bookkeeping behind the tables (free slots, each slot's routes,
 // objects waiting for their grace period). Defined in tables.cpp; workers never touch it.
@@ -104,10 +112,13 @@ struct WriterLedger;
 // The tables one gateway shares between its control core and its workers.
 struct Tables {
     rte_hash *by_index = nullptr;  // u32 local index -> Keypair* (lock-free readers)
-    rte_lpm *routes4 = nullptr;    // inner IPv4 destination -> session slot
-    // rte_lpm6 has no RCU hook in DPDK 22.11: a lookup racing a delete sees the old or the
-    // new entry (a miss at worst); add_route(6) after a delete waits one grace period so a
-    // freed tbl8 group is never reused under a reader.
+    // Inner IPv4 destination -> session slot; a miss yields a value >= max_sessions.
+    // rte_fib (DIR24_8 over an rte_rib tree) rather than rte_lpm: rte_lpm scans its rule
+    // table on every add, so a million /32 routes took hours to insert.
+    // Neither rte_fib nor rte_lpm6 has an RCU hook in DPDK 22.11: a lookup racing a delete
+    // sees the old or the new entry (a miss at worst); an add after a delete waits one grace
+    // period so a freed tbl8 group is never reused under a reader.
+    rte_fib *routes4 = nullptr;
     rte_lpm6 *routes6 = nullptr;     // inner IPv6 destination -> session slot
     rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
     rte_hash *neighbors6 = nullptr;  // inner IPv6 next hop (16 bytes) -> MAC (u64)
@@ -125,7 +136,7 @@ struct TablesConfig {
     uint32_t max_sessions = 1024;   // session slots
     uint32_t max_routes4 = 4096;    // inner IPv4 prefixes, all sessions together
     uint32_t max_routes6 = 4096;    // inner IPv6 prefixes
-    uint32_t lpm4_tbl8s = 256;      // rte_lpm groups for prefixes longer than /24
+    uint32_t lpm4_tbl8s = 256;      // routes4 tbl8 groups for prefixes longer than /24
     uint32_t lpm6_tbl8s = 1024;     // rte_lpm6 groups (1 KiB each)
     uint32_t max_neighbors = 1024;  // per family
     uint16_t n_workers = 1;         // rte_rcu_qsbr thread ids 0..n_workers-1
@@ -170,7 +181,7 @@ Status retire_previous_keypair(Tables &t, uint32_t slot);
 Status publish_binding(Tables &t, uint32_t slot, const Binding &b);
 
 // Inner prefix routes (allowed IPs). family 4: addr = 4 bytes network order; 6: 16 bytes.
-// An IPv6 add that follows an IPv6 delete blocks for one grace period (see routes6).
+// An add that follows a delete blocks for one grace period (see routes4).
 Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len, uint32_t slot);
 Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len);
 
@@ -191,8 +202,26 @@ uint32_t pending_reclaim(const Tables &t);
 Status learn_neighbor(Tables &t, uint32_t ipv4, const rte_ether_addr &mac);
 Status learn_neighbor6(Tables &t, const uint8_t ipv6[16], const rte_ether_addr &mac);
 
-// Shared-memory bytes one session costs: its slot, three keypairs, their by_index entries and
-// one binding (routes excluded: rte_lpm's share depends on prefix lengths).
+// DPDK memory the tables hold, in bytes: what create_tables allocated (measured as heap
+// growth around each structure) and what the keypair and binding pools took since.
+struct TablesMemory {
+    size_t sessions = 0;   // the SessionEntry array
+    size_t by_index = 0;   // rte_hash of local indices (3 per session slot)
+    size_t routes4 = 0;    // rte_fib: 64 MiB tbl24 plus tbl8 groups and rte_rib nodes
+    size_t routes6 = 0;    // rte_lpm6: 64 MiB tbl24 plus rules and tbl8 groups
+    size_t neighbors = 0;  // both neighbor hashes
+    size_t other = 0;      // RCU state
+    size_t keypairs = 0;   // keypair pool chunks (grow with keypairs in use)
+    size_t bindings = 0;   // binding pool chunks
+    size_t total() const {
+        return sessions + by_index + routes4 + routes6 + neighbors + other + keypairs + bindings;
+    }
+};
+TablesMemory table_memory(const Tables &t);
+
+// Shared-memory bytes one session with one keypair costs: its slot, the keypair in its pool,
+// the keypair's by_index share (the hash is sized for three per slot) and one binding.
+// Routes are excluded: rte_lpm's share depends on prefix lengths and table sizes.
 size_t bytes_per_session();
 
 }  // namespace jg::dp

@@ -79,6 +79,12 @@ void prepare_local(Worker &w) {
     l.bucket_cost_tsc = l.tsc_hz / rate;
     l.bucket_max_tsc =
         l.bucket_cost_tsc * (w.handshake_limit.burst != 0 ? w.handshake_limit.burst : 1);
+    const uint32_t budget = w.handshake_budget.per_second != 0 ? w.handshake_budget.per_second : 1;
+    l.budget_cost_tsc = l.tsc_hz / budget;
+    l.budget_max_tsc =
+        l.budget_cost_tsc * (w.handshake_budget.burst != 0 ? w.handshake_budget.burst : 1);
+    l.budget_tokens = l.budget_max_tsc;
+    l.budget_last_tsc = rte_rdtsc();
     l.tx_counter_queue[kOuterSide] = tx_counter_slot(w.config, w.outer.port_id);
     l.tx_counter_queue[kInnerSide] = tx_counter_slot(w.config, w.inner.port_id);
 }

@@ -40,6 +40,7 @@ inline constexpr unsigned kMaxQueuesPerWorker = 16;
     X(wg_malformed)           /* UDP payload is not a well-formed WireGuard message */        \
     X(bad_mac1)               /* handshake message whose mac1 does not verify */              \
     X(handshake_rate_limited) /* source over its handshake token bucket */                    \
+    X(handshake_overload)     /* worker over its handshake budget (all sources): flood */     \
     X(event_ring_full)        /* up ring to the control core full */                          \
     X(unknown_index)          /* transport receiver index not in by_index */                  \
     X(session_dead)           /* session slot not live (being retired) */                     \
@@ -144,6 +145,15 @@ struct HandshakeRateLimit {
     uint32_t burst = 5;        // bucket depth, messages
 };
 
+// The worker's handshake budget over all sources together, checked before mac1 (the first
+// crypto a handshake costs): beyond it messages are dropped unverified, as WireGuard's kernel
+// drops handshakes once its queue is full, so an initiation flood from spoofed sources cannot
+// take the data plane's core. The default is far above what the control core can answer.
+struct HandshakeBudget {
+    uint32_t per_second = 20000;  // messages per second
+    uint32_t burst = 2000;        // messages
+};
+
 inline constexpr unsigned kHandshakeBuckets = 4096;  // direct-mapped by source hash
 inline constexpr unsigned kArpRecords = 64;          // ARP requests we sent, direct-mapped
 inline constexpr uint16_t kTxBufferSize = 64;        // per port; flushed when full or per loop
@@ -169,6 +179,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
     uint64_t tsc_hz;
     uint64_t bucket_cost_tsc;  // TSC cycles per handshake message
     uint64_t bucket_max_tsc;   // bucket depth in TSC cycles
+    uint64_t budget_tokens;    // HandshakeBudget credit, TSC cycles
+    uint64_t budget_last_tsc;
+    uint64_t budget_cost_tsc;  // TSC cycles per handshake message
+    uint64_t budget_max_tsc;
     uint16_t ipv4_id;
     uint8_t tx_counter_queue[2];  // queue_counters slot credited with TX per port
 };
@@ -191,6 +205,7 @@ struct Worker {
     uint16_t listen_port = 51820;        // UDP, host order
     std::array<uint8_t, 32> mac1_key{};  // proto::mac1_key_for(gateway public key)
     HandshakeRateLimit handshake_limit;
+    HandshakeBudget handshake_budget;
 
     QueueCounters queue_counters[kMaxQueuesPerWorker];
     WorkerCounters counters;

@@ -534,6 +534,25 @@ TEST_F(Pipeline, HandshakesOverTheSourceBudgetAreRateLimited) {
         rte_pktmbuf_free(m);
 }
 
+TEST_F(Pipeline, HandshakesOverTheWorkerBudgetAreDroppedBeforeMac1WhateverTheirSource) {
+    workers[0]->handshake_budget = {1, 3};  // 3 at once, then 1 per second, all sources
+    launch();
+    // Forged mac1s from five sources: the first three cost a mac1 check, the rest none.
+    const Bytes forged = initiation_with_mac1(key_of(0x99), 0x21);
+    for (uint16_t i = 0; i < 5; ++i)
+        inject(outer_port().rx[0], outer_frame(forged, kPeerIpA, uint16_t(41000 + i)));
+    ASSERT_TRUE(wait_for([&] {
+        return drops(*workers[0], DropReason::bad_mac1) == 3 &&
+               drops(*workers[0], DropReason::handshake_overload) == 2;
+    }));
+    // A genuine initiation inside the same second finds the budget spent as well.
+    inject(outer_port().rx[0], outer_frame(initiation_with_mac1(gw_public, 0x22), kPeerIpB));
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::handshake_overload) == 3; }));
+    EXPECT_EQ(rte_ring_count(up[0]), 0u);
+    // Data is not part of the budget.
+    EXPECT_EQ(drops(*workers[0], DropReason::handshake_rate_limited), 0u);
+}
+
 TEST_F(Pipeline, MalformedWireGuardMessagesAreDropped) {
     launch();
     Bytes wrong_size(100, 0);
