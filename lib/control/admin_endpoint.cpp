@@ -3,9 +3,12 @@
 #include <rte_telemetry.h>
 
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <shared_mutex>
@@ -24,11 +27,25 @@ struct AdminEndpointState {
     AdminSources sources;
     AdminRequestQueue requests;
     std::mutex snapshot_mutex;
+    std::condition_variable snapshot_published;
     std::shared_ptr<const AdminSnapshot> snapshot;  // guarded by snapshot_mutex
+    // Set by readers, cleared by the control lcore when it publishes: copying every session
+    // costs the control lcore time, so it publishes only while someone reads.
+    std::atomic<bool> wanted{true};
+    bool closing = false;  // guarded by snapshot_mutex: no more snapshots will come
 
+    // A snapshot at most two publish intervals old (waiting for the control lcore to make
+    // one if need be), or nullptr if it made none within kAdminRequestTimeoutMs.
     std::shared_ptr<const AdminSnapshot> current() {
-        std::lock_guard lock(snapshot_mutex);
-        return snapshot;
+        wanted.store(true, std::memory_order_relaxed);
+        const auto fresh = [&] {
+            return snapshot != nullptr &&
+                   wall_clock_ms() - snapshot->taken_at_ms <= 2 * kAdminPublishIntervalMs;
+        };
+        std::unique_lock lock(snapshot_mutex);
+        snapshot_published.wait_for(lock, std::chrono::milliseconds(kAdminRequestTimeoutMs),
+                                    [&] { return closing || fresh(); });
+        return fresh() ? snapshot : nullptr;
     }
 };
 
@@ -120,7 +137,7 @@ int cmd_sessions(const char *, const char *params, rte_tel_data *d) {
     return with_endpoint(d, [&](AdminEndpointState &ep) {
         auto snap = ep.current();
         if (!snap)
-            return error_reply(d, "the control core has not published its state yet; retry");
+            return error_reply(d, "the control core published no state within 2 s; retry");
         const int64_t now = wall_clock_ms();
         const uint64_t total = snap->sessions.size();
         const uint64_t first = std::min(offset, total);
@@ -234,7 +251,7 @@ int cmd_policy(const char *, const char *, rte_tel_data *d) {
     return with_endpoint(d, [&](AdminEndpointState &ep) {
         auto snap = ep.current();
         if (!snap || !snap->policies)
-            return error_reply(d, "the control core has not published its state yet; retry");
+            return error_reply(d, "the control core published no state within 2 s; retry");
         rte_tel_data_start_dict(d);
         put(d, "generation", snap->policy_generation);
         put(d, "default_profile", snap->policies->default_name());
@@ -278,7 +295,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
     return with_endpoint(d, [&](AdminEndpointState &ep) {
         auto snap = ep.current();
         if (!snap)
-            return error_reply(d, "the control core has not published its state yet; retry");
+            return error_reply(d, "the control core published no state within 2 s; retry");
         rte_tel_data_start_dict(d);
         put(d, "live_sessions", uint64_t{snap->live_sessions});
         std::array<uint64_t, kSessionStateCount> by_state{};
@@ -371,6 +388,11 @@ AdminEndpoint::AdminEndpoint(std::shared_ptr<AdminEndpointState> state)
 
 AdminEndpoint::~AdminEndpoint() {
     state_->requests.close();
+    {
+        std::lock_guard lock(state_->snapshot_mutex);
+        state_->closing = true;
+    }
+    state_->snapshot_published.notify_all();
     std::unique_lock lock(g_endpoint_lifetime);
     g_endpoint.reset();
 }
@@ -378,12 +400,18 @@ AdminEndpoint::~AdminEndpoint() {
 void AdminEndpoint::on_tick(ControlCore &core, int64_t now_ms) {
     const size_t served = state_->requests.serve(
         [&](const AdminRequest &r) { return serve_admin_request(core.directory(), r, now_ms); });
-    if (served == 0 && now_ms < next_publish_ms_)
+    // After a change, at once (a reader right after a terminate sees it); otherwise on the
+    // interval, and only while someone reads.
+    if (served == 0 &&
+        (now_ms < next_publish_ms_ || !state_->wanted.exchange(false, std::memory_order_relaxed)))
         return;
     next_publish_ms_ = now_ms + kAdminPublishIntervalMs;
     auto snap = take_admin_snapshot(core.directory(), core.malformed_events(), now_ms);
-    std::lock_guard lock(state_->snapshot_mutex);
-    state_->snapshot = std::move(snap);
+    {
+        std::lock_guard lock(state_->snapshot_mutex);
+        state_->snapshot = std::move(snap);
+    }
+    state_->snapshot_published.notify_all();
 }
 
 }  // namespace jg::control

@@ -19,7 +19,8 @@ struct AdminEndpointState;
 // Sessions per /jumpgate/sessions reply: a telemetry reply holds at most 16 KiB of JSON and
 // one session takes up to ~450 bytes (a 127-byte peer name and an IPv6 transport).
 inline constexpr size_t kAdminSessionsPerPage = 24;
-// The read-only commands see the control core at most this old (ms).
+// The read-only commands see the control core at most twice this old (ms); it publishes only
+// while they are used.
 inline constexpr int64_t kAdminPublishIntervalMs = 250;
 // How long a command waits for the control lcore to take a request (ms).
 inline constexpr int64_t kAdminRequestTimeoutMs = 2000;
@@ -42,8 +43,8 @@ class AdminEndpoint {
     AdminEndpoint(const AdminEndpoint &) = delete;
     AdminEndpoint &operator=(const AdminEndpoint &) = delete;
 
-    // Control lcore, every tick: answers queued requests, and publishes a snapshot every
-    // kAdminPublishIntervalMs and right after a request changed something.
+    // Control lcore, every tick: answers queued requests; publishes a snapshot right after a
+    // request changed something, and every kAdminPublishIntervalMs while commands read them.
     void on_tick(ControlCore &core, int64_t now_ms);
 
     // Use start(); the state type is private to the endpoint.
