@@ -22,9 +22,9 @@ scen_wait_flowing 5 || gw_fail "traffic did not resume on path b"
 # Path B carried nothing before the switch: its first capture is the REATTACH_REQUEST.
 first=$(scen_relay B up captures | python3 -c "
 import json, sys
-c = json.load(sys.stdin)
-c = c.get('captures', c)
-print(json.dumps(c[0]))")
+c = json.load(sys.stdin)['up']['packets'][0]
+assert c['index'] == 0 and c['type'] == 4, c
+print(json.dumps(c))") || gw_fail "relay B captured no REATTACH_REQUEST"
 gw_log "first capture on B: $first"
 scen_audit gw "assert [r['status'] for r in of('ReattachResult')][-1] == 'SUCCESS'"
 ts_attack=$(python3 -c "import time; print(int(time.time() * 1000))")

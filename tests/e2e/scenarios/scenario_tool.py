@@ -142,7 +142,8 @@ def flap(sock_a, sock_b, period_ms, duration_ms):
 def sniff_transport(iface, gateway, timeout_s=5.0):
     """(receiver_index bytes, counter) of the newest client->gateway transport message."""
     gw_addr, gw_port = gateway.rsplit(":", 1)
-    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0800))
+    # ETH_P_ALL: the kernel shows a socket its own host's outgoing frames only on that.
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     raw.bind((iface, 0))
     deadline = time.monotonic() + timeout_s
     want_dst = socket.inet_aton(gw_addr)
@@ -151,7 +152,7 @@ def sniff_transport(iface, gateway, timeout_s=5.0):
         if not r:
             continue
         frame, meta = raw.recvfrom(65535)
-        if meta[2] != socket.PACKET_OUTGOING:
+        if meta[2] != socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00":
             continue
         ip = frame[14:]
         ihl = (ip[0] & 0x0F) * 4
