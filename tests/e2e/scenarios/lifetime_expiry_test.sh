@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Scenario 7, lifetime expiry: the policy gives sessions 8 s. At 8 s the gateway terminates
+# Scenario 7, lifetime expiry: the policy gives sessions 15 s. At 15 s the gateway terminates
 # the session with session_lifetime_exceeded; the client, running the same machine under the
 # same policy (and told by the gateway's TERMINATE when that arrives), ends it with the same
 # reason and exits with code 3. A new client run needs a new handshake and gets a new session
 # id; the old one stays dead.
 # usage: lifetime_expiry_test.sh JUMPGATE JUMPGATECTL JUMPGATE_CLIENT JUMPGATE_RELAY
-P_MAX_LIFETIME_MS=8000
+P_MAX_LIFETIME_MS=15000
 source "$(dirname "$0")/scenario_env.sh" "$@" lifetime-expiry
 
 scen_start
