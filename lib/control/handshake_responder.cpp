@@ -84,35 +84,33 @@ bool HandshakeResponder::under_load(int64_t now_ms) const {
 }
 
 bool HandshakeResponder::refuse_admitted(HandshakeRefusal r, int64_t now_ms) {
-    refuse(r);
-    const int64_t second = now_ms / 1000;
-    int64_t &last = audited_second_[static_cast<size_t>(r)];
-    if (last == second)
-        return false;
-    last = second;
-    return true;
+    return refuse(r, now_ms).audit_due;
 }
 
-RefusedInitiation HandshakeResponder::refuse(HandshakeRefusal r) {
+RefusedInitiation HandshakeResponder::refuse(HandshakeRefusal r, int64_t now_ms) {
     ++stats_.refused[static_cast<size_t>(r)];
-    return RefusedInitiation{r};
+    const int64_t second = now_ms / 1000;
+    int64_t &last = audited_second_[static_cast<size_t>(r)];
+    const bool first = last != second;
+    last = second;
+    return RefusedInitiation{r, first};
 }
 
 Admission HandshakeResponder::admit(std::span<const uint8_t> packet, std::span<const uint8_t> src,
                                     int64_t now_ms) {
     count_initiation(now_ms);
     if (!proto::parse_initiation(packet).ok())
-        return refuse(HandshakeRefusal::malformed);
+        return refuse(HandshakeRefusal::malformed, now_ms);
     const uint64_t now_ns = to_ns(now_ms);
     switch (cookies_.check(packet, src, under_load(now_ms), now_ns)) {
         case proto::MacVerdict::ok:
             break;
         case proto::MacVerdict::bad_mac1:
-            return refuse(HandshakeRefusal::bad_mac1);
+            return refuse(HandshakeRefusal::bad_mac1, now_ms);
         case proto::MacVerdict::need_cookie: {
             auto reply = cookies_.create_reply(packet, src, now_ns);
             if (!reply)
-                return refuse(HandshakeRefusal::other);
+                return refuse(HandshakeRefusal::other, now_ms);
             ++stats_.cookie_replies;
             return CookieDemanded{*reply};
         }
@@ -127,9 +125,9 @@ Admission HandshakeResponder::admit(std::span<const uint8_t> packet, std::span<c
     };
     auto hs = proto::ResponderHandshake::consume_initiation(identity_, packet, lookup, now_ns);
     if (!hs)
-        return refuse(refusal_from_proto(hs.error().what));
+        return refuse(refusal_from_proto(hs.error().what), now_ms);
     if (found == peers_.size())
-        return refuse(HandshakeRefusal::unknown_peer);
+        return refuse(HandshakeRefusal::unknown_peer, now_ms);
     return AdmittedInitiation{found, std::move(hs).value()};
 }
 

@@ -57,6 +57,9 @@ struct CookieDemanded {
 };
 struct RefusedInitiation {
     HandshakeRefusal reason = HandshakeRefusal::other;
+    // The first refusal with this reason in its second: the one worth an audit line. The
+    // rest are only counted, so replays sent below the cookie threshold cannot flood the log.
+    bool audit_due = false;
 };
 using Admission = std::variant<AdmittedInitiation, CookieDemanded, RefusedInitiation>;
 
@@ -105,7 +108,7 @@ class HandshakeResponder {
         proto::PeerHandshakeState state;
         proto::CookieJar jar;  // adds mac1 to our responses
     };
-    RefusedInitiation refuse(HandshakeRefusal r);
+    RefusedInitiation refuse(HandshakeRefusal r, int64_t now_ms);
     void count_initiation(int64_t now_ms);
 
     proto::StaticIdentity identity_;
@@ -116,7 +119,7 @@ class HandshakeResponder {
     int64_t window_second_ = -1;  // now_ms / 1000 of the current counting window
     uint64_t window_count_ = 0;
     uint64_t previous_window_count_ = 0;
-    // now_ms / 1000 of the last refusal of each reason refuse_admitted asked to audit.
+    // now_ms / 1000 of the last refusal of each reason found worth auditing.
     std::array<int64_t, kHandshakeRefusalCount> audited_second_{};
     HandshakeStats stats_;
 };

@@ -159,7 +159,7 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
     was_under_load_ = load;
 
     if (const auto *refused = std::get_if<RefusedInitiation>(&admission)) {
-        if (refused->reason == HandshakeRefusal::replayed_timestamp)
+        if (refused->reason == HandshakeRefusal::replayed_timestamp && refused->audit_due)
             security_event(0, Reason::replay_detected, ev.src, now_ms);
         return;
     }

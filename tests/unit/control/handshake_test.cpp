@@ -137,6 +137,31 @@ TEST_F(HandshakeResponse, ReplayedInitiationIsRefusedWithASecurityEvent) {
     EXPECT_EQ(sec->source, kRoamAddr.to_string());
 }
 
+TEST_F(HandshakeResponse, ReplayFloodBelowTheCookieThresholdIsAuditedOnceASecond) {
+    start();
+    const auto msg = client.initiate(now);
+    dir->handle(initiation_event(msg), now);
+    advance(1'000);
+    for (uint32_t i = 0; i < 50; ++i) {  // spoofed sources, 50 in 500 ms
+        dir->handle(initiation_event(msg, addr(0xCB007100 + i, 9000)), now);
+        advance(10);
+    }
+    advance(1'000);
+    dir->handle(initiation_event(msg, kRoamAddr), now);
+
+    EXPECT_EQ(dir->handshake_stats().refused[size_t(HandshakeRefusal::replayed_timestamp)], 51u);
+    EXPECT_EQ(dp.raw.size(), 1u) << "only the genuine initiation is answered";
+    std::vector<std::string> sources;
+    for (const auto &e : audit_events())
+        if (const auto *sec = std::get_if<audit::SecurityEvent>(&e.payload)) {
+            EXPECT_EQ(sec->violation, Reason::replay_detected);
+            sources.push_back(sec->source);
+        }
+    ASSERT_EQ(sources.size(), 2u) << "one audit line per second of replays, not one per replay";
+    EXPECT_EQ(sources[0], addr(0xCB007100, 9000).to_string());
+    EXPECT_EQ(sources[1], kRoamAddr.to_string());
+}
+
 TEST_F(HandshakeResponse, WrongPresharedKeyGivesAResponseTheClientCannotOpen) {
     // IKpsk2 mixes the PSK in only after message 1, so the gateway cannot tell; the client
     // refuses the response and no packet ever confirms the keypair left in next.
