@@ -805,7 +805,7 @@ TEST_F(AbuseDatapath, MalformedFramesOfEveryLengthAreAllCountedAsDropsAndLeakNoM
         rte_mbuf *ms[32];
         ASSERT_EQ(rte_pktmbuf_alloc_bulk(pool, ms, 32), 0);
         for (rte_mbuf *m : ms) {
-            const Bytes b = random_bytes(rng() % 1515);
+            const Bytes b = random_bytes(1 + rng() % 1514);
             std::memcpy(rte_pktmbuf_append(m, uint16_t(b.size())), b.data(), b.size());
         }
         const unsigned n =
