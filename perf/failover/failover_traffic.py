@@ -216,7 +216,13 @@ def drive(a):
         return {"kind": kind, "path": path, "t": t, "wall_ms": wall, "seq_before": seq}
 
     plan = ["death"] * a.deaths + ["rebind"] * a.rebinds
+    unsettled = 0
     for i, kind in enumerate(plan):
+        # Each event starts from a settled session: a failover still in progress (the client
+        # switched on its own, e.g. after a stall) would add its outage to ours.
+        if a.status_socket and not wait_status(a.status_socket,
+                                               lambda s: s["state"] == "ATTACHED", 5.0):
+            unsettled += 1
         path = active_path()
         if kind == "death":
             ev = begin(kind, path, "both blackhole on")
@@ -225,9 +231,7 @@ def drive(a):
                 # outage is the client's and the gateway's doing, not ours.
                 ev["recovered"] = tr.wait_echo_after(ev["seq_before"], a.recover_timeout_s)
                 ev["t_flowing"] = time.monotonic()
-                st = wait_status(a.status_socket,
-                                 lambda s: s["active_path"] != path and s["state"] == "ATTACHED",
-                                 a.recover_timeout_s)
+                st = wait_status(a.status_socket, lambda s: s["active_path"] != path, 2.0)
                 ev["switched_to"] = st["active_path"] if st else None
             else:
                 # One path only (a stock client): the path comes back after hold_ms.
@@ -260,6 +264,7 @@ def drive(a):
         "send_errors": tr.send_errors,
         "events": events,
         "client_session_ids": sorted(session_ids),
+        "events_started_unsettled": unsettled,
     }
     with open(a.out, "w") as f:
         json.dump(out, f)

@@ -79,11 +79,14 @@ t_start=$(date +%s)
 # One policy for the gateway and the client (the client takes the gateway's heartbeat timing
 # from HELLO_ACK, but its switch gate is its own). The gate lets a switch every event: one
 # event a second is far above a real user's rate, and a denial would measure the gate, not the
-# failover.
+# failover. Loss never makes either side VOLATILE here (threshold 1.0, drops 1000): the
+# benchmark times silence detection and path moves; loss-driven switching is the loss-spike
+# scenario's subject, and a loss estimate disturbed by the switch itself would start failovers
+# nobody forced.
 POLICY="  failover:
     version: \"failover-bench-1\"
     session: {max_lifetime_ms: 28800000, transport_lost_ttl_ms: 15000}
-    volatility: {heartbeat_interval_ms: $HB_INTERVAL_MS, heartbeat_volatile_ms: $HB_VOLATILE_MS, loss_volatile_threshold: 0.2}
+    volatility: {heartbeat_interval_ms: $HB_INTERVAL_MS, heartbeat_volatile_ms: $HB_VOLATILE_MS, loss_volatile_threshold: 1.0, max_consecutive_drops: 1000}
     switching: {max_switches_per_min: 600, switch_cooldown_ms: 300, recovery_window_ms: 8000}
     security: {reattach_proof_max_age_ms: 5000}
 "
