@@ -28,8 +28,9 @@ gw_log "traffic: $traffic"
 ts_dark=$(python3 -c "print(int($t_dark * 1000))")
 scen_finish
 
-# From the blackhole on, both sides: silence past heartbeat_volatile_ms (on the gateway, or the
-# REATTACH's new source when the client's timer fires first), the validation the REATTACH
+# From the blackhole on, both sides: silence past heartbeat_volatile_ms (on the gateway, the
+# REATTACH's new source when the client's timer fires first, or the counter gap of the dead
+# path's datagrams when a health sample sees B's first packet), the validation the REATTACH
 # joins (the worker reports the new source before the REATTACH itself), the switch. After it
 # only a loss episode may follow: the datagrams blackholed on the dead path show up as counter
 # gaps once the new path carries the session.
@@ -38,7 +39,8 @@ check_episode() {
 after = seq($ts_dark)
 assert after[:3] in ([f'ATTACHED>VOLATILE:{r}', 'VOLATILE>RECOVERING:$2',
                       'RECOVERING>ATTACHED:reattach_success']
-                     for r in ('heartbeat_timeout', 'address_change_observed')), after
+                     for r in ('heartbeat_timeout', 'address_change_observed',
+                               'loss_threshold_exceeded')), after
 tail = after[3:]
 assert tail in ([], ['ATTACHED>VOLATILE:loss_threshold_exceeded', 'VOLATILE>ATTACHED:health_recovered'],
                 ['ATTACHED>VOLATILE:loss_threshold_exceeded']), tail
