@@ -1,6 +1,6 @@
 # Sourced by the failover scenarios: the real gateway (gateway_env.sh), one headless
 # jumpgate-client with two paths, each path through its own jumpgate-relay, and an echo on
-# the inner host counting every datagram.
+# the inner host (the client tests' udp_traffic.py) so every datagram is counted.
 #
 #   client ns: client path a 192.0.2.12 (lo) -> relay A listening on 192.0.2.2, upstream
 #              from 192.0.2.2:ephemeral; path b 192.0.2.13 -> relay B on 192.0.2.3, upstream
@@ -209,7 +209,7 @@ scen_start() {
     ip netns exec "$NS_C" ping -c 1 -W 2 -I "$a" 192.0.2.1 > /dev/null 2>&1 || true
   done
   # Background processes never hold the test's stdout: the runner waits for it to close.
-  ip netns exec "$NS_H" python3 "$SCEN_TOOL" echo 198.51.100.2 7777 > /dev/null 2>&1 &
+  ip netns exec "$NS_H" python3 "$SCEN_DIR/../client/udp_traffic.py" echo 198.51.100.2 7777 > /dev/null 2>&1 &
   SCEN_PIDS+=($!)
   scen_relay_start A 192.0.2.2
   scen_relay_start B 192.0.2.3

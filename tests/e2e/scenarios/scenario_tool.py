@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """The failover scenarios' traffic, impairment and attack side, driven by scenario_env.sh.
 
-  echo ADDR PORT
-      UDP echo on the inner host.
   stream APP_ADDR:APP_PORT INTERVAL_MS OUT_JSON
       sequence-numbered datagrams into jumpgate-client's app socket until SIGTERM, then 1 s
       for late echoes; writes {"sent": {seq: unix_s}, "echoed": {seq: unix_s}}.
@@ -31,14 +29,6 @@ import time
 TRANSPORT_TYPE = 4
 # A REATTACH_REQUEST sealed: 16-byte header, its padded plaintext, 16-byte tag.
 FORGED_BODY_BYTES = 48 + 16
-
-
-def echo(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((addr, int(port)))
-    while True:
-        data, peer = s.recvfrom(65535)
-        s.sendto(data, peer)
 
 
 def stream(app, interval_ms, out_json):
@@ -184,5 +174,5 @@ def forge(iface, src_addr, gateway):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"echo": echo, "stream": stream, "measure": measure, "flap": flap,
+    {"stream": stream, "measure": measure, "flap": flap,
      "forge": forge}[cmd](*args)
