@@ -33,7 +33,8 @@ tclean=$(ms_now)
 scen_relay A clear > /dev/null
 scen_wait_audit gw "states()[-1][1:] == ('ATTACHED', 'health_recovered')" 15 \
   || gw_fail "the gateway did not return to ATTACHED within 15 s of a clean path"
-recovered_ms=$(( $(ms_now) - tclean ))
+tdone=$(ms_now)
+recovered_ms=$(( tdone - tclean ))
 scen_wait_flowing 5 || gw_fail "traffic stopped"
 scen_stream_stop
 traffic=$(python3 "$SCEN_TOOL" measure "$STREAM_JSON")
@@ -44,15 +45,18 @@ print(json.dumps({'up_received': s['up']['received'], 'up_dropped_loss': s['up']
 gw_log "traffic: $traffic relay A: $relay_stats"
 scen_finish
 
+# Up to the return to ATTACHED. What a stall of this loaded machine does after the scenario
+# (a spurious failover) is audited, checked by audit-check and counted in the result.
 scen_audit gw "
-assert seq() == ['BIRTH>ATTACHED:handshake_ok', 'ATTACHED>VOLATILE:loss_threshold_exceeded',
-                 'VOLATILE>ATTACHED:health_recovered'], seq()
+assert seq(until=$tdone) == ['BIRTH>ATTACHED:handshake_ok', 'ATTACHED>VOLATILE:loss_threshold_exceeded',
+                             'VOLATILE>ATTACHED:health_recovered'], seq()
 ch = of('SessionStateChange')
 assert ch[1]['ts_ms'] >= $t15, f'VOLATILE at {ch[1][\"ts_ms\"] - $t5} ms into the spike, before 15%'
 assert ch[2]['ts_ms'] - $tclean >= $P_STABILITY_MS, 'ATTACHED before the stability window'
 pe = [e for e in of('PolicyEvent') if e['policy_name'] == 'volatility.loss_volatile_threshold']
 assert len(pe) == 1 and $P_LOSS_THRESHOLD < pe[0]['observed_value'] < 0.25, pe
-assert not of('TransportSwitch') and not of('TransportSwitchDenied') and not of('SessionTerminated')
+assert not of('TransportSwitch', until=$tdone) and not of('TransportSwitchDenied', until=$tdone)
+assert not of('SessionTerminated')
 "
 # The client judges from its heartbeats alone (10 a second, so a noisy estimate): whatever it
 # decided, it must have been on a loss above the threshold, and it never switched.
@@ -60,8 +64,8 @@ scen_audit client "
 for e in of('PolicyEvent'):
     if e['policy_name'] == 'volatility.loss_volatile_threshold':
         assert e['observed_value'] > e['threshold_value'], e
-assert not of('TransportSwitch') and not of('SessionTerminated')
-assert states()[-1][1] == 'ATTACHED', seq()
+assert not of('TransportSwitch', until=$tdone) and not of('SessionTerminated')
+assert states(until=$tdone)[-1][1] == 'ATTACHED', seq()
 "
 client_seq=$(python3 -c "
 import json
@@ -69,7 +73,11 @@ print(json.dumps([f\"{e['previous_state']}>{e['new_state']}:{e['reason_code']}\"
 observed=$(python3 -c "
 import json
 print([e for e in map(json.loads, open('$GW_AUDIT')) if e['event_type'] == 'PolicyEvent'][0]['observed_value'])")
-scen_result "threshold=$P_LOSS_THRESHOLD" "gateway_observed_loss=$observed" \
+later=$(python3 -c "
+import json
+print(len([e for e in map(json.loads, open('$GW_AUDIT'))
+           if e['event_type'] == 'SessionStateChange' and e['ts_ms'] > $tdone]))")
+scen_result "transitions_after_scenario=$later" "threshold=$P_LOSS_THRESHOLD" "gateway_observed_loss=$observed" \
   "volatile_after_15pct_ms=$volatile_ms" "attached_after_clean_ms=$recovered_ms" \
   "traffic=$traffic" "relay_a=$relay_stats" "client_transitions=$client_seq" "session_resets=0"
 echo PASS

@@ -133,16 +133,18 @@ PY
 }
 
 # The Python every audit assertion runs with: `ev` the events of the log in order, `of(t)`,
-# `states()` the SessionStateChange triples, `seq()` them as "FROM>TO:reason" strings.
+# `states()` the SessionStateChange triples, `seq()` them as "FROM>TO:reason" strings (each
+# optionally limited to ts_ms in [since, until]).
 SCEN_AUDIT_PRELUDE='
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def of(t, since=0):
-    return [e for e in ev if e.get("event_type") == t and e["ts_ms"] >= since]
-def states(since=0):
-    return [(e["previous_state"], e["new_state"], e["reason_code"]) for e in of("SessionStateChange", since)]
-def seq(since=0):
-    return [f"{a}>{b}:{r}" for a, b, r in states(since)]
+def of(t, since=0, until=float("inf")):
+    return [e for e in ev if e.get("event_type") == t and since <= e["ts_ms"] <= until]
+def states(since=0, until=float("inf")):
+    return [(e["previous_state"], e["new_state"], e["reason_code"])
+            for e in of("SessionStateChange", since, until)]
+def seq(since=0, until=float("inf")):
+    return [f"{a}>{b}:{r}" for a, b, r in states(since, until)]
 '
 
 # scen_audit WHO PYTHON: runs PYTHON (asserts) over the gateway's (gw) or the client's
