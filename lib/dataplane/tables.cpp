@@ -537,6 +537,15 @@ Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t pref
     return table_error("remove_route", "no such route");
 }
 
+int lookup_route4(const Tables &t, uint32_t ip, uint32_t *slot) {
+    uint64_t hop = kRouteMiss;
+    rte_fib_lookup_bulk(t.routes4, &ip, &hop, 1);
+    if (hop >= t.max_sessions)
+        return -ENOENT;
+    *slot = uint32_t(hop);
+    return 0;
+}
+
 Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags) {
     if (auto st = check_slot(t, slot, "set_session_flags"); !st)
         return st;

@@ -184,6 +184,9 @@ Status publish_binding(Tables &t, uint32_t slot, const Binding &b);
 // An add that follows a delete blocks for one grace period (see routes4).
 Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len, uint32_t slot);
 Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len);
+// Any core: the session slot routes4 gives `ip` (host order) in *slot; 0 on a hit, -ENOENT on
+// a miss (rte_lpm_lookup's contract). Workers batch rte_fib_lookup_bulk themselves.
+int lookup_route4(const Tables &t, uint32_t ip, uint32_t *slot);
 
 // Replaces the SessionFlags bits (release: fields written before are visible to workers).
 Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags);

@@ -203,7 +203,7 @@ TEST_F(ControlCoreTest, HandshakeFromTheUpRingPublishesASessionTheWorkersCanUse)
     EXPECT_EQ(b->port, kClient.port);
     EXPECT_EQ(0, std::memcmp(b->addr, kClient.addr.data(), 4));
     uint32_t routed = 0;
-    ASSERT_EQ(rte_lpm_lookup(tables.routes4, RTE_IPV4(10, 8, 0, 2), &routed), 0);
+    ASSERT_EQ(dp::lookup_route4(tables, RTE_IPV4(10, 8, 0, 2), &routed), 0);
     EXPECT_EQ(routed, slot);
 
     const auto sessions = core->sessions_snapshot();
@@ -261,7 +261,7 @@ TEST_F(ControlCoreTest, SilentSessionIsRetiredFromTheTablesAndTheAuditLogChecksO
     EXPECT_EQ(tables.sessions[slot].binding.load(), nullptr);
     EXPECT_EQ(keypair_by_index(kp.remote_index), nullptr);
     uint32_t routed = 0;
-    EXPECT_NE(rte_lpm_lookup(tables.routes4, RTE_IPV4(10, 8, 0, 2), &routed), 0);
+    EXPECT_NE(dp::lookup_route4(tables, RTE_IPV4(10, 8, 0, 2), &routed), 0);
     EXPECT_EQ(core->stats().dataplane_errors, 0u);
 
     writer->close();
