@@ -48,8 +48,8 @@ using json = nlohmann::json;
 constexpr unsigned kWorkerLcore = 1;
 constexpr uint16_t kListenPort = 51820;
 constexpr uint16_t kPeerPort = 41000;
-constexpr unsigned kRingSize = 4096;     // entries of each port's RX ring
-constexpr unsigned kTxRingSize = 16384;  // TX rings: never the bottleneck
+constexpr unsigned kRingSize = 4096;                           // entries of each port's RX ring
+constexpr unsigned kTxRingSize = 16384;                        // TX rings: never the bottleneck
 constexpr unsigned kMaxInFlight = kRingSize - 2 * kBurstSize;  // frames fed, not yet back
 constexpr unsigned kPoolMbufs = 4 * kRingSize + 2 * kTxRingSize + 4096;
 constexpr uint32_t kTunnelBase = RTE_IPV4(10, 64, 0, 0);  // session i owns 10.64.0.0 + i /32
@@ -1040,10 +1040,14 @@ int main(int argc, char **argv) {
                        c.dir == Direction::decap) {
                 unloaded = j;
             }
-            if (!(c.flood || (flood_separate && n == opt.flood_sessions)))
-                doc["cases"].push_back(j);
-            else if (c.flood)
+            const bool flood_baseline = !c.flood && opt.flood && n == opt.flood_sessions &&
+                                        &c == &specs[specs.size() - 2];
+            if (c.flood)
                 doc["flood_case"] = j;
+            else if (flood_baseline)
+                doc["flood_unloaded_case"] = j;
+            else
+                doc["cases"].push_back(j);
         }
         destroy_tables(st.t);
     }
