@@ -1040,8 +1040,8 @@ int main(int argc, char **argv) {
                        c.dir == Direction::decap) {
                 unloaded = j;
             }
-            const bool flood_baseline = !c.flood && opt.flood && n == opt.flood_sessions &&
-                                        &c == &specs[specs.size() - 2];
+            const bool flood_baseline =
+                !c.flood && opt.flood && n == opt.flood_sessions && &c == &specs[specs.size() - 2];
             if (c.flood)
                 doc["flood_case"] = j;
             else if (flood_baseline)
