@@ -129,8 +129,10 @@ def analyze_client(run, name, src_ip, audit_gw, audit_client, peer_key):
     created = [e for e in audit_gw if e.get("event_type") == "SessionCreated"
                and e.get("peer") == peer_key]
     sids = sorted({e["session_id"] for e in created})
+    # Terminations while the events ran (a client stopped afterwards times out later).
+    t_last = events[-1]["wall_ms"] + 5000 if events else 0
     terminated = [e for e in audit_gw if e.get("event_type") == "SessionTerminated"
-                  and e.get("session_id") in sids]
+                  and e.get("session_id") in sids and e.get("ts_ms", 0) <= t_last]
     out = {"session_resets": max(0, len(created) - 1), "gateway_session_ids": sids,
            "sessions_terminated": len(terminated),
            "sent": len(sent), "echoed": len(down), "send_errors": drv.get("send_errors", 0)}

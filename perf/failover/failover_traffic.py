@@ -217,13 +217,20 @@ def drive(a):
 
     plan = ["death"] * a.deaths + ["rebind"] * a.rebinds
     unsettled = 0
+    last_start = 0.0
     for i, kind in enumerate(plan):
+        # The gateway keeps at most 64 switches a minute whatever the policy says; one forced
+        # event a --spacing-ms keeps both clients' moves under it.
+        wait = last_start + a.spacing_ms / 1000.0 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         # Each event starts from a settled session: a failover still in progress (the client
         # switched on its own, e.g. after a stall) would add its outage to ours.
         if a.status_socket and not wait_status(a.status_socket,
                                                lambda s: s["state"] == "ATTACHED", 5.0):
             unsettled += 1
         path = active_path()
+        last_start = time.monotonic()
         if kind == "death":
             ev = begin(kind, path, "both blackhole on")
             if a.status_socket:
@@ -288,7 +295,9 @@ def main():
     p.add_argument("--interval-ms", type=float, default=10.0)
     p.add_argument("--hold-ms", type=float, default=1000.0,
                    help="one path only: how long a blackhole lasts")
-    p.add_argument("--settle-ms", type=float, default=500.0, help="clean traffic between events")
+    p.add_argument("--settle-ms", type=float, default=400.0, help="clean traffic between events")
+    p.add_argument("--spacing-ms", type=float, default=1100.0,
+                   help="at least this long from one event's start to the next")
     p.add_argument("--recover-timeout-s", type=float, default=10.0)
     p.add_argument("--warmup-timeout-s", type=float, default=20.0)
     p.add_argument("--out", required=True)
