@@ -96,7 +96,7 @@ def analyze_client(run, name, src_ip, audit_gw, audit_client, peer_key):
         if rec is not None:
             # From the event itself (detection included) to both directions flowing.
             row["event_to_flowing_ms"] = round((max(end_up, end_down) - t_e) * 1000, 2)
-        if "t_restore" in ev and rec is not None:
+        if "recovered_before_restore" in ev and rec is not None:  # one path: restored later
             row["after_restore_ms"] = round((max(end_up, end_down) - ev["t_restore"]) * 1000, 2)
             row["recovered_before_restore"] = bool(ev.get("recovered_before_restore", False))
         row["t_end_wall_ms"] = ev["wall_ms"] + (t_end - t_e) * 1000
