@@ -190,6 +190,10 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
         refuse_no_room();
         return;
     }
+    // The peer's previous session may still hold its routes while its TERMINATE goes out; the
+    // peer is evidently listening again, so that slot goes now.
+    if (fresh)
+        retire_due(now_ms, admitted.peer);
     const uint64_t session_id = fresh ? fresh_session_id() : s->record.session_id;
     auto index = indices_.allocate(session_id);
     if (!index) {
@@ -442,19 +446,31 @@ void SessionDirectory::terminate_in_dataplane(Session &s, int64_t now_ms) {
     if (s.terminated_at_ms != kNever)
         return;
     Peer &peer = peers_[s.peer];
-    check(link_.retire_session(s.slot));
-    std::vector<uint32_t> dead;
+    // Data stops now. The slot keeps its keys a little longer: the TERMINATE just queued on
+    // the owner's down ring must still be sealed, or the client never learns why it ended.
+    check(link_.set_session_flags(s.slot, 0));
+    Retiring r{s.slot, s.peer, now_ms + kTerminateFlushMs, {}};
     for (const proto::TransportKeypair *kp :
          {s.keypairs.previous(), s.keypairs.current(), s.keypairs.next()})
         if (kp != nullptr)
-            dead.push_back(kp->local_index);
+            r.indices.push_back(kp->local_index);
     s.keypairs.clear();
-    release_indices(dead);
+    retiring_.push_back(std::move(r));
     by_slot_.erase(s.slot);
     if (peer.session == s.record.session_id)
         peer.session.reset();
     s.terminated_at_ms = now_ms;
     ++stats_.sessions_terminated;
+}
+
+void SessionDirectory::retire_due(int64_t now_ms, std::optional<size_t> peer) {
+    std::erase_if(retiring_, [&](const Retiring &r) {
+        if (r.retire_at_ms > now_ms && r.peer != peer)
+            return false;
+        check(link_.retire_session(r.slot));
+        release_indices(r.indices);
+        return true;
+    });
 }
 
 void SessionDirectory::release_indices(const std::vector<uint32_t> &dead) {
@@ -489,6 +505,7 @@ void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
 }
 
 void SessionDirectory::tick(int64_t now_ms) {
+    retire_due(now_ms, std::nullopt);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         Session &s = *it->second;
         if (s.terminated_at_ms == kNever) {

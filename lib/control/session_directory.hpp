@@ -182,6 +182,8 @@ class SessionDirectory {
     void send_control(Session &s, const TransportAddr &to, const MacAddr &mac,
                       const proto::ControlMessage &m);
     void terminate_in_dataplane(Session &s, int64_t now_ms);
+    // Retires the slots whose flush time has come (and every slot of `peer`, if given).
+    void retire_due(int64_t now_ms, std::optional<size_t> peer);
     void release_indices(const std::vector<uint32_t> &dead);
     void sample_health(Session &s, int64_t now_ms);
     void expire_keypairs(Session &s, int64_t now_ms);
@@ -193,6 +195,17 @@ class SessionDirectory {
     uint64_t fresh_session_id();
     PathChallenge fresh_challenge();
     void check(const Status &st);
+
+    // A terminated session's slot, kept with its keys until the TERMINATE queued for the
+    // owner worker has been sent (the worker drains its down ring every loop iteration).
+    struct Retiring {
+        uint32_t slot = 0;
+        size_t peer = 0;
+        int64_t retire_at_ms = 0;
+        std::vector<uint32_t> indices;  // local indices released with the slot
+    };
+    static constexpr int64_t kTerminateFlushMs = 50;
+    std::vector<Retiring> retiring_;
 
     HandshakeResponder responder_;
     std::vector<Peer> peers_;

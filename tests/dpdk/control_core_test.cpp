@@ -253,10 +253,23 @@ TEST_F(ControlCoreTest, HelloIsAnsweredOnTheOwnersDownRingForEncryption) {
 TEST_F(ControlCoreTest, SilentSessionIsRetiredFromTheTablesAndTheAuditLogChecksOut) {
     const auto kp = handshake(0, kClient);
     const uint32_t slot = keypair_by_index(kp.remote_index)->session_slot;
+    // A jumpgate client (HELLO) promises heartbeats, so its silence means a lost transport.
+    std::array<uint8_t, 16> hello{};
+    const size_t n = proto::encode_control(proto::Hello{}, hello);
+    send_up(0, dp::MetaKind::ControlMessage, kClient, std::span(hello.data(), n), slot,
+            kp.remote_index);
+    EXPECT_EQ(core->poll(now), 1u);
     for (int i = 0; i < 20; ++i) {
         now += 1'000;
         core->tick(now);
     }
+    // The TERMINATE went down to the owner while the slot still had the keys to seal it.
+    bool told = false;
+    for (const auto &f : take_down(0)) {
+        const auto dec = proto::decode_control(f.bytes);
+        told |= dec.ok() && std::holds_alternative<proto::Terminate>(dec.message);
+    }
+    EXPECT_TRUE(told);
     EXPECT_EQ(tables.sessions[slot].flags.load(), 0);
     EXPECT_EQ(tables.sessions[slot].binding.load(), nullptr);
     EXPECT_EQ(keypair_by_index(kp.remote_index), nullptr);

@@ -25,6 +25,8 @@ TEST_F(AdminRequests, TerminateDrivesExplicitTerminationThroughTheAuditedFsm) {
     ASSERT_TRUE(s);
     EXPECT_EQ(s->state, SessionState::Terminated);
     EXPECT_EQ(dir->live_sessions(), 0u);
+    advance(100);
+    dir->tick(now);
     EXPECT_FALSE(dp.retired.empty()) << "the data plane slot must be retired";
 
     // A second termination is refused and changes nothing.

@@ -470,10 +470,46 @@ TEST_F(JumpgateClientTest, TerminateFromTheClientEndsTheSession) {
     control_from(proto::Terminate{uint16_t(Reason::explicit_termination)}, kClientAddr);
     EXPECT_EQ(session().state, SessionState::Terminated);
     EXPECT_EQ(dir->live_sessions(), 0u);
+    advance(100);
+    dir->tick(now);
     EXPECT_EQ(dp.retired.size(), 1u);
     const auto ended = payloads<audit::SessionTerminated>(audit_events());
     ASSERT_EQ(ended.size(), 1u);
     EXPECT_EQ(ended[0].reason_code, Reason::explicit_termination);
+}
+
+TEST_F(JumpgateClientTest, TerminateGoesOutBeforeTheSlotLosesItsKeys) {
+    const uint32_t s = slot();
+    for (int i = 0; i < 80 && session().state != SessionState::Terminated; ++i) {
+        advance(250);
+        dir->tick(now);
+    }
+    ASSERT_EQ(session().state, SessionState::Terminated);
+    const auto bye = dp.last_control<proto::Terminate>();
+    ASSERT_TRUE(bye.has_value());
+    EXPECT_EQ(bye->reason, uint16_t(Reason::transport_ttl_exceeded));
+    EXPECT_EQ(dp.flags[s], 0) << "data stops at once";
+    EXPECT_TRUE(dp.retired.empty()) << "the worker still needs the keys to seal TERMINATE";
+    advance(10);
+    dir->tick(now);
+    EXPECT_TRUE(dp.retired.empty());
+    advance(100);
+    dir->tick(now);
+    ASSERT_EQ(dp.retired.size(), 1u);
+    EXPECT_EQ(dp.retired[0], s);
+    EXPECT_TRUE(dp.routes.empty());
+}
+
+TEST_F(JumpgateClientTest, ANewHandshakeRetiresTheTerminatedSlotAtOnce) {
+    const uint32_t old_slot = slot();
+    control_from(proto::Terminate{uint16_t(Reason::explicit_termination)}, kClientAddr);
+    ASSERT_TRUE(dp.retired.empty());
+    advance(30);  // inside the flush time, past the per-peer initiation spacing
+    ASSERT_TRUE(handshake(client));
+    ASSERT_EQ(dp.retired.size(), 1u) << "the old slot must give up the peer's routes first";
+    EXPECT_EQ(dp.retired[0], old_slot);
+    EXPECT_EQ(dir->live_sessions(), 1u);
+    EXPECT_EQ(dp.routes.size(), 2u);
 }
 
 TEST_F(JumpgateClientTest, GatewayToClientTypesComingUpAreRejected) {
