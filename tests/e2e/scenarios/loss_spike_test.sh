@@ -33,6 +33,8 @@ tclean=$(ms_now)
 scen_relay A clear > /dev/null
 scen_wait_audit gw "states()[-1][1:] == ('ATTACHED', 'health_recovered')" 15 \
   || gw_fail "the gateway did not return to ATTACHED within 15 s of a clean path"
+# The client judges from its own heartbeats, over the same window: it returns a little later.
+scen_wait_status "s['state'] == 'ATTACHED'" 15 || gw_fail "the client did not return to ATTACHED"
 tdone=$(ms_now)
 recovered_ms=$(( tdone - tclean ))
 scen_wait_flowing 5 || gw_fail "traffic stopped"
