@@ -39,7 +39,7 @@ namespace {
 // Shorter than WireGuard's REKEY_TIMEOUT (5 s): the gateway may drop the first response
 // while it resolves our MAC, and a retry costs one initiation.
 constexpr int64_t kHandshakeRetryMs = 2'000;
-constexpr int64_t kTickMs = 50;            // FSM timer resolution
+constexpr int64_t kTickMs = 10;            // FSM timer resolution: adds to failover time
 constexpr int64_t kRxFeedIntervalMs = 50;  // data packets prove the path alive at most this often
 constexpr int kTunMtu = 1420;
 constexpr size_t kBufferBytes = 65536 + 64;
@@ -708,7 +708,9 @@ void Loop::try_reattach(proto::ReattachReason why) {
                  (why == proto::ReattachReason::path_lost ? "path_lost" : "path_degraded") + ")");
     }
     reattach_ = PendingReattach{idx, m.nonce, now};
-    next_reattach_ms_ = now + std::max<int64_t>(policy_.volatility.heartbeat_volatile_ms / 2, 500);
+    // A lost request or challenge costs this much recovery time; a retry replaces the pending
+    // challenge, so it must leave a loaded path time to answer the first one.
+    next_reattach_ms_ = now + std::max<int64_t>(policy_.volatility.heartbeat_volatile_ms / 2, 200);
 }
 
 void Loop::consider_switch() {
