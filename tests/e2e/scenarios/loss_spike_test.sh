@@ -28,10 +28,13 @@ scen_relay A up drop 15% > /dev/null
 scen_wait_audit gw "any(e['new_state'] == 'VOLATILE' for e in of('SessionStateChange'))" 15 \
   || gw_fail "the gateway did not go VOLATILE within 15 s of 15% loss"
 volatile_ms=$(( $(ms_now) - t15 ))
-sleep 1
+# The window still holds 10% samples when the threshold is first crossed, so the estimate can
+# dip under it again (an audited VOLATILE -> ATTACHED); once the window holds only 15% samples
+# it cannot. Keep the loss on for one more window.
+sleep $((P_LOSS_WINDOW_MS / 1000))
 tclean=$(ms_now)
 scen_relay A clear > /dev/null
-scen_wait_audit gw "states()[-1][1:] == ('ATTACHED', 'health_recovered')" 15 \
+scen_wait_audit gw "states($tclean)[-1:] == [('VOLATILE', 'ATTACHED', 'health_recovered')]" 15 \
   || gw_fail "the gateway did not return to ATTACHED within 15 s of a clean path"
 # The client judges from its own heartbeats, over the same window: it returns a little later.
 scen_wait_status "s['state'] == 'ATTACHED'" 15 || gw_fail "the client did not return to ATTACHED"
@@ -50,13 +53,15 @@ scen_finish
 # Up to the return to ATTACHED. What a stall of this loaded machine does after the scenario
 # (a spurious failover) is audited, checked by audit-check and counted in the result.
 scen_audit gw "
-assert seq(until=$tdone) == ['BIRTH>ATTACHED:handshake_ok', 'ATTACHED>VOLATILE:loss_threshold_exceeded',
-                             'VOLATILE>ATTACHED:health_recovered'], seq()
-ch = of('SessionStateChange')
+got = seq(until=$tdone)
+episode = ['ATTACHED>VOLATILE:loss_threshold_exceeded', 'VOLATILE>ATTACHED:health_recovered']
+assert got[0] == 'BIRTH>ATTACHED:handshake_ok' and len(got) >= 3 and len(got) % 2 == 1 and \
+    all(got[i:i + 2] == episode for i in range(1, len(got), 2)), got
+ch = of('SessionStateChange', until=$tdone)
 assert ch[1]['ts_ms'] >= $t15, f'VOLATILE at {ch[1][\"ts_ms\"] - $t5} ms into the spike, before 15%'
-assert ch[2]['ts_ms'] - $tclean >= $P_STABILITY_MS, 'ATTACHED before the stability window'
-pe = [e for e in of('PolicyEvent') if e['policy_name'] == 'volatility.loss_volatile_threshold']
-assert len(pe) == 1 and $P_LOSS_THRESHOLD < pe[0]['observed_value'] < 0.25, pe
+assert ch[-1]['ts_ms'] - $tclean >= $P_STABILITY_MS, 'ATTACHED before the stability window'
+pe = [e for e in of('PolicyEvent', until=$tdone) if e['policy_name'] == 'volatility.loss_volatile_threshold']
+assert pe and all($P_LOSS_THRESHOLD < e['observed_value'] < 0.25 for e in pe), pe
 assert not of('TransportSwitch', until=$tdone) and not of('TransportSwitchDenied', until=$tdone)
 assert not of('SessionTerminated')
 "
