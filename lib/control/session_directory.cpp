@@ -480,8 +480,26 @@ void SessionDirectory::release_indices(const std::vector<uint32_t> &dead) {
 
 // ---- timers ----
 
+// Replayed and forged packets die in the workers (replay window, AEAD) before any control
+// message exists, yet an operator must see them: at most one SecurityEvent per kind and
+// second per session, from the slot's counters. The workers keep no source address for a
+// rejected packet, so the event names none.
+void SessionDirectory::report_rejections(Session &s, const SlotCounters &c, int64_t now_ms) {
+    const auto report = [&](uint64_t now_count, uint64_t before, int64_t &last_ms, Reason why) {
+        if (now_count <= before)
+            return;
+        if (last_ms != kNever && now_ms - last_ms < kRejectionReportIntervalMs)
+            return;
+        last_ms = now_ms;
+        security_event(s.record.session_id, why, TransportAddr{}, now_ms);
+    };
+    report(c.replay_drops, s.sampled.replay_drops, s.replay_reported_ms, Reason::replay_detected);
+    report(c.auth_failures, s.sampled.auth_failures, s.forgery_reported_ms, Reason::bad_proof);
+}
+
 void SessionDirectory::sample_health(Session &s, int64_t now_ms) {
     const SlotCounters c = link_.counters(s.slot);
+    report_rejections(s, c, now_ms);
     const uint64_t rx = c.rx_packets - s.sampled.rx_packets;
     const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
     s.sampled = c;

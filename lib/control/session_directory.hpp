@@ -164,6 +164,8 @@ class SessionDirectory {
         SlotCounters sampled;         // counters at the last health sample
         SlotCounters heartbeat_mark;  // counters at the last HEARTBEAT_ACK
         int64_t terminated_at_ms = kNever;
+        int64_t replay_reported_ms = kNever;   // last SecurityEvent for data-plane replays
+        int64_t forgery_reported_ms = kNever;  // last SecurityEvent for failed AEAD tags
         std::array<TransitionNote, kRecentTransitions> recent{};  // ring, see note_transition
         uint32_t recent_total = 0;
     };
@@ -186,6 +188,8 @@ class SessionDirectory {
     void retire_due(int64_t now_ms, std::optional<size_t> peer);
     void release_indices(const std::vector<uint32_t> &dead);
     void sample_health(Session &s, int64_t now_ms);
+    void report_rejections(Session &s, const SlotCounters &c, int64_t now_ms);
+    static constexpr int64_t kRejectionReportIntervalMs = 1'000;
     void expire_keypairs(Session &s, int64_t now_ms);
     void push_audit(audit::Event e);
     static void note_transition(Session &s, const audit::Event &e);

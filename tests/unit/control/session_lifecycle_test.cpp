@@ -194,6 +194,35 @@ TEST_F(SessionLifecycle, CounterGapsAboveTheLossThresholdMakeTheSessionVolatile)
     EXPECT_EQ(t[1].reason_code, Reason::loss_threshold_exceeded);
 }
 
+TEST_F(SessionLifecycle, DataPlaneReplaysAndForgeriesAreAuditedAtMostOncePerSecond) {
+    start();
+    ASSERT_TRUE(handshake(client));
+    const uint32_t s = slot();
+    advance(10);
+    dir->tick(now);  // nothing rejected yet: nothing to report
+
+    dp.slot_counters[s].replay_drops += 3;
+    advance(10);
+    dir->tick(now);
+    // A flood inside the same second adds no line; the next second may add one.
+    for (int i = 0; i < 50; ++i) {
+        dp.slot_counters[s].replay_drops += 100;
+        advance(10);
+        dir->tick(now);
+    }
+    dp.slot_counters[s].replay_drops += 1;
+    dp.slot_counters[s].auth_failures += 1;
+    advance(600);
+    dir->tick(now);
+
+    EXPECT_EQ(dir->sessions_snapshot().at(0).state, SessionState::Attached);
+    std::vector<Reason> seen;
+    for (const auto &e : payloads<audit::SecurityEvent>(audit_events()))
+        seen.push_back(e.violation);
+    EXPECT_EQ(seen, (std::vector<Reason>{Reason::replay_detected, Reason::replay_detected,
+                                         Reason::bad_proof}));
+}
+
 TEST_F(SessionLifecycle, StockPeerSilenceIsNotATransportLoss) {
     // A stock WireGuard peer without persistent keepalive is silent whenever its user is idle.
     start();
