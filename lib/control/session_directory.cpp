@@ -491,7 +491,13 @@ void SessionDirectory::report_rejections(Session &s, const SlotCounters &c, int6
         if (last_ms != kNever && now_ms - last_ms < kRejectionReportIntervalMs)
             return;
         last_ms = now_ms;
-        security_event(s.record.session_id, why, TransportAddr{}, now_ms);
+        audit::Event e;
+        e.ts_ms = now_ms;
+        e.session_id = s.record.session_id;
+        e.state_version = s.record.state_version;
+        e.policy_version = policy_of(s).version;
+        e.payload = audit::SecurityEvent{why, TransportAddr{}.to_string()};
+        push_audit(std::move(e));
     };
     report(c.replay_drops, s.sampled.replay_drops, s.replay_reported_ms, Reason::replay_detected);
     report(c.auth_failures, s.sampled.auth_failures, s.forgery_reported_ms, Reason::bad_proof);

@@ -59,7 +59,10 @@ assert got[0] == 'BIRTH>ATTACHED:handshake_ok' and len(got) >= 3 and len(got) % 
     all(got[i:i + 2] == episode for i in range(1, len(got), 2)), got
 ch = of('SessionStateChange', until=$tdone)
 assert ch[1]['ts_ms'] >= $t15, f'VOLATILE at {ch[1][\"ts_ms\"] - $t5} ms into the spike, before 15%'
-assert ch[-1]['ts_ms'] - $tclean >= $P_STABILITY_MS, 'ATTACHED before the stability window'
+# Every return to ATTACHED waited out the stability window after the VOLATILE entry (the
+# windowed estimate may dip under the threshold while 15% samples replace 10% ones).
+for v, a in zip(ch[1::2], ch[2::2]):
+    assert a['ts_ms'] - v['ts_ms'] >= $P_STABILITY_MS, f'ATTACHED before the stability window: {v} {a}'
 pe = [e for e in of('PolicyEvent', until=$tdone) if e['policy_name'] == 'volatility.loss_volatile_threshold']
 assert pe and all($P_LOSS_THRESHOLD < e['observed_value'] < 0.25 for e in pe), pe
 assert not of('TransportSwitch', until=$tdone) and not of('TransportSwitchDenied', until=$tdone)

@@ -5,8 +5,8 @@
 # key is sent from there too. Neither may move the binding, change the state or version, or
 # get an answer; the replay is counted as a replay drop, the forgery as an authentication
 # failure, and the real client keeps going. Both die in the data plane (replay window, AEAD)
-# before the control core sees a REATTACH, so the gateway writes no ReattachResult and, today,
-# no SecurityEvent for them either: the result line says whether one was logged.
+# before the control core sees a REATTACH, so the gateway writes no ReattachResult; the control
+# core audits them from the slot's counters as SecurityEvents replay_detected and bad_proof.
 # usage: replay_reattach_test.sh JUMPGATE JUMPGATECTL JUMPGATE_CLIENT JUMPGATE_RELAY
 source "$(dirname "$0")/scenario_env.sh" "$@" replay-reattach
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
@@ -57,6 +57,11 @@ security_events=$(python3 -c "
 import json
 print(json.dumps([e['violation'] for e in map(json.loads, open('$GW_AUDIT'))
                   if e['event_type'] == 'SecurityEvent' and e['ts_ms'] >= $ts_attack]))")
+python3 -c "
+import json, sys
+seen = json.loads(sys.argv[1])
+assert 'replay_detected' in seen and 'bad_proof' in seen, seen" "$security_events" \
+  || gw_fail "no SecurityEvent replay_detected and bad_proof after the attack: $security_events"
 scen_result "replayed=3" "security_events_logged=$security_events" "forged=$forged" \
   "replay_drops=$(( $(field "$after" replay_drops) - $(field "$before" replay_drops) ))" \
   "auth_failures=$(( $(field "$after" auth_failures) - $(field "$before" auth_failures) ))" \

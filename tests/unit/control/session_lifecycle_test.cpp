@@ -221,6 +221,9 @@ TEST_F(SessionLifecycle, DataPlaneReplaysAndForgeriesAreAuditedAtMostOncePerSeco
         seen.push_back(e.violation);
     EXPECT_EQ(seen, (std::vector<Reason>{Reason::replay_detected, Reason::replay_detected,
                                          Reason::bad_proof}));
+    const auto report = check_audit();
+    for (const auto &v : report.violations)
+        ADD_FAILURE() << "line " << v.line << ": " << v.message;
 }
 
 TEST_F(SessionLifecycle, StockPeerSilenceIsNotATransportLoss) {
