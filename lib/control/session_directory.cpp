@@ -155,12 +155,12 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
     Admission admission = responder_.admit(ev.payload, src, now_ms);
     const bool load = responder_.under_load(now_ms);
     if (load && !was_under_load_)
-        security_event(0, Reason::handshake_flood, ev.src, now_ms);
+        security_event(nullptr, Reason::handshake_flood, ev.src, now_ms);
     was_under_load_ = load;
 
     if (const auto *refused = std::get_if<RefusedInitiation>(&admission)) {
         if (refused->reason == HandshakeRefusal::replayed_timestamp && refused->audit_due)
-            security_event(0, Reason::replay_detected, ev.src, now_ms);
+            security_event(nullptr, Reason::replay_detected, ev.src, now_ms);
         return;
     }
     if (const auto *cookie = std::get_if<CookieDemanded>(&admission)) {
@@ -491,13 +491,7 @@ void SessionDirectory::report_rejections(Session &s, const SlotCounters &c, int6
         if (last_ms != kNever && now_ms - last_ms < kRejectionReportIntervalMs)
             return;
         last_ms = now_ms;
-        audit::Event e;
-        e.ts_ms = now_ms;
-        e.session_id = s.record.session_id;
-        e.state_version = s.record.state_version;
-        e.policy_version = policy_of(s).version;
-        e.payload = audit::SecurityEvent{why, TransportAddr{}.to_string()};
-        push_audit(std::move(e));
+        security_event(&s, why, TransportAddr{}, now_ms);
     };
     report(c.replay_drops, s.sampled.replay_drops, s.replay_reported_ms, Reason::replay_detected);
     report(c.auth_failures, s.sampled.auth_failures, s.forgery_reported_ms, Reason::bad_proof);
@@ -642,12 +636,18 @@ void SessionDirectory::note_transition(Session &s, const audit::Event &e) {
     ++s.recent_total;
 }
 
-void SessionDirectory::security_event(uint64_t session_id, Reason violation,
-                                      const TransportAddr &src, int64_t now_ms) {
+void SessionDirectory::security_event(const Session *s, Reason violation, const TransportAddr &src,
+                                      int64_t now_ms) {
     audit::Event e;
     e.ts_ms = now_ms;
-    e.session_id = session_id;
-    e.policy_version = policies_.current()->default_policy().version;
+    if (s != nullptr) {
+        // About a live session: it carries that session's versions (audit-check holds it so).
+        e.session_id = s->record.session_id;
+        e.state_version = s->record.state_version;
+        e.policy_version = policy_of(*s).version;
+    } else {
+        e.policy_version = policies_.current()->default_policy().version;
+    }
     e.payload = audit::SecurityEvent{violation, src.to_string()};
     push_audit(std::move(e));
 }

@@ -193,7 +193,8 @@ class SessionDirectory {
     void expire_keypairs(Session &s, int64_t now_ms);
     void push_audit(audit::Event e);
     static void note_transition(Session &s, const audit::Event &e);
-    void security_event(uint64_t session_id, Reason violation, const TransportAddr &src,
+    // `s`: the session it concerns, or nullptr for traffic no session can be named for.
+    void security_event(const Session *s, Reason violation, const TransportAddr &src,
                         int64_t now_ms);
     const Policy &policy_of(const Session &s) const;
     uint64_t fresh_session_id();
