@@ -316,6 +316,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
         put(d, "stale_events", ds.stale_events);
         put(d, "dataplane_errors", ds.dataplane_errors);
         put(d, "frames_lost", ds.frames_lost);
+        put(d, "keepalives_sent", ds.keepalives_sent);
         put(d, "audit_dropped", ds.audit_dropped);
         put(d, "slots_exhausted", ds.slots_exhausted);
         put(d, "malformed_events", snap->malformed_events);

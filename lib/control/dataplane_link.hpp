@@ -74,7 +74,8 @@ class DataplaneLink {
     // False when the down ring or the buffer pool is full (the frame is lost and counted).
     virtual bool send_raw(uint16_t worker, const TransportAddr &to, const MacAddr &next_hop,
                           std::span<const uint8_t> payload) = 0;
-    // Queues a control-message plaintext for the session's owner to encrypt and send to `to`.
+    // Queues a control-message plaintext (empty: a keepalive) for the session's owner to
+    // encrypt under its current keypair and send to `to`.
     virtual bool send_control(uint16_t worker, uint32_t slot, const TransportAddr &to,
                               const MacAddr &next_hop, std::span<const uint8_t> plaintext) = 0;
 };

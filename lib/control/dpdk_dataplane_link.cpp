@@ -130,7 +130,8 @@ bool DpdkDataplaneLink::send_down(uint16_t worker, dp::MetaKind kind, uint32_t s
         rte_pktmbuf_free(m);
         return false;
     }
-    std::memcpy(data, bytes.data(), bytes.size());
+    if (!bytes.empty())  // a keepalive's plaintext is empty, and its span may hold no pointer
+        std::memcpy(data, bytes.data(), bytes.size());
     dp::PacketMeta *meta = dp::packet_meta(m);
     std::memset(meta, 0, sizeof(*meta));
     meta->kind = kind;

@@ -233,8 +233,12 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
         ++stats_.key_rotations;
     }
     drive(*s, HandshakeCompleted{ev.src, peer.public_b64, epoch}, now_ms, ev.src_mac);
-    if (!link_.send_raw(ev.worker, ev.src, ev.src_mac, done->response))
+    if (!link_.send_raw(ev.worker, ev.src, ev.src_mac, done->response)) {
         ++stats_.frames_lost;
+        return;
+    }
+    // The response is an authenticated packet to the peer, as a keepalive would be.
+    s->keepalive = PassiveKeepalive{};
 }
 
 std::unique_ptr<SessionDirectory::Session> SessionDirectory::create_session(size_t peer,
@@ -497,16 +501,34 @@ void SessionDirectory::report_rejections(Session &s, const SlotCounters &c, int6
     report(c.auth_failures, s.sampled.auth_failures, s.forgery_reported_ms, Reason::bad_proof);
 }
 
-void SessionDirectory::sample_health(Session &s, int64_t now_ms) {
+TrafficDelta SessionDirectory::sample_health(Session &s, int64_t now_ms) {
     const SlotCounters c = link_.counters(s.slot);
     report_rejections(s, c, now_ms);
-    const uint64_t rx = c.rx_packets - s.sampled.rx_packets;
+    const TrafficDelta traffic{c.rx_packets - s.sampled.rx_packets, c.rx_bytes - s.sampled.rx_bytes,
+                               c.tx_packets - s.sampled.tx_packets};
     const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
     s.sampled = c;
-    if (rx == 0 && gaps == 0)
-        return;
+    if (traffic.rx_packets == 0 && gaps == 0)
+        return traffic;
     // Any authenticated traffic proves the binding alive; gaps feed the loss window.
-    drive(s, HeartbeatReceived{0, -1.0, clamp_u32(rx), clamp_u32(gaps)}, now_ms, s.binding_mac);
+    drive(s, HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps)}, now_ms,
+          s.binding_mac);
+    return traffic;
+}
+
+// Not audited: a keepalive changes no state, and one per idle peer every 10 s would drown the
+// events an auditor reads the log for.
+void SessionDirectory::keep_alive(Session &s, const TrafficDelta &traffic, int64_t now_ms) {
+    const KeepaliveStep step = keepalive_step(s.keepalive, traffic, now_ms);
+    s.keepalive = step.next;
+    if (!step.send)
+        return;
+    // Unlike the control messages, stock peers get these too: an empty plaintext is WireGuard's
+    // own keepalive. The owner seals it under the current keypair and send counter.
+    if (link_.send_control(s.owner, s.slot, s.record.binding, s.binding_mac, {}))
+        ++stats_.keepalives_sent;
+    else
+        ++stats_.frames_lost;
 }
 
 void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
@@ -527,11 +549,13 @@ void SessionDirectory::tick(int64_t now_ms) {
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         Session &s = *it->second;
         if (s.terminated_at_ms == kNever) {
-            sample_health(s, now_ms);
+            const TrafficDelta traffic = sample_health(s, now_ms);
             if (s.terminated_at_ms == kNever)
                 expire_keypairs(s, now_ms);
             if (s.terminated_at_ms == kNever)
                 drive(s, TimerTick{}, now_ms, s.binding_mac);
+            if (s.terminated_at_ms == kNever)
+                keep_alive(s, traffic, now_ms);
         }
         if (s.terminated_at_ms != kNever &&
             now_ms - s.terminated_at_ms >= options_.terminated_retention_ms)

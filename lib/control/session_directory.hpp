@@ -19,6 +19,7 @@
 #include "config/ip_prefix.hpp"
 #include "control/dataplane_link.hpp"
 #include "control/handshake_responder.hpp"
+#include "control/passive_keepalive.hpp"
 #include "proto/control_messages.hpp"
 #include "proto/index_table.hpp"
 #include "proto/keypairs.hpp"
@@ -114,6 +115,7 @@ struct DirectoryStats {
     uint64_t frames_lost = 0;       // down ring or pool full
     uint64_t audit_dropped = 0;     // AuditWriter queue full
     uint64_t slots_exhausted = 0;   // handshakes refused because max_sessions are live
+    uint64_t keepalives_sent = 0;   // passive keepalives queued to the owner workers
 };
 
 class SessionDirectory {
@@ -166,6 +168,7 @@ class SessionDirectory {
         int64_t terminated_at_ms = kNever;
         int64_t replay_reported_ms = kNever;   // last SecurityEvent for data-plane replays
         int64_t forgery_reported_ms = kNever;  // last SecurityEvent for failed AEAD tags
+        PassiveKeepalive keepalive;
         std::array<TransitionNote, kRecentTransitions> recent{};  // ring, see note_transition
         uint32_t recent_total = 0;
     };
@@ -187,7 +190,9 @@ class SessionDirectory {
     // Retires the slots whose flush time has come (and every slot of `peer`, if given).
     void retire_due(int64_t now_ms, std::optional<size_t> peer);
     void release_indices(const std::vector<uint32_t> &dead);
-    void sample_health(Session &s, int64_t now_ms);
+    // Returns what the session's counters grew by since the previous sample.
+    TrafficDelta sample_health(Session &s, int64_t now_ms);
+    void keep_alive(Session &s, const TrafficDelta &traffic, int64_t now_ms);
     void report_rejections(Session &s, const SlotCounters &c, int64_t now_ms);
     static constexpr int64_t kRejectionReportIntervalMs = 1'000;
     void expire_keypairs(Session &s, int64_t now_ms);
