@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
 
 #include "session/simulation.hpp"
 #include "session/switch_gate.hpp"
@@ -166,12 +169,33 @@ TEST(Scenario, ReplayedReattachIsDeniedWithoutTouchingBindingOrState) {
                     {5600, S::Volatile, S::Recovering, R::reattach_requested},
                     {5650, S::Recovering, S::Attached, R::reattach_success},
                     {10000, S::Attached, S::Volatile, R::heartbeat_timeout}}));
+    // Two replays of nonce 7, then a fresh nonce and client time on a counter already seen.
     const auto sec = find_all<audit::SecurityEvent>(r.timeline);
-    ASSERT_EQ(sec.size(), 2u);
+    ASSERT_EQ(sec.size(), 3u);
     for (const auto &[t, s] : sec) {
         EXPECT_EQ(s->violation, R::replay_detected);
         EXPECT_EQ(s->source, "192.0.2.66:5555");
     }
+    EXPECT_EQ(sec[0].first, 5620);
+    EXPECT_EQ(sec[1].first, 12000);
+    EXPECT_EQ(sec[2].first, 12200) << "a replayed transport counter alone is replay_detected";
+    std::vector<std::tuple<int64_t, bool, R>> results;
+    for (const auto &[t, res] : find_all<audit::ReattachResult>(r.timeline))
+        results.emplace_back(t, res->success, res->reason_code);
+    EXPECT_EQ(results,
+              (std::vector<std::tuple<int64_t, bool, R>>{{5620, false, R::replay_detected},
+                                                         {5650, true, R::reattach_success},
+                                                         {12000, false, R::replay_detected},
+                                                         {12100, false, R::stale_request},
+                                                         {12200, false, R::replay_detected}}));
+    // A denial never bumps state_version: every later event carries the second VOLATILE entry's.
+    const auto entered =
+        std::find_if(r.timeline.events.begin(), r.timeline.events.end(), [](const audit::Event &e) {
+            return e.ts_ms == 10000 && std::holds_alternative<audit::SessionStateChange>(e.payload);
+        });
+    ASSERT_NE(entered, r.timeline.events.end());
+    for (auto it = entered; it != r.timeline.events.end(); ++it)
+        EXPECT_EQ(it->state_version, entered->state_version) << "at " << it->ts_ms << " ms";
     const auto sw = find_all<audit::TransportSwitch>(r.timeline);
     ASSERT_EQ(sw.size(), 1u) << "only the genuine request moved the binding";
     EXPECT_EQ(sw[0].second->new_transport, test::addr("203.0.113.9:40000"));
