@@ -1,7 +1,8 @@
 // The control core and a real worker together on net_ring ports: a WireGuard client's
 // initiation enters the outer port, the worker sends it up, ControlCore answers down, the
 // worker transmits the response; the client's first data packet is forwarded inside and
-// confirms the keypair; a control message round-trips sealed under the session's keys.
+// confirms the keypair; a control message round-trips sealed under the session's keys; data
+// left unanswered gets WireGuard's passive keepalive, and the peer's keepalives get none.
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "control/control_core.hpp"
+#include "control/passive_keepalive.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/tables.hpp"
@@ -301,6 +303,25 @@ class GatewayControl : public ::testing::Test {
         return cond();
     }
 
+    // A stock client's handshake through the worker; its keypair, or nullopt.
+    std::optional<jg::proto::TransportKeypair> connect() {
+        jg::proto::CookieJar jar(gateway_public);
+        std::array<uint8_t, jg::proto::kInitiationSize> init{};
+        const uint64_t now_ns = uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
+        auto hs = jg::proto::InitiatorHandshake::create_initiation(
+            *client, gateway_public, jg::proto::Key{}, 0xc11e, now_ns, now_ns, jar, init);
+        if (!hs)
+            return std::nullopt;
+        inject(outer.rx[0], outer_frame(Bytes(init.begin(), init.end())));
+        const auto response_frame = pump_until_frame(outer.tx[0]);
+        if (!response_frame)
+            return std::nullopt;
+        auto kp = hs->consume_response(decode_outer(*response_frame).payload, now_ns);
+        if (!kp)
+            return std::nullopt;
+        return *kp;
+    }
+
     Bytes sealed(const jg::proto::TransportKeypair &kp, uint64_t counter, const Bytes &plain) {
         Bytes out(jg::proto::transport_message_size(plain.size()));
         EXPECT_EQ(jg::proto::seal_transport(kp.send_key, kp.remote_index, counter, plain, out),
@@ -382,19 +403,8 @@ TEST_F(GatewayControl, ClientHandshakesThroughTheWorkerAndItsFirstPacketReachesT
 }
 
 TEST_F(GatewayControl, StockClientRoamingMovesWhereTheInsideTrafficGoes) {
-    jg::proto::CookieJar jar(gateway_public);
-    std::array<uint8_t, jg::proto::kInitiationSize> init{};
-    const int64_t now = jg::control::wall_clock_ms();
-    auto hs = jg::proto::InitiatorHandshake::create_initiation(
-        *client, gateway_public, jg::proto::Key{}, 0xc11e, uint64_t(now) * jg::proto::kNsPerMs,
-        uint64_t(now) * jg::proto::kNsPerMs, jar, init);
-    ASSERT_TRUE(hs.ok());
-    inject(outer.rx[0], outer_frame(Bytes(init.begin(), init.end())));
-    const auto response_frame = pump_until_frame(outer.tx[0]);
-    ASSERT_TRUE(response_frame.has_value());
-    auto kp = hs->consume_response(decode_outer(*response_frame).payload,
-                                   uint64_t(now) * jg::proto::kNsPerMs);
-    ASSERT_TRUE(kp.ok());
+    const auto kp = connect();
+    ASSERT_TRUE(kp.has_value()) << "no handshake";
     const Bytes up_packet = ipv4(kTunnelIp, kHostIp, udp(1234, 80, Bytes(8, 1)));
     inject(outer.rx[0], outer_frame(sealed(*kp, 0, up_packet)));
     ASSERT_TRUE(pump_until_frame(inner.tx[0]).has_value());
@@ -429,6 +439,67 @@ TEST_F(GatewayControl, StockClientRoamingMovesWhereTheInsideTrafficGoes) {
     Bytes plain(parsed.view.padded_plaintext_size());
     ASSERT_TRUE(jg::proto::open_transport(kp->recv_key, parsed.view, plain).ok());
     EXPECT_EQ(Bytes(plain.begin(), plain.begin() + down_packet.size()), down_packet);
+}
+
+// Passive keepalive: the control core's clock is injected through tick(), so ten seconds of
+// gateway silence take no ten seconds of test.
+TEST_F(GatewayControl, UnansweredDataGetsOneEmptyTransportPacketAfterTheKeepaliveTimeout) {
+    const auto kp = connect();
+    ASSERT_TRUE(kp.has_value()) << "no handshake";
+    const Bytes up_packet = ipv4(kTunnelIp, kHostIp, udp(1234, 80, Bytes(8, 1)));
+    inject(outer.rx[0], outer_frame(sealed(*kp, 0, up_packet)));
+    ASSERT_TRUE(pump_until_frame(inner.tx[0]).has_value());
+    const uint32_t slot = core->sessions_snapshot().at(0).slot;
+    ASSERT_TRUE(pump_until([&] { return tables.sessions[slot].current.load() != nullptr; }));
+
+    const int64_t t = jg::control::wall_clock_ms();
+    core->tick(t);  // samples the data packet: the timer starts
+    core->tick(t + jg::control::kKeepaliveTimeoutMs - 1);
+    EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value())
+        << "a packet before KEEPALIVE_TIMEOUT";
+    core->tick(t + jg::control::kKeepaliveTimeoutMs);
+    const auto frame = pump_until_frame(outer.tx[0]);
+    ASSERT_TRUE(frame.has_value()) << "no keepalive left the outer port";
+    const OuterOut o = decode_outer(*frame);
+    EXPECT_EQ(o.dst_ip, Bytes(kClientIp, kClientIp + 4));
+    EXPECT_EQ(o.dst_port, kClientPort);
+    EXPECT_EQ(0, std::memcmp(o.dst_mac.addr_bytes, kClientMac.addr_bytes, 6));
+    ASSERT_EQ(o.payload.size(), jg::proto::kTransportMinSize);
+    const auto parsed = jg::proto::parse_transport(o.payload);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed.view.receiver_index(), kp->local_index);
+    EXPECT_EQ(parsed.view.counter(), 0u) << "the session's first sealed packet";
+    Bytes plain(parsed.view.padded_plaintext_size());
+    ASSERT_TRUE(jg::proto::open_transport(kp->recv_key, parsed.view, plain).ok());
+    EXPECT_EQ(plain.size(), 0u);
+    EXPECT_EQ(jg::proto::classify_plaintext(plain).kind, jg::proto::PlaintextKind::keepalive);
+
+    // Sent is answered: more silence brings nothing more.
+    for (int64_t later : {10, 10'000, 20'000, 60'000})
+        core->tick(t + jg::control::kKeepaliveTimeoutMs + later);
+    EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value()) << "a second keepalive";
+    EXPECT_EQ(core->stats().keepalives_sent, 1u);
+    EXPECT_EQ(core->sessions_snapshot().at(0).traffic.tx_packets, 1u);
+}
+
+TEST_F(GatewayControl, PeerKeepalivesGetNoKeepaliveBack) {
+    const auto kp = connect();
+    ASSERT_TRUE(kp.has_value()) << "no handshake";
+    // What an idle wireguard-go sends: a keepalive confirming the keys, then its persistent
+    // keepalives.
+    const int64_t t = jg::control::wall_clock_ms();
+    for (uint64_t counter = 0; counter < 3; ++counter) {
+        inject(outer.rx[0], outer_frame(sealed(*kp, counter, Bytes{})));
+        ASSERT_TRUE(pump_until([&] { return worker->counters.keepalives.load() == counter + 1; }))
+            << "keepalive " << counter << " never arrived";
+        const int64_t base = t + int64_t(counter) * 25'000;
+        for (int64_t later : {0, 10, 10'000, 10'010, 20'000})
+            core->tick(base + later);
+    }
+    EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value())
+        << "the gateway answered a keepalive";
+    EXPECT_EQ(core->stats().keepalives_sent, 0u);
+    EXPECT_EQ(core->sessions_snapshot().at(0).traffic.rx_packets, 3u);
 }
 
 }  // namespace
