@@ -335,9 +335,10 @@ struct SessionTables {
 };
 
 json memory_json(const TablesMemory &m) {
-    return json{{"sessions", m.sessions}, {"by_index", m.by_index},   {"routes4", m.routes4},
-                {"routes6", m.routes6},   {"neighbors", m.neighbors}, {"other", m.other},
-                {"keypairs", m.keypairs}, {"bindings", m.bindings},   {"total", m.total()}};
+    return json{{"sessions", m.sessions}, {"by_index", m.by_index}, {"routes4", m.routes4},
+                {"routes6", m.routes6},   {"hosts", m.hosts},       {"neighbors", m.neighbors},
+                {"other", m.other},       {"keypairs", m.keypairs}, {"bindings", m.bindings},
+                {"total", m.total()}};
 }
 
 [[noreturn]] void fail(const std::string &what, const jg::Error &e) {
@@ -351,8 +352,9 @@ void make_session_tables(SessionTables &st, uint32_t n) {
     TablesConfig cfg;
     cfg.name = "bn" + std::to_string(n);
     cfg.max_sessions = n;
-    cfg.max_routes4 = n + 16;
-    cfg.lpm4_tbl8s = n / 256 + 64;  // one group per /24 holding a /32, sessions are dense
+    cfg.max_hosts4 = n + 16;  // every session's allowed IP is a /32
+    cfg.max_routes4 = 64;
+    cfg.lpm4_tbl8s = 64;
     cfg.max_routes6 = 64;
     cfg.lpm6_tbl8s = 64;
     cfg.max_neighbors = 64;

@@ -109,7 +109,7 @@ bool build(const Options &o, Setup &s) {
     jg::dp::TablesConfig tc;
     tc.name = "hsb";
     tc.max_sessions = o.peers;
-    tc.max_routes4 = o.peers + 16;
+    tc.max_hosts4 = o.peers + 16;
     tc.max_routes6 = 64;
     tc.lpm6_tbl8s = 64;
     tc.max_neighbors = 64;

@@ -189,15 +189,21 @@ Status create_pipeline(const GatewayConfig &cfg, const SecretKey &key, Bringup &
         return make_error("ports", "this gateway forwards to exactly one inner port; " +
                                        std::to_string(n_inner) + " are configured");
 
-    uint32_t routes4 = 0, routes6 = 0;
+    // Host routes (/32, /128) and shorter prefixes live in different tables; each is sized
+    // for twice the configured count, room for moves while old entries wait out readers.
+    uint32_t routes4 = 0, routes6 = 0, hosts4 = 0, hosts6 = 0;
     for (const auto &p : cfg.peers)
-        for (const auto &a : p.allowed_ips)
-            (a.family == 4 ? routes4 : routes6)++;
+        for (const auto &a : p.allowed_ips) {
+            const bool host = a.length == a.max_length();
+            (a.family == 4 ? (host ? hosts4 : routes4) : (host ? hosts6 : routes6))++;
+        }
     dp::TablesConfig tc;
     tc.name = "jg";
     tc.max_sessions = cfg.limits.max_sessions;
     tc.max_routes4 = std::max<uint32_t>(1024, routes4 * 2);
     tc.max_routes6 = std::max<uint32_t>(1024, routes6 * 2);
+    tc.max_hosts4 = std::max<uint32_t>(1024, hosts4 * 2);
+    tc.max_hosts6 = std::max<uint32_t>(1024, hosts6 * 2);
     tc.n_workers = n_workers;
     tc.socket = static_cast<int>(rte_socket_id());
     auto t = dp::create_tables(tc);

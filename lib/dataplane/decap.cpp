@@ -1,10 +1,8 @@
 // Transport data in (type 4): index lookup, owner check, replay pre-check, one AEAD open
 // burst, then replay update, roaming/confirmation reports and delivery. Hot path.
 #include <rte_byteorder.h>
-#include <rte_fib.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
-#include <rte_lpm6.h>
 #include <rte_prefetch.h>
 
 #include <cstring>
@@ -58,17 +56,13 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
                    uint64_t now, NeighborMemo &memo) {
     const Tables &t = *w.tables;
     const PortInfo &in = w.inner;
-    uint32_t hop = kNoSession;
     uint64_t mac_bits = 0;
     void *found = nullptr;
     if (family == 4) {
         uint32_t src, dst;
         std::memcpy(&src, pt + 12, 4);
         std::memcpy(&dst, pt + 16, 4);
-        uint32_t src_host = rte_be_to_cpu_32(src);
-        uint64_t src_hop;
-        rte_fib_lookup_bulk(t.routes4, &src_host, &src_hop, 1);
-        if (src_hop != slot) {
+        if (route4(t, src) != slot) {
             drop(w, m, DropReason::allowed_ips_mismatch);
             return;
         }
@@ -84,7 +78,7 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
             memo.mac_bits = found;
         }
     } else {
-        if (rte_lpm6_lookup(t.routes6, pt + 8, &hop) != 0 || hop != slot) {
+        if (route6(t, pt + 8) != slot) {
             drop(w, m, DropReason::allowed_ips_mismatch);
             return;
         }

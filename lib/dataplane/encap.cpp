@@ -2,9 +2,7 @@
 // session's current keypair in one AEAD burst, then outer UDP/IP/Ethernet to the binding.
 // Hot path; only a session's owner seals for it (single writer of the send counter).
 #include <rte_byteorder.h>
-#include <rte_fib.h>
 #include <rte_ip.h>
-#include <rte_lpm6.h>
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
@@ -149,23 +147,19 @@ void encap_burst(Worker &w, EncapItem *items, uint16_t n) {
     if (n == 0)
         return;
     Tables &t = *w.tables;
-    // One bulk lookup for the burst's IPv4 destinations: rte_fib resolves them together.
+    // One bulk lookup for the burst's IPv4 destinations.
     uint32_t dst4[kBurstSize];
-    uint64_t hop4[kBurstSize];
+    uint32_t slot4[kBurstSize];
     uint16_t n4 = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-        if (items[i].family == 4) {
-            uint32_t dst;
-            std::memcpy(&dst, items[i].ip + 16, 4);
-            dst4[n4++] = rte_be_to_cpu_32(dst);
-        }
-    }
+    for (uint16_t i = 0; i < n; ++i)
+        if (items[i].family == 4)
+            std::memcpy(&dst4[n4++], items[i].ip + 16, 4);
     if (n4 != 0) {
-        rte_fib_lookup_bulk(t.routes4, dst4, hop4, n4);
+        route4_bulk(t, dst4, slot4, n4);
         // With many sessions each slot is a cache miss: start them all before the first use.
         for (uint16_t i = 0; i < n4; ++i)
-            if (hop4[i] < t.max_sessions)
-                rte_prefetch0(&t.sessions[hop4[i]]);
+            if (slot4[i] < t.max_sessions)
+                rte_prefetch0(&t.sessions[slot4[i]]);
     }
     SealJob jobs[kBurstSize];
     crypto::AeadOp ops[kBurstSize];
@@ -173,13 +167,8 @@ void encap_burst(Worker &w, EncapItem *items, uint16_t n) {
     uint16_t next4 = 0;
     for (uint16_t i = 0; i < n; ++i) {
         EncapItem &it = items[i];
-        uint32_t slot = kNoSession;
-        int rc = 0;
-        if (it.family == 4)
-            slot = uint32_t(std::min<uint64_t>(hop4[next4++], kNoSession));
-        else
-            rc = rte_lpm6_lookup(t.routes6, it.ip + 24, &slot);
-        if (rc != 0 || slot >= t.max_sessions) {
+        const uint32_t slot = it.family == 4 ? slot4[next4++] : route6(t, it.ip + 24);
+        if (slot >= t.max_sessions) {
             drop(w, it.m, DropReason::no_route);
             continue;
         }

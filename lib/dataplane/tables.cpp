@@ -113,8 +113,8 @@ enum class DeferredKind : uint8_t { keypair, binding, index_position, slot };
 struct Deferred {
     uint64_t token;  // rte_rcu_qsbr_start() at retirement
     DeferredKind kind;
-    void *object;      // keypair, binding
-    int32_t position;  // by_index key position
+    void *object;      // keypair, binding; for index_position the rte_hash it belongs to
+    int32_t position;  // rte_hash key position (by_index, hosts4, hosts6)
     uint32_t slot;
 };
 
@@ -163,7 +163,7 @@ void retire_keypair(Tables &t, Keypair *kp) {
         return;
     const int32_t pos = rte_hash_del_key(t.by_index, &kp->local_index);
     if (pos >= 0)
-        defer(t, DeferredKind::index_position, nullptr, pos, 0);
+        defer(t, DeferredKind::index_position, t.by_index, pos, 0);
     defer(t, DeferredKind::keypair, kp, 0, 0);
 }
 
@@ -189,7 +189,7 @@ void free_deferred(Tables &t, const Deferred &d) {
             t.ledger->bindings.give(d.object);
             break;
         case DeferredKind::index_position:
-            rte_hash_free_key_with_position(t.by_index, d.position);
+            rte_hash_free_key_with_position(static_cast<rte_hash *>(d.object), d.position);
             break;
         case DeferredKind::slot:
             t.ledger->free_slots.push_back(d.slot);
@@ -246,7 +246,36 @@ bool route_matches(const Route &r, uint8_t family, const uint8_t *addr, uint8_t 
            std::memcmp(r.addr, addr, family == 4 ? 4 : 16) == 0;
 }
 
-int lpm_delete(Tables &t, const Route &r) {
+bool is_host(uint8_t family, uint8_t prefix_len) {
+    return prefix_len == (family == 4 ? 32 : 128);
+}
+
+rte_hash *host_hash(const Tables &t, uint8_t family) {
+    return family == 4 ? t.hosts4 : t.hosts6;
+}
+
+// A host route's key as rte_hash_crc wants it: aligned words.
+struct alignas(8) HostKey {
+    uint8_t bytes[16] = {};
+};
+
+HostKey host_key(uint8_t family, const uint8_t *addr) {
+    HostKey k;
+    std::memcpy(k.bytes, addr, family == 4 ? 4 : 16);
+    return k;
+}
+
+int route_delete(Tables &t, const Route &r) {
+    if (is_host(r.family, r.prefix_len)) {
+        // The key position stays reserved until no worker can still be reading it.
+        rte_hash *h = host_hash(t, r.family);
+        const HostKey k = host_key(r.family, r.addr);
+        const int32_t pos = rte_hash_del_key(h, k.bytes);
+        if (pos < 0)
+            return pos;
+        defer(t, DeferredKind::index_position, h, pos, 0);
+        return 0;
+    }
     int rc;
     if (r.family == 4) {
         uint32_t ip;
@@ -327,6 +356,14 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
     if (t.neighbors6 == nullptr)
         return fail("neighbors6 hash");
     charge(mem_use.neighbors);
+    // Host routes are deleted under readers: positions are freed after a grace period.
+    t.hosts4 = create_hash(cfg.name + "_h4", cfg.max_hosts4, 4, cfg.socket, true);
+    if (t.hosts4 == nullptr)
+        return fail("hosts4 hash");
+    t.hosts6 = create_hash(cfg.name + "_h6", cfg.max_hosts6, 16, cfg.socket, true);
+    if (t.hosts6 == nullptr)
+        return fail("hosts6 hash");
+    charge(mem_use.hosts);
 
     rte_fib_conf fc{};
     fc.type = RTE_FIB_DIR24_8;
@@ -374,6 +411,8 @@ void destroy_tables(Tables &t) {
     rte_hash_free(t.by_index);
     rte_hash_free(t.neighbors4);
     rte_hash_free(t.neighbors6);
+    rte_hash_free(t.hosts4);
+    rte_hash_free(t.hosts6);
     rte_fib_free(t.routes4);
     rte_lpm6_free(t.routes6);
     rte_free(t.qsbr);
@@ -494,7 +533,16 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
     Route r{family, prefix_len, {}};
     std::memcpy(r.addr, addr, family == 4 ? 4 : 16);
     int rc;
-    if (family == 4) {
+    if (is_host(family, prefix_len)) {
+        // Over an existing key (a host moving between sessions) the slot is replaced with
+        // one atomic store.
+        rte_hash *h = host_hash(t, family);
+        const HostKey k = host_key(family, addr);
+        const uintptr_t data = slot;
+        rc = rte_hash_add_key_data(h, k.bytes, reinterpret_cast<void *>(data));
+        if (rc == -ENOSPC && reclaim(t) != 0)  // key positions waiting for a grace period
+            rc = rte_hash_add_key_data(h, k.bytes, reinterpret_cast<void *>(data));
+    } else if (family == 4) {
         uint32_t ip;
         std::memcpy(&ip, addr, 4);
         wait_route_grace(t);
@@ -528,7 +576,7 @@ Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t pref
     for (auto it = list.begin(); it != list.end(); ++it) {
         if (!route_matches(*it, family, addr, prefix_len))
             continue;
-        const int rc = lpm_delete(t, *it);
+        const int rc = route_delete(t, *it);
         list.erase(it);
         if (rc != 0)
             return table_error("remove_route", "route delete failed");
@@ -538,12 +586,72 @@ Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t pref
 }
 
 int lookup_route4(const Tables &t, uint32_t ip, uint32_t *slot) {
+    const uint32_t found = route4(t, rte_cpu_to_be_32(ip));
+    if (found == kNoSession)
+        return -ENOENT;
+    *slot = found;
+    return 0;
+}
+
+int lookup_route6(const Tables &t, const uint8_t ip[16], uint32_t *slot) {
+    const uint32_t found = route6(t, ip);
+    if (found == kNoSession)
+        return -ENOENT;
+    *slot = found;
+    return 0;
+}
+
+void route4_bulk(const Tables &t, const uint32_t *ip_be, uint32_t *slot, uint16_t n) {
+    const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+    void *data[RTE_HASH_LOOKUP_BULK_MAX];
+    uint64_t hits = 0;
+    for (uint16_t i = 0; i < n; ++i)
+        keys[i] = &ip_be[i];
+    rte_hash_lookup_bulk_data(t.hosts4, keys, n, &hits, data);
+    if (hits == (n == 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1)) {
+        for (uint16_t i = 0; i < n; ++i)
+            slot[i] = uint32_t(reinterpret_cast<uintptr_t>(data[i]));
+        return;
+    }
+    // Misses go to the prefix table together, so rte_fib still resolves them in one call.
+    uint32_t miss_ip[RTE_HASH_LOOKUP_BULK_MAX];
+    uint64_t miss_hop[RTE_HASH_LOOKUP_BULK_MAX];
+    uint16_t n_miss = 0;
+    for (uint16_t i = 0; i < n; ++i)
+        if (!(hits >> i & 1))
+            miss_ip[n_miss++] = rte_be_to_cpu_32(ip_be[i]);
+    rte_fib_lookup_bulk(t.routes4, miss_ip, miss_hop, n_miss);
+    uint16_t next = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        if (hits >> i & 1) {
+            slot[i] = uint32_t(reinterpret_cast<uintptr_t>(data[i]));
+        } else {
+            const uint64_t hop = miss_hop[next++];
+            slot[i] = hop < t.max_sessions ? uint32_t(hop) : kNoSession;
+        }
+    }
+}
+
+uint32_t route4(const Tables &t, uint32_t ip_be) {
+    void *data = nullptr;
+    if (rte_hash_lookup_data(t.hosts4, &ip_be, &data) >= 0)
+        return uint32_t(reinterpret_cast<uintptr_t>(data));
+    uint32_t ip = rte_be_to_cpu_32(ip_be);
     uint64_t hop = kRouteMiss;
     rte_fib_lookup_bulk(t.routes4, &ip, &hop, 1);
-    if (hop >= t.max_sessions)
-        return -ENOENT;
-    *slot = uint32_t(hop);
-    return 0;
+    return hop < t.max_sessions ? uint32_t(hop) : kNoSession;
+}
+
+uint32_t route6(const Tables &t, const uint8_t *ip) {
+    HostKey k;
+    std::memcpy(k.bytes, ip, 16);
+    void *data = nullptr;
+    if (rte_hash_lookup_data(t.hosts6, k.bytes, &data) >= 0)
+        return uint32_t(reinterpret_cast<uintptr_t>(data));
+    uint32_t hop = kNoSession;
+    if (rte_lpm6_lookup(t.routes6, k.bytes, &hop) != 0 || hop >= t.max_sessions)
+        return kNoSession;
+    return hop;
 }
 
 Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags) {
@@ -559,7 +667,7 @@ Status retire_session(Tables &t, uint32_t slot) {
     SessionEntry &e = t.sessions[slot];
     e.flags.store(0, std::memory_order_release);
     for (const Route &r : t.ledger->routes[slot]) {
-        lpm_delete(t, r);
+        route_delete(t, r);
         t.ledger->route_owner.erase(route_key(r.family, r.addr, r.prefix_len));
     }
     t.ledger->routes[slot].clear();
@@ -617,9 +725,9 @@ TablesMemory table_memory(const Tables &t) {
 size_t bytes_per_session() {
     // rte_hash per entry: a 16-byte key slot (data pointer + 4-byte key, 16-aligned), its
     // share of a 64-byte bucket of 8 and a 4-byte free-slot ring entry, both rounded up to a
-    // power of two (up to 2x); three entries per slot.
+    // power of two (up to 2x); three entries per slot, one more in hosts4.
     constexpr size_t kIndexEntry = 16 + 2 * (64 / 8 + 4);
-    return sizeof(SessionEntry) + sizeof(Keypair) + 3 * kIndexEntry + kBindingStride;
+    return sizeof(SessionEntry) + sizeof(Keypair) + 4 * kIndexEntry + kBindingStride;
 }
 
 }  // namespace jg::dp

@@ -119,7 +119,14 @@ struct Tables {
     // sees the old or the new entry (a miss at worst); an add after a delete waits one grace
     // period so a freed tbl8 group is never reused under a reader.
     rte_fib *routes4 = nullptr;
-    rte_lpm6 *routes6 = nullptr;     // inner IPv6 destination -> session slot
+    rte_lpm6 *routes6 = nullptr;  // inner IPv6 destination -> session slot
+    // Host routes (/32, /128), the common allowed IP of a roaming client, live in exact-match
+    // hashes instead: a host prefix is the longest there is, so a hit there is the longest
+    // match and the LPM tables are asked only on a miss. An rte_rib node pair per /32 cost
+    // about 400 bytes per session, a hash entry about 40; a /128 in rte_lpm6 takes up to 13
+    // tbl8 groups of 1 KiB. Keys: IPv4 4 bytes network order, IPv6 16 bytes; data: the slot.
+    rte_hash *hosts4 = nullptr;
+    rte_hash *hosts6 = nullptr;
     rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
     rte_hash *neighbors6 = nullptr;  // inner IPv6 next hop (16 bytes) -> MAC (u64)
     SessionEntry *sessions = nullptr;
@@ -134,8 +141,10 @@ struct Tables {
 struct TablesConfig {
     std::string name = "jg";        // prefix of the DPDK object names (unique per process)
     uint32_t max_sessions = 1024;   // session slots
-    uint32_t max_routes4 = 4096;    // inner IPv4 prefixes, all sessions together
-    uint32_t max_routes6 = 4096;    // inner IPv6 prefixes
+    uint32_t max_routes4 = 4096;    // inner IPv4 prefixes shorter than /32, all sessions together
+    uint32_t max_routes6 = 4096;    // inner IPv6 prefixes shorter than /128
+    uint32_t max_hosts4 = 4096;     // inner IPv4 /32 routes, all sessions together
+    uint32_t max_hosts6 = 4096;     // inner IPv6 /128 routes
     uint32_t lpm4_tbl8s = 256;      // routes4 tbl8 groups for prefixes longer than /24
     uint32_t lpm6_tbl8s = 1024;     // rte_lpm6 groups (1 KiB each)
     uint32_t max_neighbors = 1024;  // per family
@@ -184,9 +193,17 @@ Status publish_binding(Tables &t, uint32_t slot, const Binding &b);
 // An add that follows a delete blocks for one grace period (see routes4).
 Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len, uint32_t slot);
 Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_len);
-// Any core: the session slot routes4 gives `ip` (host order) in *slot; 0 on a hit, -ENOENT on
-// a miss (rte_lpm_lookup's contract). Workers batch rte_fib_lookup_bulk themselves.
+// Any core: the session slot the inner routes give `ip` (host order) in *slot; 0 on a hit,
+// -ENOENT on a miss (rte_lpm_lookup's contract).
 int lookup_route4(const Tables &t, uint32_t ip, uint32_t *slot);
+int lookup_route6(const Tables &t, const uint8_t ip[16], uint32_t *slot);
+
+// Workers (any core): longest-prefix session slot for each of `n` (<= 64) IPv4 addresses in
+// network order, host routes first; kNoSession where nothing matches.
+void route4_bulk(const Tables &t, const uint32_t *ip_be, uint32_t *slot, uint16_t n);
+// Workers: the same for one address (IPv4 network order; IPv6 16 bytes, any alignment).
+uint32_t route4(const Tables &t, uint32_t ip_be);
+uint32_t route6(const Tables &t, const uint8_t *ip);
 
 // Replaces the SessionFlags bits (release: fields written before are visible to workers).
 Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags);
@@ -212,19 +229,21 @@ struct TablesMemory {
     size_t by_index = 0;   // rte_hash of local indices (3 per session slot)
     size_t routes4 = 0;    // rte_fib: 64 MiB tbl24 plus tbl8 groups and rte_rib nodes
     size_t routes6 = 0;    // rte_lpm6: 64 MiB tbl24 plus rules and tbl8 groups
+    size_t hosts = 0;      // both host-route hashes
     size_t neighbors = 0;  // both neighbor hashes
     size_t other = 0;      // RCU state
     size_t keypairs = 0;   // keypair pool chunks (grow with keypairs in use)
     size_t bindings = 0;   // binding pool chunks
     size_t total() const {
-        return sessions + by_index + routes4 + routes6 + neighbors + other + keypairs + bindings;
+        return sessions + by_index + routes4 + routes6 + hosts + neighbors + other + keypairs +
+               bindings;
     }
 };
 TablesMemory table_memory(const Tables &t);
 
 // Shared-memory bytes one session with one keypair costs: its slot, the keypair in its pool,
-// the keypair's by_index share (the hash is sized for three per slot) and one binding.
-// Routes are excluded: rte_lpm's share depends on prefix lengths and table sizes.
+// the keypair's by_index share (the hash is sized for three per slot), one binding and one
+// IPv4 host route. Shorter prefixes are excluded: their share depends on how they nest.
 size_t bytes_per_session();
 
 }  // namespace jg::dp

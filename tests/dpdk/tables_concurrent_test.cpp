@@ -2,9 +2,7 @@
 // replacing bindings, rotating keypairs and moving routes while reader threads (the workers)
 // look them up and report quiescence. Readers must only ever see whole, live objects. Built
 // and run under ThreadSanitizer as well (tests/run_all.sh).
-#include <rte_fib.h>
 #include <rte_hash.h>
-#include <rte_lpm.h>
 #include <rte_rcu_qsbr.h>
 
 #include <gtest/gtest.h>
@@ -69,18 +67,6 @@ bool keypair_whole(const Keypair &k, uint32_t slot) {
            k.remote_index == ~k.local_index;
 }
 
-// The inner IPv4 route table is an rte_lpm or an rte_fib depending on the data plane's
-// build; both answer "which slot", kNoSession on a miss.
-[[maybe_unused]] uint32_t route_of(const rte_lpm *routes, uint32_t ip, uint32_t max_sessions) {
-    uint32_t hop = 0;
-    return rte_lpm_lookup(routes, ip, &hop) == 0 && hop < max_sessions ? hop : kNoSession;
-}
-[[maybe_unused]] uint32_t route_of(rte_fib *routes, uint32_t ip, uint32_t max_sessions) {
-    uint64_t hop = 0;
-    rte_fib_lookup_bulk(routes, &ip, &hop, 1);
-    return hop < max_sessions ? uint32_t(hop) : kNoSession;
-}
-
 struct ReaderStats {
     uint64_t lookups = 0;
     uint64_t torn = 0;  // objects that were not whole
@@ -138,7 +124,7 @@ TEST(TablesConcurrent, ReadersSeeOnlyWholeObjectsWhileTheWriterReplacesThem) {
                             st.torn += data != k;
                     }
                     const uint32_t dst = 0x0a080000 | s << 8 | 1;  // inside the slot's /24
-                    const uint32_t hop = route_of(t.routes4, dst, kSessions);
+                    const uint32_t hop = route4(t, rte_cpu_to_be_32(dst));
                     st.torn += hop != kNoSession && hop != s;
                     ++st.lookups;
                 }

@@ -1,9 +1,7 @@
 // The control core's writer API over the data-plane tables: publication order, keypair
 // rotation, routes, and frees that wait for every worker's quiescent state.
-#include <rte_fib.h>
 #include <rte_hash.h>
 #include <rte_ip.h>
-#include <rte_lpm6.h>
 #include <rte_rcu_qsbr.h>
 
 #include <gtest/gtest.h>
@@ -34,6 +32,8 @@ Tables make(uint32_t sessions = 8, uint16_t workers = 2) {
     cfg.max_routes4 = 64;
     cfg.max_routes6 = 64;
     cfg.lpm6_tbl8s = 64;
+    cfg.max_hosts4 = 64;
+    cfg.max_hosts6 = 64;
     cfg.max_neighbors = 64;
     auto t = create_tables(cfg);
     EXPECT_TRUE(t.ok()) << t.error().message();
@@ -49,11 +49,9 @@ KeypairInit keys(uint32_t local_index, uint8_t fill) {
     return k;
 }
 
-// routes4's session slot for a host-order IPv4 address, or kNoSession.
-uint32_t route4(const Tables &t, uint32_t ip) {
-    uint64_t hop = 0;
-    rte_fib_lookup_bulk(t.routes4, &ip, &hop, 1);
-    return hop < t.max_sessions ? uint32_t(hop) : kNoSession;
+// The inner routes' session slot for a host-order IPv4 address, or kNoSession.
+uint32_t route4_host(const Tables &t, uint32_t ip) {
+    return route4(t, rte_cpu_to_be_32(ip));
 }
 
 Keypair *by_index(const Tables &t, uint32_t index) {
@@ -165,15 +163,15 @@ TEST(Tables, RoutesResolveToTheirSessionAndRetireSessionUnpublishesEverything) {
     ASSERT_TRUE(set_session_flags(t, s, kSessionLive).ok());
 
     uint32_t hop = 0;
-    EXPECT_EQ(route4(t, RTE_IPV4(10, 9, 0, 77)), s);
-    EXPECT_EQ(route4(t, RTE_IPV4(10, 8, 0, 77)), kNoSession);
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 9, 0, 77)), s);
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 8, 0, 77)), kNoSession);
     uint8_t host6[16] = {0xfd, 0, 0, 9, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
-    EXPECT_EQ(rte_lpm6_lookup(t.routes6, host6, &hop), 0);
+    ASSERT_EQ(lookup_route6(t, host6, &hop), 0);
     EXPECT_EQ(hop, s);
 
     ASSERT_TRUE(retire_session(t, s).ok());
-    EXPECT_EQ(route4(t, RTE_IPV4(10, 9, 0, 77)), kNoSession);
-    EXPECT_NE(rte_lpm6_lookup(t.routes6, host6, &hop), 0);
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 9, 0, 77)), kNoSession);
+    EXPECT_NE(lookup_route6(t, host6, &hop), 0);
     EXPECT_EQ(by_index(t, 41), nullptr);
     EXPECT_EQ(t.sessions[s].flags.load(), 0);
     EXPECT_EQ(t.sessions[s].binding.load(), nullptr);
@@ -190,7 +188,7 @@ TEST(Tables, RemoveRouteNeedsTheExactPrefix) {
     ASSERT_TRUE(add_route(t, 4, net4, 16, s).ok());
     EXPECT_FALSE(remove_route(t, 4, net4, 24).ok());
     EXPECT_TRUE(remove_route(t, 4, net4, 16).ok());
-    EXPECT_EQ(route4(t, RTE_IPV4(10, 9, 1, 1)), kNoSession);
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 9, 1, 1)), kNoSession);
     destroy_tables(t);
 }
 
@@ -258,22 +256,21 @@ TEST(Tables, Ipv6AddAfterDeleteWaitsForTheReadersGracePeriod) {
     while (!online.load())
         std::this_thread::yield();
     const uint32_t s = *alloc_session(t, 1, 0);
-    const uint8_t a[16] = {0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    const uint8_t b[16] = {0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-    ASSERT_TRUE(add_route(t, 6, a, 128, s).ok());
-    ASSERT_TRUE(remove_route(t, 6, a, 128).ok());
+    // Prefixes, not /128s: host routes live in a hash and never reuse a tbl8 group.
+    const uint8_t a[16] = {0xfd, 0, 0, 1, 0, 0, 0, 1};
+    const uint8_t b[16] = {0xfd, 0, 0, 1, 0, 0, 0, 2};
+    ASSERT_TRUE(add_route(t, 6, a, 64, s).ok());
+    ASSERT_TRUE(remove_route(t, 6, a, 64).ok());
     std::thread releaser([&] {
         std::this_thread::sleep_for(milliseconds(30));
         allow = true;
     });
     const auto t0 = steady_clock::now();
-    ASSERT_TRUE(add_route(t, 6, b, 128, s).ok());
+    ASSERT_TRUE(add_route(t, 6, b, 64, s).ok());
     EXPECT_GE(steady_clock::now() - t0, milliseconds(20)) << "the add waited for the reader";
     releaser.join();
-    uint32_t hop = kNoSession;
-    EXPECT_EQ(rte_lpm6_lookup(t.routes6, b, &hop), 0);
-    EXPECT_EQ(hop, s);
-    EXPECT_NE(rte_lpm6_lookup(t.routes6, a, &hop), 0);
+    EXPECT_EQ(route6(t, b), s);
+    EXPECT_EQ(route6(t, a), kNoSession);
     done = true;
     reader.join();
     rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
@@ -364,12 +361,78 @@ TEST(Tables, ARouteMovedToAnotherSessionLeavesTheFirstOnRetire) {
     ASSERT_TRUE(add_route(t, 4, net, 16, *a).ok());
     ASSERT_TRUE(add_route(t, 4, net, 16, *b).ok());
     ASSERT_TRUE(retire_session(t, *a).ok());
-    EXPECT_EQ(route4(t, RTE_IPV4(10, 1, 2, 3)), *b)
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 1, 2, 3)), *b)
         << "retiring the first owner must not delete the moved route";
     ASSERT_TRUE(remove_route(t, 4, net, 16).ok());
-    EXPECT_EQ(route4(t, RTE_IPV4(10, 1, 2, 3)), kNoSession);
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 1, 2, 3)), kNoSession);
     EXPECT_FALSE(remove_route(t, 4, net, 16).ok());
     EXPECT_FALSE(remove_route(t, 5, net, 16).ok());
+    destroy_tables(t);
+}
+
+TEST(Tables, HostRoutesWinOverTheirCoveringPrefixes) {
+    Tables t = make(4, 1);
+    const uint32_t a = *alloc_session(t, 1, 0);
+    const uint32_t b = *alloc_session(t, 2, 0);
+    const uint8_t net4[4] = {10, 5, 0, 0};
+    const uint8_t host4[4] = {10, 5, 1, 7};
+    ASSERT_TRUE(add_route(t, 4, net4, 16, a).ok());
+    ASSERT_TRUE(add_route(t, 4, host4, 32, b).ok());
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 5, 1, 7)), b);
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 5, 1, 8)), a);
+
+    // The bulk form a worker uses: hits, prefix matches and misses in one burst, in order.
+    const uint32_t ips[4] = {
+        rte_cpu_to_be_32(RTE_IPV4(10, 5, 1, 8)), rte_cpu_to_be_32(RTE_IPV4(10, 5, 1, 7)),
+        rte_cpu_to_be_32(RTE_IPV4(10, 6, 0, 1)), rte_cpu_to_be_32(RTE_IPV4(10, 5, 1, 7))};
+    uint32_t slots[4] = {};
+    route4_bulk(t, ips, slots, 4);
+    EXPECT_EQ(slots[0], a);
+    EXPECT_EQ(slots[1], b);
+    EXPECT_EQ(slots[2], kNoSession);
+    EXPECT_EQ(slots[3], b);
+
+    const uint8_t net6[16] = {0xfd, 0, 0, 5};
+    const uint8_t host6[16] = {0xfd, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+    const uint8_t other6[16] = {0xfd, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8};
+    ASSERT_TRUE(add_route(t, 6, net6, 64, a).ok());
+    ASSERT_TRUE(add_route(t, 6, host6, 128, b).ok());
+    EXPECT_EQ(route6(t, host6), b);
+    EXPECT_EQ(route6(t, other6), a);
+
+    // Without the host route the covering prefix answers again.
+    ASSERT_TRUE(remove_route(t, 4, host4, 32).ok());
+    ASSERT_TRUE(remove_route(t, 6, host6, 128).ok());
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 5, 1, 7)), a);
+    EXPECT_EQ(route6(t, host6), a);
+    EXPECT_FALSE(remove_route(t, 4, host4, 32).ok()) << "already gone";
+    destroy_tables(t);
+}
+
+TEST(Tables, AHostRouteMovesBetweenSessionsAndItsKeyWaitsForReaders) {
+    Tables t = make(4, 1);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 0), 0);
+    rte_rcu_qsbr_thread_online(t.qsbr, 0);
+    const uint32_t a = *alloc_session(t, 1, 0);
+    const uint32_t b = *alloc_session(t, 2, 0);
+    const uint8_t host4[4] = {10, 7, 0, 2};
+    ASSERT_TRUE(add_route(t, 4, host4, 32, a).ok());
+    ASSERT_TRUE(add_route(t, 4, host4, 32, b).ok());
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), b);
+    ASSERT_TRUE(retire_session(t, a).ok());
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), b)
+        << "retiring the first owner must not delete the moved host route";
+
+    // A worker that has not reported quiescence may still hold the deleted key's position.
+    const uint32_t before = pending_reclaim(t);
+    ASSERT_TRUE(remove_route(t, 4, host4, 32).ok());
+    EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), kNoSession);
+    EXPECT_EQ(pending_reclaim(t), before + 1);
+    EXPECT_EQ(reclaim(t), 0u);
+    rte_rcu_qsbr_quiescent(t.qsbr, 0);
+    EXPECT_EQ(reclaim(t), before + 1);
+    rte_rcu_qsbr_thread_offline(t.qsbr, 0);
+    rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
     destroy_tables(t);
 }
 
