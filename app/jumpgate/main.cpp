@@ -4,11 +4,15 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/gateway_config.hpp"
+#include "config/host_cpus.hpp"
 #include "config/keys.hpp"
 #include "gateway.hpp"
 
@@ -18,8 +22,20 @@ extern const std::string_view kDemoConfig;  // deploy/configs/demo.yaml, embedde
 
 namespace {
 
+// The CPUs lcores may be pinned to, so that a config naming a CPU this machine lacks is
+// refused before EAL init rather than by it.
+std::optional<std::vector<uint32_t>> cpus_of_this_machine() {
+    auto cpus = jg::available_cpus();
+    if (!cpus) {
+        std::cerr << "jumpgate: warning: " << cpus.error().message()
+                  << "; lcores are not checked against this machine's CPUs\n";
+        return std::nullopt;
+    }
+    return *cpus;
+}
+
 int check_config(const std::string &path) {
-    auto cfg = jg::load_gateway_config(path);
+    auto cfg = jg::load_gateway_config(path, cpus_of_this_machine());
     if (!cfg) {
         std::cerr << "jumpgate: invalid configuration: " << cfg.error().message() << "\n";
         return 1;
@@ -42,13 +58,21 @@ int genkey(const std::string &path) {
     return 0;
 }
 
-int pubkey() {
+jg::Result<jg::SecretKey> read_private_key_from_stdin() {
     std::string line;
     std::getline(std::cin, line);
     auto key = jg::decode_secret_key(line.substr(0, line.find_last_not_of(" \t\r\n") + 1));
     sodium_memzero(line.data(), line.size());
+    if (!key)
+        return jg::make_error("standard input", key.error().what);
+    return key;
+}
+
+// `path` empty: the key comes on stdin, as `wg pubkey` takes it.
+int pubkey(const std::string &path) {
+    auto key = path.empty() ? read_private_key_from_stdin() : jg::read_secret_key_file(path);
     if (!key) {
-        std::cerr << "jumpgate pubkey: standard input: " << key.error().what << "\n";
+        std::cerr << "jumpgate pubkey: " << key.error().message() << "\n";
         return 1;
     }
     std::cout << jg::encode_key(jg::derive_public_key(*key)) << "\n";
@@ -86,7 +110,9 @@ int main(int argc, char **argv) {
     std::string genkey_path;
     auto *gen = app.add_subcommand("genkey", "write a new private key (WireGuard base64)");
     gen->add_option("FILE", genkey_path, "file to create with mode 0600 (default: stdout)");
-    auto *pub = app.add_subcommand("pubkey", "read a private key on stdin, print its public key");
+    std::string pubkey_path;
+    auto *pub = app.add_subcommand("pubkey", "print the public key of a private key");
+    pub->add_option("FILE", pubkey_path, "private key file (default: stdin)");
     app.require_subcommand(0, 1);
 
     CLI11_PARSE(app, argc, argv);
@@ -94,7 +120,7 @@ int main(int argc, char **argv) {
     if (gen->parsed())
         return genkey(genkey_path);
     if (pub->parsed())
-        return pubkey();
+        return pubkey(pubkey_path);
     if (print_demo) {
         std::cout << jg::app::kDemoConfig;
         return 0;
@@ -103,8 +129,9 @@ int main(int argc, char **argv) {
         return check_config(check_path);
 
     auto cfg = config_path.empty()
-                   ? jg::parse_gateway_config(jg::app::kDemoConfig, "embedded demo.yaml")
-                   : jg::load_gateway_config(config_path);
+                   ? jg::parse_gateway_config(jg::app::kDemoConfig, "embedded demo.yaml",
+                                              cpus_of_this_machine())
+                   : jg::load_gateway_config(config_path, cpus_of_this_machine());
     if (!cfg) {
         std::cerr << "jumpgate: invalid configuration: " << cfg.error().message() << "\n";
         return 1;

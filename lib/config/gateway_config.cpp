@@ -19,6 +19,8 @@ using namespace config_detail;
 
 constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 
+using CpuList = std::optional<std::vector<uint32_t>>;
+
 // ---- small parsers ------------------------------------------------------------------------
 
 std::optional<uint32_t> parse_uint(std::string_view s) {
@@ -323,6 +325,10 @@ WorkerConfig read_worker(const YAML::Node &node, const std::string &path,
     }
     if (!diag.failed() && w.queues.empty())
         diag.fail(queues_path, "a worker must poll at least one queue");
+    else if (!diag.failed() && w.queues.size() > kMaxWorkerQueues)
+        diag.fail(queues_path,
+                  "polls " + std::to_string(w.queues.size()) + " queues; a worker polls at most " +
+                      std::to_string(kMaxWorkerQueues) + " (spread them over more workers)");
     r.finish();
     return w;
 }
@@ -572,7 +578,30 @@ std::string read_node_id(MapReader &top) {
     return id;
 }
 
-GatewayConfig read_gateway(const YAML::Node &doc, Diagnostics &diag) {
+// Runs last, on an otherwise valid file, so a file written for another machine still gets
+// every rule about the file itself checked first. The most specific path wins: the control
+// lcore, then a worker's, then an EAL lcore nothing uses (DPDK would still refuse it).
+void check_lcores_available(const GatewayConfig &c, const std::vector<uint32_t> &available,
+                            Diagnostics &diag) {
+    auto missing = [&](uint32_t lcore) {
+        return !std::binary_search(available.begin(), available.end(), lcore);
+    };
+    auto fail = [&](const std::string &path, uint32_t lcore) {
+        diag.fail(path, "lcore " + std::to_string(lcore) +
+                            " is not available on this machine (available: " +
+                            (available.empty() ? "none" : format_lcore_list(available)) + ")");
+    };
+    if (missing(c.control_lcore))
+        return fail("control_lcore", c.control_lcore);
+    for (std::size_t w = 0; w < c.workers.size(); ++w)
+        if (missing(c.workers[w].lcore))
+            return fail(index_path("workers", w) + ".lcore", c.workers[w].lcore);
+    for (const uint32_t lcore : c.eal.lcores)
+        if (missing(lcore))
+            return fail("eal.lcores", lcore);
+}
+
+GatewayConfig read_gateway(const YAML::Node &doc, const CpuList &available, Diagnostics &diag) {
     GatewayConfig c;
     if (!doc.IsMap()) {
         diag.fail("", "expected a mapping of settings at the top level");
@@ -603,6 +632,8 @@ GatewayConfig read_gateway(const YAML::Node &doc, Diagnostics &diag) {
     c.audit = read_audit(top);
     c.limits = read_limits(top);
     top.finish();
+    if (!diag.failed() && available)
+        check_lcores_available(c, *available, diag);
     return c;
 }
 
@@ -698,13 +729,14 @@ std::string format_lcore_list(const std::vector<uint32_t> &lcores) {
     return out;
 }
 
-Result<GatewayConfig> parse_gateway_config(std::string_view yaml_text, const std::string &source) {
+Result<GatewayConfig> parse_gateway_config(std::string_view yaml_text, const std::string &source,
+                                           const CpuList &available_cpus) {
     Diagnostics diag(source);
     try {
         auto doc = parse_document(yaml_text, diag);
         if (!doc)
             return diag.error();
-        GatewayConfig config = read_gateway(*doc, diag);
+        GatewayConfig config = read_gateway(*doc, available_cpus, diag);
         if (diag.failed())
             return diag.error();
         return config;
@@ -713,11 +745,11 @@ Result<GatewayConfig> parse_gateway_config(std::string_view yaml_text, const std
     }
 }
 
-Result<GatewayConfig> load_gateway_config(const std::string &path) {
+Result<GatewayConfig> load_gateway_config(const std::string &path, const CpuList &available_cpus) {
     auto text = read_text_file(path);
     if (!text)
         return text.error();
-    return parse_gateway_config(*text, path);
+    return parse_gateway_config(*text, path, available_cpus);
 }
 
 std::string render_gateway_config(const GatewayConfig &c) {

@@ -22,6 +22,9 @@ inline constexpr uint32_t kMaxLcores = 128;     // DPDK 22.11 RTE_MAX_LCORE
 inline constexpr uint16_t kMaxPortQueues = 64;  // per direction, per port
 inline constexpr uint32_t kMinMtu = 576;        // bytes
 inline constexpr uint32_t kMaxMtu = 9000;       // bytes
+// Rx queues one worker may poll: the data plane's fixed per-worker array (dp::Worker), which
+// the gateway static_asserts this equals. Config cannot include DPDK headers, hence the copy.
+inline constexpr uint32_t kMaxWorkerQueues = 16;
 
 struct EalConfig {
     std::vector<uint32_t> lcores;       // sorted, unique; YAML "0-1,4" or [0, 1, 4]
@@ -138,9 +141,16 @@ struct GatewayConfig {
 // Loads and validates; nothing is returned unless every rule holds. Errors read
 // "<file>: <yaml path>: <what>", e.g. "demo.yaml: workers[1].queues[0]: queue 3 of port
 // outer does not exist (port has 2 queues)".
-Result<GatewayConfig> load_gateway_config(const std::string &path);
+// `available_cpus` (sorted CPU ids, see host_cpus.hpp) adds the rule "every lcore exists on
+// this machine", checked after all the others: lcore N is pinned to CPU N (DPDK's -l), so
+// each of eal.lcores must be in it. Unset skips that rule, for a file meant for another
+// machine (and for tests, which pass their own list).
+Result<GatewayConfig> load_gateway_config(
+    const std::string &path, const std::optional<std::vector<uint32_t>> &available_cpus = {});
 // As load_gateway_config, from text; `source` stands for the file name in errors.
-Result<GatewayConfig> parse_gateway_config(std::string_view yaml_text, const std::string &source);
+Result<GatewayConfig> parse_gateway_config(
+    std::string_view yaml_text, const std::string &source,
+    const std::optional<std::vector<uint32_t>> &available_cpus = {});
 
 // The effective configuration (every default written out) as YAML that loads back to an
 // equal GatewayConfig; what `jumpgate --check-config FILE` prints.
