@@ -12,32 +12,72 @@
 # The TAPs stay in the main namespace (`ip link` shows them); the client pings the inner host
 # through the tunnel, then the gateway runs until Ctrl-C (or --duration-s N). Everything the
 # demo created is removed on exit.
-# usage: demo.sh JUMPGATE_BINARY [--duration-s N] [other jumpgate options]
+#
+# Exit status: 0 only if the tunnel carried traffic (handshake completed and the inner host
+# answered pings through it) and the gateway then stopped cleanly; 1 with a message naming
+# what did not work otherwise; 130 on Ctrl-C.
+#
+# usage: demo.sh JUMPGATE_BINARY [--audit-log FILE] [--metrics-listen IP:PORT] [jumpgate options]
+#   --audit-log FILE          where the gateway appends its audit trail (default: the embedded
+#                             configuration's, /tmp/jumpgate-audit.jsonl)
+#   --metrics-listen IP:PORT  the Prometheus endpoint (default: the embedded 127.0.0.1:9105)
+#   anything else goes to the gateway, e.g. --duration-s 10 --stats-interval-s 1
 set -euo pipefail
-JUMPGATE=${1:?usage: demo.sh JUMPGATE_BINARY [jumpgate options]}
+usage="usage: demo.sh JUMPGATE_BINARY [--audit-log FILE] [--metrics-listen IP:PORT] [jumpgate options]"
+JUMPGATE=${1:?$usage}
 shift
-for t in ip wireguard-go wg ping; do
+audit_log="" metrics_listen="" gw_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --audit-log) [ $# -ge 2 ] || { echo "demo: --audit-log needs a file"; exit 1; }
+      audit_log=$2; shift 2 ;;
+    --audit-log=*) audit_log=${1#*=}; shift ;;
+    --metrics-listen) [ $# -ge 2 ] || { echo "demo: --metrics-listen needs IP:PORT"; exit 1; }
+      metrics_listen=$2; shift 2 ;;
+    --metrics-listen=*) metrics_listen=${1#*=}; shift ;;
+    *) gw_args+=("$1"); shift ;;
+  esac
+done
+[ -x "$JUMPGATE" ] || { echo "demo: $JUMPGATE is not an executable jumpgate binary"; exit 1; }
+for t in ip wireguard-go wg ping flock; do
   command -v "$t" >/dev/null || { echo "demo: $t is missing (bash deploy/install-deps.sh)"; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (DPDK, TAP devices, namespaces)"; exit 1; }
 
+# The demo's names are fixed (the README shows them), so two demos at once would tear down each
+# other's namespaces: the second one refuses to start instead.
+LOCK=/run/lock/jumpgate-demo.lock
+exec 9>>"$LOCK"
+flock -n 9 || { echo "demo: another jumpgate demo is running (it holds $LOCK); stop it first"; exit 1; }
+for l in jg-outer jg-inner; do
+  if ip link show "$l" >/dev/null 2>&1; then
+    echo "demo: interface $l already exists: another jumpgate runs the embedded configuration; stop it first"
+    exit 1
+  fi
+done
+
 NS_C=jgdemo-client NS_H=jgdemo-inner BR_O=jgdemo-bo BR_I=jgdemo-bi
 work=$(mktemp -d /tmp/jumpgate-demo.XXXXXX)
 gw_pid="" wg_pid=""
-cleanup() {
-  [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-  [ -n "$wg_pid" ] && kill -TERM "$wg_pid" 2>/dev/null || true
+stop_gateway() {  # SIGTERM is a clean shutdown; a gateway stuck for 10 s is killed
+  kill -TERM "$gw_pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$gw_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$gw_pid" 2>/dev/null || true
+  wait "$gw_pid" 2>/dev/null || true
+}
+remove_links() {
   for ns in "$NS_C" "$NS_H"; do ip netns del "$ns" 2>/dev/null || true; done
   for l in "$BR_O" "$BR_I" jgdemo-co jgdemo-ho; do ip link del "$l" 2>/dev/null || true; done
+}
+cleanup() {
+  [ -n "$gw_pid" ] && stop_gateway
+  [ -n "$wg_pid" ] && { kill -TERM "$wg_pid" 2>/dev/null || true; }
+  remove_links
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cleanup_previous() {  # a demo killed with -9 leaves these behind; they are ours by name
-  for ns in "$NS_C" "$NS_H"; do ip netns del "$ns" 2>/dev/null || true; done
-  for l in "$BR_O" "$BR_I" jgdemo-co jgdemo-ho; do ip link del "$l" 2>/dev/null || true; done
-}
-cleanup_previous
+remove_links  # a demo killed with -9 leaves these behind; they are ours by name and lock
 
 # Keys: the gateway's in a file, the client's for wireguard-go.
 "$JUMPGATE" genkey "$work/gw.key" 2>/dev/null
@@ -50,15 +90,60 @@ cleanup_previous
   | sed -e "s#^private_key: ephemeral#private_key_file: $work/gw.key#" \
         -e "s#^peers: \[\]#peers:\n  - name: demo-client\n    public_key: $(cat "$work/client.pub")\n    allowed_ips: [10.77.0.2/32]#" \
   > "$work/demo.yaml"
-"$JUMPGATE" --check-config "$work/demo.yaml" > /dev/null
+# Top-level sections of the embedded configuration: `audit:` holds `path:`, `metrics:` `listen:`.
+set_field() {  # SECTION KEY VALUE
+  sed -i "/^$1:/,/^[^ #]/ s#^\(  $2:\).*#\1 $3#" "$work/demo.yaml"
+}
+yaml_field() {  # SECTION KEY
+  awk -v s="$1:" -v k="$2:" '$1 == s && /^[^ ]/ { f = 1; next } /^[^ #]/ { f = 0 } f && $1 == k { print $2; exit }' "$work/demo.yaml"
+}
+[ -z "$audit_log" ] || set_field audit path "$audit_log"
+[ -z "$metrics_listen" ] || set_field metrics listen "$metrics_listen"
+audit=$(yaml_field audit path)
+metrics=$(yaml_field metrics listen)
+[ -n "$audit" ] && [ -n "$metrics" ] || { echo "demo: the embedded configuration has no audit.path or metrics.listen"; exit 1; }
+if ! "$JUMPGATE" --check-config "$work/demo.yaml" > "$work/check.log" 2>&1; then
+  cat "$work/check.log"
+  echo "demo: the demo configuration does not validate (see above)"
+  exit 1
+fi
 
-"$JUMPGATE" --config "$work/demo.yaml" "$@" > >(tee "$work/gateway.log") 2>&1 &
+ctl=$(dirname "$JUMPGATE")/../jumpgatectl/jumpgatectl
+if [ -x "$ctl" ]; then ctl=$(realpath "$ctl"); else ctl=jumpgatectl; fi
+print_info() {
+  cat <<INFO
+== demo: audit log     $audit   ($ctl audit-check $audit)
+== demo: metrics       http://$metrics/metrics
+== demo: TAP ports     ip link show jg-outer; ip link show jg-inner
+INFO
+}
+fail() {  # the gateway's shutdown summary first, so that the reason is the last line
+  if [ -s "$work/wireguard-go.log" ]; then
+    echo "== demo: wireguard-go client log:"
+    grep -v '^[┌│└]' "$work/wireguard-go.log" | tail -n 20 || true
+  fi
+  print_info
+  if [ -n "$gw_pid" ]; then stop_gateway; gw_pid=""; fi
+  echo "demo: FAILED: $*"
+  exit 1
+}
+gateway_alive() { kill -0 "$gw_pid" 2>/dev/null; }
+
+# fd 9 (the lock) is not passed on: a stray child must not keep the next demo out.
+"$JUMPGATE" --config "$work/demo.yaml" "${gw_args[@]}" > >(tee "$work/gateway.log") 2>&1 9>&- &
 gw_pid=$!
 for _ in $(seq 1 150); do
   grep -q "gateway running" "$work/gateway.log" 2>/dev/null && break
-  kill -0 "$gw_pid" 2>/dev/null || { echo "demo: the gateway exited during start-up"; exit 1; }
+  gateway_alive || fail "the gateway exited during start-up (see its output above)"
   sleep 0.1
 done
+grep -q "gateway running" "$work/gateway.log" || fail "the gateway did not report 'gateway running' within 15 s"
+for l in jg-outer jg-inner; do
+  ip link show "$l" >/dev/null 2>&1 || fail "the gateway is running but its TAP interface $l does not exist"
+done
+echo "== demo: the gateway's TAP ports, as the kernel sees them:"
+ip -br link show jg-outer
+ip -br link show jg-inner
 
 # Wire the TAPs to the namespaces through bridges. The kernel side of a net_tap TAP carries
 # the DPDK port's own MAC; a bridge treats its ports' MACs as local, so give the TAPs others.
@@ -80,9 +165,10 @@ wire jg-inner "$BR_I" jgdemo-ho "$NS_H" 198.51.100.2/24 02:00:00:00:0f:02
 ip -n "$NS_H" route add 10.77.0.0/24 via 198.51.100.1
 
 # A stock WireGuard client.
-ip netns exec "$NS_C" wireguard-go -f wg0 > "$work/wireguard-go.log" 2>&1 &
+ip netns exec "$NS_C" wireguard-go -f wg0 > "$work/wireguard-go.log" 2>&1 9>&- &
 wg_pid=$!
 for _ in $(seq 1 50); do ip -n "$NS_C" link show wg0 >/dev/null 2>&1 && break; sleep 0.1; done
+ip -n "$NS_C" link show wg0 >/dev/null 2>&1 || fail "wireguard-go did not create its interface wg0 in $NS_C"
 ip netns exec "$NS_C" wg set wg0 private-key "$work/client.key" \
   peer "$(cat "$work/gw.pub")" endpoint 192.0.2.1:51820 allowed-ips 198.51.100.0/24 \
   persistent-keepalive 25
@@ -90,21 +176,37 @@ ip -n "$NS_C" addr add 10.77.0.2/32 dev wg0
 ip -n "$NS_C" link set wg0 mtu 1420 up
 ip -n "$NS_C" route add 198.51.100.0/24 dev wg0
 
+# The first packet into wg0 starts the handshake; wireguard-go retries it every 5 s, so 12 s
+# allows the first attempt and two retries.
 echo
+echo "== demo: $NS_C (10.77.0.2) handshakes with jumpgate (192.0.2.1:51820)"
+ip netns exec "$NS_C" ping -c 1 -W 1 198.51.100.2 >/dev/null 2>&1 || true
+handshake=0
+for _ in $(seq 1 120); do
+  handshake=$(ip netns exec "$NS_C" wg show wg0 latest-handshakes | awk '{ print $2; exit }')
+  [ "${handshake:-0}" -gt 0 ] && break
+  gateway_alive || fail "handshake not completed: the gateway stopped first (is --duration-s too short?)"
+  sleep 0.1
+done
+[ "${handshake:-0}" -gt 0 ] ||
+  fail "handshake not completed: the client got no handshake response from jumpgate at 192.0.2.1:51820 within 12 s"
+echo "== demo: handshake completed"
+
 echo "== demo: $NS_C (10.77.0.2) pings the inner host 198.51.100.2 through jumpgate"
-if ip netns exec "$NS_C" ping -c 4 -i 0.3 -W 2 198.51.100.2; then
-  echo "== demo: the tunnel works."
-else
-  echo "== demo: no replies; see the gateway output above"
+ip netns exec "$NS_C" ping -c 4 -i 0.3 -W 2 198.51.100.2 | tee "$work/ping.log" || true
+replies=$(sed -n 's/.*transmitted, \([0-9]*\) received.*/\1/p' "$work/ping.log")
+if [ "${replies:-0}" -eq 0 ]; then
+  gateway_alive || fail "no ping replies: the gateway stopped during the ping (is --duration-s too short?)"
+  fail "no ping replies from 198.51.100.2 through the tunnel (the handshake completed, but no traffic came back)"
 fi
-audit=$(awk '/^audit:/{f=1} f && /path:/{print $2; exit}' "$work/demo.yaml")
-metrics=$(awk '/^metrics:/{f=1} f && /listen:/{print $2; exit}' "$work/demo.yaml")
+echo "== demo: the tunnel works: $replies of 4 pings answered through jumpgate."
+print_info
 cat <<INFO
-== demo: audit log     $audit   (jumpgatectl audit-check $audit)
-== demo: metrics       http://$metrics/metrics
-== demo: TAP ports     ip link show jg-outer; ip link show jg-inner
 == demo: try           ip netns exec $NS_C ping 198.51.100.2
 == demo: the gateway runs until Ctrl-C (or --duration-s); its shutdown summary follows.
 INFO
-wait "$gw_pid" || true
+rc=0
+wait "$gw_pid" || rc=$?
 gw_pid=""
+[ "$rc" -eq 0 ] || fail "the gateway exited with status $rc (see its output above)"
+echo "== demo: done; the gateway stopped cleanly."
