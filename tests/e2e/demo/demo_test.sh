@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The README's first command without its apt and build steps: deploy/demo.sh against the built
+# tree. A run whose gateway stops before the client could handshake must fail with a message
+# and leave nothing behind; a normal run must exit 0 after a stock wireguard-go client pinged
+# the inner host through jumpgate, name its audit log and metrics endpoint (both checked: the
+# log passes audit-check, the endpoint counted the handshake), show jg-outer/jg-inner in
+# `ip link` while it runs, and leave no jgdemo-* namespace, bridge, veth or TAP behind.
+set -euo pipefail
+DEMO=${1:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
+JUMPGATE=${2:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
+CTL=${3:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+for t in ip wireguard-go wg ping flock curl; do
+  command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
+done
+# The demo's interface and namespace names are fixed and it refuses to run beside another demo
+# (its lock) or beside a gateway on the embedded configuration; that is someone's live demo,
+# which this test must not disturb.
+LOCK=/run/lock/jumpgate-demo.lock
+flock -n "$LOCK" true || { echo "SKIP: a jumpgate demo is running (it holds $LOCK)"; exit 77; }
+for l in jg-outer jg-inner; do
+  ! ip link show "$l" >/dev/null 2>&1 || { echo "SKIP: $l exists (a gateway on the embedded configuration runs)"; exit 77; }
+done
+
+work=$(mktemp -d /tmp/jg-e2e-demo.XXXXXX)
+demo_pid=""
+stop_demo() {  # SIGTERM runs the demo's own cleanup, which stops its gateway and client
+  [ -n "$demo_pid" ] || return 0
+  kill -TERM "$demo_pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$demo_pid" 2>/dev/null || true
+  demo_pid=""
+}
+cleanup() {
+  local rc=$?
+  stop_demo
+  [ $rc -eq 0 ] || { echo "--- demo output"; cat "$work/demo.log" 2>/dev/null || true; }
+  rm -rf "$work"
+  return $rc
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+t0=$SECONDS
+
+# Everything the demo creates, by the names deploy/demo.sh gives them.
+leftovers() {
+  ip netns list | awk '$1 ~ /^jgdemo-/ { print "netns " $1 }'
+  for l in jg-outer jg-inner jgdemo-bo jgdemo-bi jgdemo-co jgdemo-ho; do
+    ip link show "$l" >/dev/null 2>&1 && echo "link $l"
+  done
+  flock -n "$LOCK" true || echo "lock $LOCK still held"
+  return 0
+}
+
+# 1. The gateway stops 0.5 s after it starts, before the client can handshake: no tunnel, so the
+#    demo must fail and say what did not work.
+rc=0
+bash "$DEMO" "$JUMPGATE" --audit-log "$work/short.jsonl" --metrics-listen "127.0.0.1:$((20000 + RANDOM % 20000))" \
+  --duration-s 0.5 > "$work/demo.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "the demo exited 0 although its gateway stopped before any tunnel traffic"
+reason=$(grep '^demo: FAILED: ' "$work/demo.log" | tail -n 1) || fail "failed demo printed no 'demo: FAILED:' line"
+echo "short run: exit $rc, $reason"
+left=$(leftovers)
+[ -z "$left" ] || fail "after the failed demo: $left"
+
+# 2. A normal run, the gateway stopping by itself after its --duration-s.
+port=$((20000 + RANDOM % 20000))
+audit=$work/audit.jsonl
+bash "$DEMO" "$JUMPGATE" --audit-log "$audit" --metrics-listen "127.0.0.1:$port" \
+  --duration-s 20 --stats-interval-s 5 > "$work/demo.log" 2>&1 &
+demo_pid=$!
+seen_outer="" seen_inner="" metrics_ok=""
+while kill -0 "$demo_pid" 2>/dev/null; do
+  # Seen from outside the demo, in the main namespace's `ip link`.
+  [ -n "$seen_outer" ] || seen_outer=$(ip -br link show jg-outer 2>/dev/null || true)
+  [ -n "$seen_inner" ] || seen_inner=$(ip -br link show jg-inner 2>/dev/null || true)
+  if [ -z "$metrics_ok" ] && grep -q "the tunnel works" "$work/demo.log"; then
+    curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" > "$work/metrics.txt" || true
+    v=$(awk '$1 == "jumpgate_handshakes_total{result=\"accepted\"}" { print $2 }' "$work/metrics.txt")
+    [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v >= 1) }' && metrics_ok=$v
+  fi
+  sleep 0.2
+done
+rc=0
+wait "$demo_pid" || rc=$?
+demo_pid=""
+[ "$rc" -eq 0 ] || fail "demo exit code $rc (expected 0)"
+grep -q "== demo: handshake completed" "$work/demo.log" || fail "no completed handshake reported"
+replies=$(sed -n 's/.*tunnel works: \([0-9]*\) of 4 pings.*/\1/p' "$work/demo.log")
+[ "${replies:-0}" -ge 1 ] || fail "demo did not report answered pings"
+grep -q ", $replies received" "$work/demo.log" || fail "the ping output does not show $replies replies"
+grep -Eq "^== demo: audit log +$audit " "$work/demo.log" || fail "output does not name the audit log $audit"
+grep -Eq "^== demo: metrics +http://127.0.0.1:$port/metrics" "$work/demo.log" ||
+  fail "output does not name the metrics endpoint 127.0.0.1:$port"
+grep -q "gateway stopped cleanly" "$work/demo.log" || fail "no clean gateway stop reported"
+[ -n "$seen_outer" ] || fail "ip link never showed jg-outer while the demo ran"
+[ -n "$seen_inner" ] || fail "ip link never showed jg-inner while the demo ran"
+echo "ip link while running: $seen_outer / $seen_inner"
+[ -n "$metrics_ok" ] || fail "the metrics endpoint did not count an accepted handshake while the demo ran"
+
+# The audit trail of this run: one session created, and every invariant holds.
+[ -s "$audit" ] || fail "audit log $audit is missing or empty"
+grep -q '"event_type":"SessionCreated"' "$audit" || fail "audit log has no SessionCreated"
+"$CTL" audit-check "$audit" > "$work/check.txt" 2>&1 || { cat "$work/check.txt"; fail "audit-check rejected $audit"; }
+
+left=$(leftovers)
+[ -z "$left" ] || fail "after the demo: $left"
+echo "PASS: $replies/4 pings through jumpgate, handshakes_total{accepted}=$metrics_ok, audit log" \
+  "($(wc -l < "$audit") events) passes audit-check, nothing left behind ($((SECONDS - t0)) s)"
