@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The gateway comes up on net_tap ports from a config like the embedded demo, its TAP
 # interfaces appear in the kernel, traffic the kernel sends into the outer TAP is counted by
-# the worker that owns outer queue 0, and SIGTERM shuts it down cleanly (exit 0, summary).
+# the worker that owns outer queue 0, SIGTERM shuts it down cleanly (exit 0, summary), and the
+# audit log it wrote passes `jumpgatectl audit-check`.
 set -euo pipefail
-JUMPGATE=${1:?usage: tap_bringup_test.sh JUMPGATE_BINARY}
+JUMPGATE=${1:?usage: tap_bringup_test.sh JUMPGATE_BINARY JUMPGATECTL_BINARY}
+JUMPGATECTL=${2:?usage: tap_bringup_test.sh JUMPGATE_BINARY JUMPGATECTL_BINARY}
 tag=$(printf '%04x' $((RANDOM ^ $$)))
 outer=jgo$tag inner=jgi$tag
 work=$(mktemp -d /tmp/jg-bringup.XXXXXX)
@@ -51,4 +53,8 @@ grep -q "shutdown summary" "$work/out.log" || fail "no shutdown summary"
 rx=$(awk '/outer\/q0/ { for (i = 1; i <= NF; i++) if ($i == "rx") { print $(i+1); exit } }' "$work/out.log")
 [ -n "$rx" ] && [ "$rx" -gt 0 ] || fail "outer queue 0 counted no packets (rx='$rx')"
 ip link show "$outer" >/dev/null 2>&1 && fail "TAP $outer still exists after shutdown"
-echo "PASS: TAPs up, outer/q0 counted $rx packets, clean shutdown"
+[ -f "$work/audit.jsonl" ] || fail "the gateway did not create its audit log $work/audit.jsonl"
+"$JUMPGATECTL" audit-check "$work/audit.jsonl" > "$work/audit-check.log" 2>&1 ||
+  { cat "$work/audit-check.log"; fail "audit-check rejected the gateway's audit log"; }
+events=$(wc -l < "$work/audit.jsonl")
+echo "PASS: TAPs up, outer/q0 counted $rx packets, clean shutdown, audit log ($events events) passes audit-check"
