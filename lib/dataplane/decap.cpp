@@ -62,7 +62,8 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
         uint32_t src, dst;
         std::memcpy(&src, pt + 12, 4);
         std::memcpy(&dst, pt + 16, 4);
-        if (route4(t, src) != slot) {
+        const uint32_t memo4 = t.sessions[slot].host4.load(std::memory_order_acquire);
+        if ((src != memo4 || memo4 == 0) && route4(t, src) != slot) {
             drop(w, m, DropReason::allowed_ips_mismatch);
             return;
         }

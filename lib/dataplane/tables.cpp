@@ -265,6 +265,14 @@ HostKey host_key(uint8_t family, const uint8_t *addr) {
     return k;
 }
 
+// Forgets `addr` as `slot`'s IPv4 host memo, before the route it stands for moves or goes.
+void forget_host4(Tables &t, uint32_t slot, const uint8_t *addr) {
+    uint32_t ip;
+    std::memcpy(&ip, addr, 4);
+    uint32_t expected = ip;
+    t.sessions[slot].host4.compare_exchange_strong(expected, 0, std::memory_order_release);
+}
+
 int route_delete(Tables &t, const Route &r) {
     if (is_host(r.family, r.prefix_len)) {
         // The key position stays reserved until no worker can still be reading it.
@@ -435,6 +443,7 @@ Result<uint32_t> alloc_session(Tables &t, uint64_t session_id, uint16_t owner) {
     SessionEntry &e = t.sessions[slot];
     reset_entry_counters(e);
     e.session_id = session_id;
+    e.host4.store(0, std::memory_order_relaxed);
     e.owner.store(owner, std::memory_order_relaxed);
     e.flags.store(0, std::memory_order_release);
     return slot;
@@ -532,6 +541,9 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
         return table_error("add_route", "bad family or prefix length");
     Route r{family, prefix_len, {}};
     std::memcpy(r.addr, addr, family == 4 ? 4 : 16);
+    const auto previous = t.ledger->route_owner.find(route_key(family, addr, prefix_len));
+    if (family == 4 && prefix_len == 32 && previous != t.ledger->route_owner.end())
+        forget_host4(t, previous->second, addr);
     int rc;
     if (is_host(family, prefix_len)) {
         // Over an existing key (a host moving between sessions) the slot is replaced with
@@ -562,6 +574,11 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
         it->second = slot;
     }
     t.ledger->routes[slot].push_back(r);
+    if (family == 4 && prefix_len == 32 && t.sessions[slot].host4.load() == 0) {
+        uint32_t ip;
+        std::memcpy(&ip, addr, 4);
+        t.sessions[slot].host4.store(ip, std::memory_order_release);
+    }
     return Ok{};
 }
 
@@ -571,11 +588,14 @@ Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t pref
     const auto owner = t.ledger->route_owner.find(route_key(family, addr, prefix_len));
     if (owner == t.ledger->route_owner.end())
         return table_error("remove_route", "no such route");
-    auto &list = t.ledger->routes[owner->second];
+    const uint32_t owner_slot = owner->second;
+    auto &list = t.ledger->routes[owner_slot];
     t.ledger->route_owner.erase(owner);
     for (auto it = list.begin(); it != list.end(); ++it) {
         if (!route_matches(*it, family, addr, prefix_len))
             continue;
+        if (family == 4 && prefix_len == 32)
+            forget_host4(t, owner_slot, addr);
         const int rc = route_delete(t, *it);
         list.erase(it);
         if (rc != 0)
@@ -666,6 +686,7 @@ Status retire_session(Tables &t, uint32_t slot) {
         return st;
     SessionEntry &e = t.sessions[slot];
     e.flags.store(0, std::memory_order_release);
+    e.host4.store(0, std::memory_order_release);
     for (const Route &r : t.ledger->routes[slot]) {
         route_delete(t, r);
         t.ledger->route_owner.erase(route_key(r.family, r.addr, r.prefix_len));

@@ -92,6 +92,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     // a roaming peer is reported once per new address, not per packet): packed
     // family|port|addr hash.
     Counter reported_source{0};
+    // written: control core; read: workers. One IPv4 /32 this session owns (network order;
+    // 0 = none): a decrypted packet from it passes the allowed-IPs check without a lookup,
+    // since no route can be longer than a /32. Cleared before the route moves or goes.
+    std::atomic<uint32_t> host4{0};
 
     // written: owner worker; read: control core (health sampling, metrics)
     alignas(RTE_CACHE_LINE_SIZE) Counter rx_packets{0};

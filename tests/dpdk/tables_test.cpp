@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -416,9 +417,14 @@ TEST(Tables, AHostRouteMovesBetweenSessionsAndItsKeyWaitsForReaders) {
     const uint32_t a = *alloc_session(t, 1, 0);
     const uint32_t b = *alloc_session(t, 2, 0);
     const uint8_t host4[4] = {10, 7, 0, 2};
+    uint32_t host_be;
+    std::memcpy(&host_be, host4, 4);
     ASSERT_TRUE(add_route(t, 4, host4, 32, a).ok());
+    EXPECT_EQ(t.sessions[a].host4.load(), host_be) << "the owner's allowed-IPs memo";
     ASSERT_TRUE(add_route(t, 4, host4, 32, b).ok());
     EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), b);
+    EXPECT_EQ(t.sessions[a].host4.load(), 0u) << "the old owner must forget a moved host";
+    EXPECT_EQ(t.sessions[b].host4.load(), host_be);
     ASSERT_TRUE(retire_session(t, a).ok());
     EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), b)
         << "retiring the first owner must not delete the moved host route";
@@ -427,6 +433,7 @@ TEST(Tables, AHostRouteMovesBetweenSessionsAndItsKeyWaitsForReaders) {
     const uint32_t before = pending_reclaim(t);
     ASSERT_TRUE(remove_route(t, 4, host4, 32).ok());
     EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), kNoSession);
+    EXPECT_EQ(t.sessions[b].host4.load(), 0u);
     EXPECT_EQ(pending_reclaim(t), before + 1);
     EXPECT_EQ(reclaim(t), 0u);
     rte_rcu_qsbr_quiescent(t.qsbr, 0);
