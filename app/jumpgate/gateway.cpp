@@ -33,6 +33,8 @@
 #include "telemetry/gateway_metrics.hpp"
 
 namespace jg::app {
+static_assert(kMaxWorkerQueues == dp::kMaxQueuesPerWorker,
+              "config validates against the data plane's limit");
 namespace {
 
 // Set from the signal handler; lock-free atomics are async-signal-safe.
