@@ -38,6 +38,12 @@ while [ $# -gt 0 ]; do
     *) gw_args+=("$1"); shift ;;
   esac
 done
+# Both go into the YAML through sed, which would mangle these characters: refuse them.
+for v in "$audit_log" "$metrics_listen"; do
+  case $v in
+    *[[:space:]\#\&\\\"\']*) echo "demo: '$v': no blanks, quotes, '#', '&' or '\\' in --audit-log or --metrics-listen"; exit 1 ;;
+  esac
+done
 [ -x "$JUMPGATE" ] || { echo "demo: $JUMPGATE is not an executable jumpgate binary"; exit 1; }
 for t in ip wireguard-go wg ping flock; do
   command -v "$t" >/dev/null || { echo "demo: $t is missing (bash deploy/install-deps.sh)"; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command without its apt and build steps: deploy/demo.sh against the built
-# tree. A run whose gateway stops before the client could handshake must fail with a message
-# and leave nothing behind; a normal run must exit 0 after a stock wireguard-go client pinged
+# tree. With the network dropping the client's handshakes, and then the inner host's echo
+# replies (nftables rules on the demo's bridges), the demo must fail naming what did not work
+# and leave nothing behind. A normal run must exit 0 after a stock wireguard-go client pinged
 # the inner host through jumpgate, name its audit log and metrics endpoint (both checked: the
 # log passes audit-check, the endpoint counted the handshake), show jg-outer/jg-inner in
 # `ip link` while it runs, and leave no jgdemo-* namespace, bridge, veth or TAP behind.
@@ -11,7 +12,7 @@ JUMPGATE=${2:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
 CTL=${3:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
 
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-for t in ip wireguard-go wg ping flock curl; do
+for t in ip wireguard-go wg ping flock curl nft; do
   command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 # The demo's interface and namespace names are fixed and it refuses to run beside another demo
@@ -32,9 +33,11 @@ stop_demo() {  # SIGTERM runs the demo's own cleanup, which stops its gateway an
   kill -KILL "$demo_pid" 2>/dev/null || true
   demo_pid=""
 }
+nft_table=jgdemotest$$
 cleanup() {
   local rc=$?
   stop_demo
+  nft delete table bridge "$nft_table" 2>/dev/null || true
   [ $rc -eq 0 ] || { echo "--- demo output"; cat "$work/demo.log" 2>/dev/null || true; }
   rm -rf "$work"
   return $rc
@@ -53,22 +56,36 @@ leftovers() {
   return 0
 }
 
-# 1. The gateway stops 0.5 s after it starts, before the client can handshake: no tunnel, so the
-#    demo must fail and say what did not work.
-rc=0
-bash "$DEMO" "$JUMPGATE" --audit-log "$work/short.jsonl" --metrics-listen "127.0.0.1:$((20000 + RANDOM % 20000))" \
-  --duration-s 0.5 > "$work/demo.log" 2>&1 || rc=$?
-[ "$rc" -ne 0 ] || fail "the demo exited 0 although its gateway stopped before any tunnel traffic"
-reason=$(grep '^demo: FAILED: ' "$work/demo.log" | tail -n 1) || fail "failed demo printed no 'demo: FAILED:' line"
-echo "short run: exit $rc, $reason"
-left=$(leftovers)
-[ -z "$left" ] || fail "after the failed demo: $left"
+# 1. A faulty network between the demo's namespaces and the gateway's TAPs. The rules name the
+#    demo's bridge ports, so they are in place before the demo creates them.
+nft add table bridge "$nft_table"
+nft add chain bridge "$nft_table" forward '{ type filter hook forward priority 0; policy accept; }'
+# run_faulty RULE EXPECTED_REASON: the demo must exit 1 with that reason and leave nothing.
+run_faulty() {
+  nft flush chain bridge "$nft_table" forward
+  nft add rule bridge "$nft_table" forward $1 counter drop
+  local rc=0 started=$SECONDS
+  bash "$DEMO" "$JUMPGATE" --audit-log "$work/faulty.jsonl" \
+    --metrics-listen "127.0.0.1:$((20000 + RANDOM % 20000))" --duration-s 60 > "$work/demo.log" 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || fail "demo exit code $rc with '$1' dropped (expected 1)"
+  local last
+  last=$(tail -n 1 "$work/demo.log")
+  [[ $last == "demo: FAILED: $2"* ]] || fail "with '$1' dropped the demo's last line is '$last', expected 'demo: FAILED: $2...'"
+  nft list chain bridge "$nft_table" forward | grep -Eq 'packets [1-9]' || fail "rule '$1' dropped nothing"
+  local left
+  left=$(leftovers)
+  [ -z "$left" ] || fail "after the failed demo ('$1' dropped): $left"
+  echo "dropping $1: exit 1 after $((SECONDS - started)) s, '$last'"
+}
+run_faulty 'iifname "jgdemo-co" udp dport 51820' "handshake not completed"
+run_faulty 'iifname "jgdemo-ho" icmp type echo-reply' "no ping replies"
+nft delete table bridge "$nft_table"
 
 # 2. A normal run, the gateway stopping by itself after its --duration-s.
 port=$((20000 + RANDOM % 20000))
 audit=$work/audit.jsonl
 bash "$DEMO" "$JUMPGATE" --audit-log "$audit" --metrics-listen "127.0.0.1:$port" \
-  --duration-s 20 --stats-interval-s 5 > "$work/demo.log" 2>&1 &
+  --duration-s 15 --stats-interval-s 5 > "$work/demo.log" 2>&1 &
 demo_pid=$!
 seen_outer="" seen_inner="" metrics_ok=""
 while kill -0 "$demo_pid" 2>/dev/null; do
