@@ -182,6 +182,67 @@ TEST(GatewayConfig, EveryWorkerNeedsItsOwnTxQueueOnEveryPort) {
               "its own tx queue of every port");
 }
 
+TEST(GatewayConfig, EmptyWorkerListIsRejected) {
+    ConfigYaml y;
+    y.workers = "workers: []\n";
+    EXPECT_EQ(error_of(y), "t.yaml: workers: at least one worker is needed");
+}
+
+TEST(GatewayConfig, WorkerWithoutAQueueListIsRejected) {
+    ConfigYaml y;
+    y.workers = "workers:\n  - {lcore: 1}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: workers[0].queues: required key is missing");
+}
+
+TEST(GatewayConfig, WorkerLcoreBeyondTheDpdkMaximumIsRejected) {
+    ConfigYaml y;
+    y.workers = R"(workers:
+  - {lcore: 1, queues: [{port: outer, queue: 0}, {port: inner, queue: 0}]}
+  - {lcore: 128, queues: [{port: outer, queue: 1}]}
+)";
+    EXPECT_EQ(error_of(y), "t.yaml: workers[1].lcore: must be in 0..127, got 128");
+}
+
+TEST(GatewayConfig, ControlLcoreBeyondTheDpdkMaximumIsRejected) {
+    ConfigYaml y;
+    y.control = "control_lcore: 128\n";
+    EXPECT_EQ(error_of(y), "t.yaml: control_lcore: must be in 0..127, got 128");
+}
+
+TEST(GatewayConfig, QueueIndexBeyondThePortQueueMaximumIsRejected) {
+    ConfigYaml y;
+    y.workers = "workers:\n  - {lcore: 1, queues: [{port: outer, queue: 64}]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: workers[0].queues[0].queue: must be in 0..63, got 64");
+}
+
+// Worker `lcore` polls queues first..last of port outer.
+std::string worker_polling(uint32_t lcore, unsigned first, unsigned last) {
+    std::string s = "  - lcore: " + std::to_string(lcore) + "\n    queues:\n";
+    for (unsigned q = first; q <= last; ++q)
+        s += "      - {port: outer, queue: " + std::to_string(q) + "}\n";
+    return s;
+}
+
+TEST(GatewayConfig, AWorkerPollsAtMostTheDataPlaneLimitOfQueues) {
+    static_assert(kMaxWorkerQueues == 16);
+    ConfigYaml y;
+    y.ports = R"(ports:
+  - {name: outer, role: outer, device: net_tap0, rx_queues: 17, tx_queues: 2}
+  - {name: inner, role: inner, device: net_tap1, tx_queues: 2}
+)";
+    y.workers = "workers:\n" + worker_polling(1, 0, 15) +
+                "  - {lcore: 2, queues: [{port: outer, queue: 16}, {port: inner, queue: 0}]}\n";
+    auto c = test::parse(y);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->workers[0].queues.size(), 16u);
+
+    y.workers = "workers:\n" + worker_polling(1, 0, 16) +
+                "  - {lcore: 2, queues: [{port: inner, queue: 0}]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: workers[0].queues: polls 17 queues; a worker polls at most 16 (spread them "
+              "over more workers)");
+}
+
 // ---- ports -----------------------------------------------------------------------------------
 
 TEST(GatewayConfig, PortDeviceMustBeADeclaredVdevOrPciAddress) {
@@ -330,6 +391,60 @@ TEST(GatewayConfig, InnerNextHopIsParsed) {
     EXPECT_EQ(c->ports[1].next_hop->to_string(), "198.51.100.254/32");
 }
 
+TEST(GatewayConfig, NextHopThatIsNotAnIpv4AddressIsRejected) {
+    ConfigYaml y;
+    for (const char *hop : {"2001:db8::1", "198.51.100.254/32", "router"}) {
+        SCOPED_TRACE(hop);
+        y.ports = std::string(R"(ports:
+  - {name: outer, role: outer, device: net_tap0, rx_queues: 2, tx_queues: 2}
+  - {name: inner, role: inner, device: net_tap1, tx_queues: 2, next_hop: ")") +
+                  hop + "\"}\n";
+        EXPECT_EQ(error_of(y),
+                  std::string("t.yaml: ports[1].next_hop: \"") + hop + "\" is not an IPv4 address");
+    }
+}
+
+TEST(GatewayConfig, Ipv4AddressInTheIpv6FieldIsRejected) {
+    ConfigYaml y;
+    y.ports = R"(ports:
+  - {name: outer, role: outer, device: net_tap0, ipv6: 192.0.2.1/24}
+)";
+    EXPECT_EQ(error_of(y), "t.yaml: ports[0].ipv6: 192.0.2.1/24 is not an IPv6 address");
+}
+
+TEST(GatewayConfig, NoPortsAtAllIsRejected) {
+    ConfigYaml y;
+    y.ports = "ports: []\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: ports: at least two ports are needed (one outer, one or more inner)");
+}
+
+TEST(GatewayConfig, SingleInnerPortHasNoOuterPort) {
+    ConfigYaml y;
+    y.ports = "ports:\n  - {name: inner, role: inner, device: net_tap1}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: ports: exactly one port must have role outer, found 0");
+}
+
+TEST(GatewayConfig, PortsMustBeAList) {
+    ConfigYaml y;
+    y.ports = "ports: {name: outer}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: ports: expected a list, got a mapping");
+}
+
+TEST(GatewayConfig, ZeroTxQueuesAndTooSmallMtuAreRejected) {
+    ConfigYaml y;
+    y.ports = "ports:\n  - {name: outer, role: outer, device: net_tap0, tx_queues: 0}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: ports[0].tx_queues: must be in 1..64, got 0");
+    y.ports = "ports:\n  - {name: outer, role: outer, device: net_tap0, mtu: 575}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: ports[0].mtu: must be in 576..9000, got 575");
+}
+
+TEST(GatewayConfig, EmptyPortNameIsRejected) {
+    ConfigYaml y;
+    y.ports = "ports:\n  - {name: \"\", role: outer, device: net_tap0}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: ports[0].name: must not be empty");
+}
+
 TEST(GatewayConfig, MalformedAndMulticastMacsAreRejected) {
     ConfigYaml y;
     y.ports = "ports:\n  - {name: outer, role: outer, device: net_tap0, mac: \"02:00:5e:10\"}\n";
@@ -359,6 +474,74 @@ TEST(GatewayConfig, VdevDeclaredTwiceIsRejected) {
     y.eal = "eal: {lcores: \"0-2\", vdevs: [\"net_tap0,iface=a\", \"net_tap0,iface=b\"]}\n";
     EXPECT_EQ(error_of(y),
               "t.yaml: eal.vdevs[1]: vdev net_tap0 is already declared by eal.vdevs[0]");
+}
+
+TEST(GatewayConfig, EmptyLcoreListIsRejected) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: [], vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.lcores: must name at least one lcore");
+    y.eal = "eal: {lcores: \"\", vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.lcores: must name at least one lcore");
+}
+
+TEST(GatewayConfig, LcoreBeyondTheDpdkMaximumIsRejected) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-128\", vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: eal.lcores: lcore 128 is beyond the last lcore DPDK supports (127)");
+    y.eal = "eal: {lcores: [0, 1, 2, 4096], vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: eal.lcores[3]: lcore 4096 is beyond the last lcore DPDK supports (127)");
+    y.eal = "eal: {lcores: \"0-127\", vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "OK");
+}
+
+TEST(GatewayConfig, LcoreItemThatIsNotANumberIsRejected) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-2,x\", vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.lcores: bad lcore list item \"x\" (expected N or N-M)");
+    y.eal = "eal: {lcores: \"0,,1\", vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.lcores: bad lcore list item \"\" (expected N or N-M)");
+    y.eal = "eal: {lcores: [0, -1], vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.lcores[1]: bad lcore list item \"-1\" (expected N or N-M)");
+}
+
+TEST(GatewayConfig, VdevWithoutAnInstanceNameIsRejected) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-2\", vdevs: [net_tap0, \",iface=jg-inner\"]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: eal.vdevs[1]: a vdev starts with its driver instance name "
+              "(\"net_tap0,...\")");
+}
+
+TEST(GatewayConfig, PciDeviceListedTwiceIsRejectedWhateverItsSpelling) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-2\", pci: [\"3b:00.0\", \"0000:3B:00.0\"]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.pci[1]: PCI device 0000:3b:00.0 is listed twice");
+}
+
+TEST(GatewayConfig, PciDeviceOrFunctionOutOfRangeIsRejected) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-2\", pci: [\"0000:3b:20.0\"]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: eal.pci[0]: bad PCI address \"0000:3b:20.0\" (expected DDDD:BB:DD.F)");
+    y.eal = "eal: {lcores: \"0-2\", pci: [\"0000:3b:00.8\"]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: eal.pci[0]: bad PCI address \"0000:3b:00.8\" (expected DDDD:BB:DD.F)");
+}
+
+TEST(GatewayConfig, MissingEalSectionAndZeroMemoryAreRejected) {
+    ConfigYaml y;
+    y.eal.clear();
+    EXPECT_EQ(error_of(y), "t.yaml: eal: required key is missing");
+    y.eal = "eal: {lcores: \"0-2\", memory_mb: 0, vdevs: [net_tap0, net_tap1]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal.memory_mb: must be >= 1, got 0");
+}
+
+TEST(GatewayConfig, EalThatIsNotAMappingIsRejected) {
+    ConfigYaml y;
+    y.eal = "eal: \"0-2\"\n";
+    EXPECT_EQ(error_of(y), "t.yaml: eal: expected a mapping, got the string \"0-2\"");
 }
 
 TEST(GatewayConfig, EalArgumentsFollowTheConfiguration) {
@@ -398,6 +581,23 @@ TEST(GatewayConfig, PeersLoadWithKeysAddressesAndPolicy) {
     ASSERT_EQ(p.allowed_ips.size(), 3u);
     EXPECT_EQ(p.allowed_ips[1].to_string(), "fd00::2/128");
     EXPECT_EQ(p.policy, "default");
+}
+
+TEST(GatewayConfig, EmptyPresharedKeyFileIsRejected) {
+    EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
+                                  ", preshared_key_file: \"\"}\n")),
+              "t.yaml: peers[0].preshared_key_file: must not be empty");
+}
+
+TEST(GatewayConfig, PeerWithoutAPublicKeyIsRejected) {
+    EXPECT_EQ(error_of(with_peers("peers:\n  - {name: alice, allowed_ips: [10.0.0.2/32]}\n")),
+              "t.yaml: peers[0].public_key: required key is missing");
+}
+
+TEST(GatewayConfig, UnknownPeerKeyIsRejectedWithASuggestion) {
+    EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
+                                  ", allowed_ip: [10.0.0.2/32]}\n")),
+              "t.yaml: peers[0].allowed_ip: unknown key (did you mean \"allowed_ips\"?)");
 }
 
 TEST(GatewayConfig, AllowedIpWithHostBitsIsABadCidr) {
@@ -564,7 +764,8 @@ TEST(GatewayConfig, DocumentThatIsNotAMappingIsRejected) {
 TEST(GatewayConfig, MissingFileIsNamed) {
     auto c = load_gateway_config("/nonexistent/jumpgate.yaml");
     ASSERT_FALSE(c);
-    EXPECT_EQ(c.error().where, "/nonexistent/jumpgate.yaml");
+    EXPECT_EQ(c.error().message(),
+              "/nonexistent/jumpgate.yaml: cannot open: No such file or directory");
 }
 
 // ---- private key source ----------------------------------------------------------------------
@@ -591,6 +792,21 @@ TEST(GatewayConfig, PrivateKeyFileAndEphemeralAreExclusive) {
     EXPECT_EQ(error_of(y),
               "t.yaml: private_key: give either private_key_file or private_key: ephemeral, not "
               "both");
+}
+
+TEST(GatewayConfig, EmptyPrivateKeyFileIsRejected) {
+    ConfigYaml y;
+    y.key = "private_key_file: \"\"\n";
+    EXPECT_EQ(error_of(y), "t.yaml: private_key_file: must not be empty");
+}
+
+TEST(GatewayConfig, PrivateKeyFileIsKeptAsAFileSource) {
+    ConfigYaml y;
+    y.key = "private_key_file: /etc/jumpgate/private.key\n";
+    auto c = test::parse(y);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->private_key.kind, PrivateKeySource::Kind::File);
+    EXPECT_EQ(c->private_key.path, "/etc/jumpgate/private.key");
 }
 
 TEST(GatewayConfig, EphemeralPrivateKeyIsGeneratedFreshEachTime) {
@@ -674,6 +890,46 @@ TEST(GatewayConfig, MetricsPathMustBeAbsolute) {
     ConfigYaml y;
     y.rest = "metrics: {listen: \"[::1]:9105\", path: metrics}\n";
     EXPECT_EQ(error_of(y), "t.yaml: metrics.path: must start with '/', got \"metrics\"");
+}
+
+TEST(GatewayConfig, MetricsListenPortZeroIsRejected) {
+    ConfigYaml y;
+    y.rest = "metrics: {listen: \"127.0.0.1:0\"}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: metrics.listen: expected address:port such as 127.0.0.1:9105 or "
+              "[::1]:9105, got \"127.0.0.1:0\"");
+}
+
+TEST(GatewayConfig, EmptyAuditPathIsRejected) {
+    ConfigYaml y;
+    y.rest = "audit: {path: \"\"}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: audit.path: must not be empty");
+}
+
+TEST(GatewayConfig, MaxSessionsOutsideItsRangeIsRejected) {
+    ConfigYaml y;
+    y.rest = "limits: {max_sessions: 0}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: limits.max_sessions: must be in 1..16777216, got 0");
+    y.rest = "limits: {max_sessions: 16777217}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: limits.max_sessions: must be in 1..16777216, got 16777217");
+}
+
+TEST(GatewayConfig, ListenPortOutsideItsRangeIsRejected) {
+    ConfigYaml y;
+    y.rest = "listen_port: 0\n";
+    EXPECT_EQ(error_of(y), "t.yaml: listen_port: must be in 1..65535, got 0");
+    y.rest = "listen_port: 65536\n";
+    EXPECT_EQ(error_of(y), "t.yaml: listen_port: must be in 1..65535, got 65536");
+}
+
+TEST(GatewayConfig, NodeIdLongerThan64CharactersIsRejected) {
+    ConfigYaml y;
+    y.node_id = "node_id: " + std::string(64, 'a') + "\n";
+    EXPECT_EQ(error_of(y), "OK");
+    y.node_id = "node_id: " + std::string(65, 'a') + "\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: node_id: use up to 64 letters, digits, '-', '_' or '.', got \"" +
+                  std::string(65, 'a') + "\"");
 }
 
 TEST(GatewayConfig, AuditAndLimitsOverrideTheirDefaults) {
