@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # jumpgate --check-config: the demo validates (exit 0, effective config printed); a config
-# with a queue polled by two workers is refused with an error naming both workers.
+# with a queue polled by two workers is refused with an error naming both workers; so are
+# configs that would pass validation yet fail after EAL init: a worker polling more queues
+# than the data plane holds, and lcores on CPUs this process may not run on.
 set -euo pipefail
 JUMPGATE=${1:?usage: check_config_test.sh JUMPGATE_BINARY}
 work=$(mktemp -d /tmp/jg-check.XXXXXX)
@@ -35,4 +37,28 @@ cat "$work/bad.log"
 grep -q "twice.yaml" "$work/bad.log" || fail "error does not name the file"
 grep -q "workers\[1\]" "$work/bad.log" || fail "error does not name the second worker"
 grep -qE "lcore 1|workers\[0\]" "$work/bad.log" || fail "error does not name the first worker"
+
+# 17 queues on one worker: the data plane holds 16 per worker.
+{
+  sed -n '1,/^ports:/p' "$work/twice.yaml"
+  echo "  - {name: outer, role: outer, device: net_null0, rx_queues: 17, tx_queues: 1}"
+  echo "  - {name: inner, role: inner, device: net_null1, rx_queues: 1, tx_queues: 1}"
+  echo "control_lcore: 0"
+  echo "workers:"
+  echo "  - lcore: 1"
+  echo "    queues:"
+  for q in $(seq 0 16); do echo "      - {port: outer, queue: $q}"; done
+} | sed 's/lcores: "0-2"/lcores: "0-1"/' > "$work/wide.yaml"
+rc=0
+"$JUMPGATE" --check-config "$work/wide.yaml" > "$work/wide.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "a worker polling 17 queues was accepted"
+grep -q "wide.yaml: workers\[0\].queues: polls 17 queues; a worker polls at most 16" "$work/wide.log" \
+  || { cat "$work/wide.log"; fail "queue limit error unclear"; }
+
+# The demo's lcores 0-1, checked by a process allowed only CPU 0 (its real affinity mask).
+rc=0
+taskset -c 0 "$JUMPGATE" --check-config "$work/demo.yaml" > "$work/cpu.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "lcore 1 was accepted by a process pinned to CPU 0"
+grep -q "demo.yaml: workers\[0\].lcore: lcore 1 is not available on this machine (available: 0)" \
+  "$work/cpu.log" || { cat "$work/cpu.log"; fail "unavailable lcore error unclear"; }
 echo "PASS"
