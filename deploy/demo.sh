@@ -41,7 +41,9 @@ done
 # Both go into the YAML through sed, which would mangle these characters: refuse them.
 for v in "$audit_log" "$metrics_listen"; do
   case $v in
-    *[[:space:]\#\&\\\"\']*) echo "demo: '$v': no blanks, quotes, '#', '&' or '\\' in --audit-log or --metrics-listen"; exit 1 ;;
+    *[[:space:]\#\&\\\"\']*)
+      printf "demo: '%s': no blanks, quotes, '#', '&' or '\\\\' in --audit-log or --metrics-listen\n" "$v"
+      exit 1 ;;
   esac
 done
 [ -x "$JUMPGATE" ] || { echo "demo: $JUMPGATE is not an executable jumpgate binary"; exit 1; }
@@ -107,7 +109,10 @@ yaml_field() {  # SECTION KEY
 [ -z "$metrics_listen" ] || set_field metrics listen "$metrics_listen"
 audit=$(yaml_field audit path)
 metrics=$(yaml_field metrics listen)
-[ -n "$audit" ] && [ -n "$metrics" ] || { echo "demo: the embedded configuration has no audit.path or metrics.listen"; exit 1; }
+if [ -z "$audit" ] || [ -z "$metrics" ]; then
+  echo "demo: the embedded configuration has no audit.path or metrics.listen"
+  exit 1
+fi
 if ! "$JUMPGATE" --check-config "$work/demo.yaml" > "$work/check.log" 2>&1; then
   cat "$work/check.log"
   echo "demo: the demo configuration does not validate (see above)"
@@ -171,7 +176,8 @@ wire jg-inner "$BR_I" jgdemo-ho "$NS_H" 198.51.100.2/24 02:00:00:00:0f:02
 ip -n "$NS_H" route add 10.77.0.0/24 via 198.51.100.1
 
 # A stock WireGuard client.
-ip netns exec "$NS_C" wireguard-go -f wg0 > "$work/wireguard-go.log" 2>&1 9>&- &
+# Verbose, so that a failed handshake shows in its log (printed only on failure).
+ip netns exec "$NS_C" env LOG_LEVEL=verbose wireguard-go -f wg0 > "$work/wireguard-go.log" 2>&1 9>&- &
 wg_pid=$!
 for _ in $(seq 1 50); do ip -n "$NS_C" link show wg0 >/dev/null 2>&1 && break; sleep 0.1; done
 ip -n "$NS_C" link show wg0 >/dev/null 2>&1 || fail "wireguard-go did not create its interface wg0 in $NS_C"
@@ -194,8 +200,12 @@ for _ in $(seq 1 120); do
   gateway_alive || fail "handshake not completed: the gateway stopped first (is --duration-s too short?)"
   sleep 0.1
 done
-[ "${handshake:-0}" -gt 0 ] ||
-  fail "handshake not completed: the client got no handshake response from jumpgate at 192.0.2.1:51820 within 12 s"
+if [ "${handshake:-0}" -le 0 ]; then
+  # Whether the client could resolve the gateway's MAC tells a dead link from a dead handshake.
+  arp=$(ip -n "$NS_C" neigh show 192.0.2.1 dev eth0 | awk '{ print $NF; exit }')
+  fail "handshake not completed: the client got no handshake response from jumpgate at" \
+    "192.0.2.1:51820 within 12 s (client's ARP entry for 192.0.2.1: ${arp:-none})"
+fi
 echo "== demo: handshake completed"
 
 echo "== demo: $NS_C (10.77.0.2) pings the inner host 198.51.100.2 through jumpgate"

@@ -63,7 +63,7 @@ nft add chain bridge "$nft_table" forward '{ type filter hook forward priority 0
 # run_faulty RULE EXPECTED_REASON: the demo must exit 1 with that reason and leave nothing.
 run_faulty() {
   nft flush chain bridge "$nft_table" forward
-  nft add rule bridge "$nft_table" forward $1 counter drop
+  nft add rule bridge "$nft_table" forward "$1 counter drop"
   local rc=0 started=$SECONDS
   bash "$DEMO" "$JUMPGATE" --audit-log "$work/faulty.jsonl" \
     --metrics-listen "127.0.0.1:$((20000 + RANDOM % 20000))" --duration-s 60 > "$work/demo.log" 2>&1 || rc=$?
@@ -71,8 +71,9 @@ run_faulty() {
   local last
   last=$(tail -n 1 "$work/demo.log")
   [[ $last == "demo: FAILED: $2"* ]] || fail "with '$1' dropped the demo's last line is '$last', expected 'demo: FAILED: $2...'"
-  nft list chain bridge "$nft_table" forward | grep -Eq 'packets [1-9]' || fail "rule '$1' dropped nothing"
-  local left
+  local rules left
+  rules=$(nft list chain bridge "$nft_table" forward)
+  grep -Eq 'packets [1-9]' <<< "$rules" || fail "rule '$1' dropped nothing: $rules"
   left=$(leftovers)
   [ -z "$left" ] || fail "after the failed demo ('$1' dropped): $left"
   echo "dropping $1: exit 1 after $((SECONDS - started)) s, '$last'"
