@@ -119,6 +119,25 @@ OuterOut decode_outer(const Bytes &f) {
     return o;
 }
 
+// `o` went to the client's original address through its next hop.
+void expect_to_client(const OuterOut &o) {
+    EXPECT_EQ(o.dst_ip, Bytes(kClientIp, kClientIp + 4));
+    EXPECT_EQ(o.dst_port, kClientPort);
+    EXPECT_EQ(0, std::memcmp(o.dst_mac.addr_bytes, kClientMac.addr_bytes, 6));
+}
+
+// The padded plaintext of a type-4 message sealed for the client, or nullopt if it does not
+// parse or open under `kp`.
+std::optional<Bytes> open_for_client(const jg::proto::TransportKeypair &kp, const Bytes &msg) {
+    const auto parsed = jg::proto::parse_transport(msg);
+    if (!parsed.ok())
+        return std::nullopt;
+    Bytes plain(parsed.view.padded_plaintext_size());
+    if (!jg::proto::open_transport(kp.recv_key, parsed.view, plain).ok())
+        return std::nullopt;
+    return plain;
+}
+
 struct RingPort {
     rte_ring *rx[1]{};
     rte_ring *tx[1]{};
@@ -322,6 +341,13 @@ class GatewayControl : public ::testing::Test {
         return *kp;
     }
 
+    // The control loop's timer ticks (every 10 ms) from `from_ms` to `to_ms` of the control
+    // clock, injected: seconds of gateway time in a few milliseconds of test.
+    void tick_through(int64_t from_ms, int64_t to_ms) {
+        for (int64_t t = from_ms; t <= to_ms; t += 10)
+            core->tick(t);
+    }
+
     Bytes sealed(const jg::proto::TransportKeypair &kp, uint64_t counter, const Bytes &plain) {
         Bytes out(jg::proto::transport_message_size(plain.size()));
         EXPECT_EQ(jg::proto::seal_transport(kp.send_key, kp.remote_index, counter, plain, out),
@@ -361,9 +387,7 @@ TEST_F(GatewayControl, ClientHandshakesThroughTheWorkerAndItsFirstPacketReachesT
     const auto response_frame = pump_until_frame(outer.tx[0]);
     ASSERT_TRUE(response_frame.has_value()) << "no handshake response left the outer port";
     const OuterOut resp = decode_outer(*response_frame);
-    EXPECT_EQ(resp.dst_ip, Bytes(kClientIp, kClientIp + 4));
-    EXPECT_EQ(resp.dst_port, kClientPort);
-    EXPECT_EQ(0, std::memcmp(resp.dst_mac.addr_bytes, kClientMac.addr_bytes, 6));
+    expect_to_client(resp);
     ASSERT_EQ(resp.payload.size(), jg::proto::kResponseSize);
     auto kp = hs->consume_response(resp.payload, uint64_t(now) * jg::proto::kNsPerMs);
     ASSERT_TRUE(kp.ok()) << kp.error().message();
@@ -386,12 +410,9 @@ TEST_F(GatewayControl, ClientHandshakesThroughTheWorkerAndItsFirstPacketReachesT
     inject(outer.rx[0], outer_frame(sealed(*kp, 1, Bytes(hello.begin(), hello.begin() + n))));
     const auto ack_frame = pump_until_frame(outer.tx[0]);
     ASSERT_TRUE(ack_frame.has_value()) << "no HELLO_ACK left the outer port";
-    const OuterOut ack = decode_outer(*ack_frame);
-    const auto parsed = jg::proto::parse_transport(ack.payload);
-    ASSERT_TRUE(parsed.ok());
-    Bytes plain(parsed.view.padded_plaintext_size());
-    auto opened = jg::proto::open_transport(kp->recv_key, parsed.view, plain);
-    ASSERT_TRUE(opened.ok());
+    const auto opened = open_for_client(*kp, decode_outer(*ack_frame).payload);
+    ASSERT_TRUE(opened.has_value());
+    const Bytes &plain = *opened;
     const auto cls = jg::proto::classify_plaintext(plain);
     ASSERT_EQ(cls.kind, jg::proto::PlaintextKind::control);
     const auto dec = jg::proto::decode_control(std::span(plain).first(cls.length));
@@ -434,11 +455,9 @@ TEST_F(GatewayControl, StockClientRoamingMovesWhereTheInsideTrafficGoes) {
     ASSERT_TRUE(out.has_value()) << "nothing left the outer port for the roamed client";
     const OuterOut o = decode_outer(*out);
     EXPECT_EQ(o.dst_port, kRebound);
-    const auto parsed = jg::proto::parse_transport(o.payload);
-    ASSERT_TRUE(parsed.ok());
-    Bytes plain(parsed.view.padded_plaintext_size());
-    ASSERT_TRUE(jg::proto::open_transport(kp->recv_key, parsed.view, plain).ok());
-    EXPECT_EQ(Bytes(plain.begin(), plain.begin() + down_packet.size()), down_packet);
+    const auto plain = open_for_client(*kp, o.payload);
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ(Bytes(plain->begin(), plain->begin() + down_packet.size()), down_packet);
 }
 
 // Passive keepalive: the control core's clock is injected through tick(), so ten seconds of
@@ -452,31 +471,29 @@ TEST_F(GatewayControl, UnansweredDataGetsOneEmptyTransportPacketAfterTheKeepaliv
     const uint32_t slot = core->sessions_snapshot().at(0).slot;
     ASSERT_TRUE(pump_until([&] { return tables.sessions[slot].current.load() != nullptr; }));
 
-    const int64_t t = jg::control::wall_clock_ms();
-    core->tick(t);  // samples the data packet: the timer starts
-    core->tick(t + jg::control::kKeepaliveTimeoutMs - 1);
+    constexpr int64_t kTimeout = jg::control::kKeepaliveTimeoutMs;
+    const int64_t t = jg::control::wall_clock_ms();  // the first tick samples the data packet
+    tick_through(t, t + kTimeout - 1);
     EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value())
         << "a packet before KEEPALIVE_TIMEOUT";
-    core->tick(t + jg::control::kKeepaliveTimeoutMs);
+    // Due at the timeout; sessions at rest may be swept a few ticks apart.
+    tick_through(t + kTimeout, t + kTimeout + 100);
     const auto frame = pump_until_frame(outer.tx[0]);
     ASSERT_TRUE(frame.has_value()) << "no keepalive left the outer port";
     const OuterOut o = decode_outer(*frame);
-    EXPECT_EQ(o.dst_ip, Bytes(kClientIp, kClientIp + 4));
-    EXPECT_EQ(o.dst_port, kClientPort);
-    EXPECT_EQ(0, std::memcmp(o.dst_mac.addr_bytes, kClientMac.addr_bytes, 6));
+    expect_to_client(o);
     ASSERT_EQ(o.payload.size(), jg::proto::kTransportMinSize);
     const auto parsed = jg::proto::parse_transport(o.payload);
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(parsed.view.receiver_index(), kp->local_index);
     EXPECT_EQ(parsed.view.counter(), 0u) << "the session's first sealed packet";
-    Bytes plain(parsed.view.padded_plaintext_size());
-    ASSERT_TRUE(jg::proto::open_transport(kp->recv_key, parsed.view, plain).ok());
-    EXPECT_EQ(plain.size(), 0u);
-    EXPECT_EQ(jg::proto::classify_plaintext(plain).kind, jg::proto::PlaintextKind::keepalive);
+    const auto plain = open_for_client(*kp, o.payload);
+    ASSERT_TRUE(plain.has_value()) << "the keepalive does not open under the session's keys";
+    EXPECT_EQ(plain->size(), 0u);
+    EXPECT_EQ(jg::proto::classify_plaintext(*plain).kind, jg::proto::PlaintextKind::keepalive);
 
     // Sent is answered: more silence brings nothing more.
-    for (int64_t later : {10, 10'000, 20'000, 60'000})
-        core->tick(t + jg::control::kKeepaliveTimeoutMs + later);
+    tick_through(t + kTimeout + 110, t + 60'000);
     EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value()) << "a second keepalive";
     EXPECT_EQ(core->stats().keepalives_sent, 1u);
     EXPECT_EQ(core->sessions_snapshot().at(0).traffic.tx_packets, 1u);
@@ -493,8 +510,7 @@ TEST_F(GatewayControl, PeerKeepalivesGetNoKeepaliveBack) {
         ASSERT_TRUE(pump_until([&] { return worker->counters.keepalives.load() == counter + 1; }))
             << "keepalive " << counter << " never arrived";
         const int64_t base = t + int64_t(counter) * 25'000;
-        for (int64_t later : {0, 10, 10'000, 10'010, 20'000})
-            core->tick(base + later);
+        tick_through(base, base + 20'000);
     }
     EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value())
         << "the gateway answered a keepalive";
