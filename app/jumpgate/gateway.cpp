@@ -406,6 +406,7 @@ void publish_control_stats(MetricsEndpoint &m, const control::ControlCore &core,
             control::handshake_refusal_name(static_cast<control::HandshakeRefusal>(r)),
             h.refused[r]);
     s.cookie_replies = h.cookie_replies;
+    s.keepalives_sent = core.stats().keepalives_sent;
     m.board.publish(std::move(s));
     m.audit_metrics->advance(now_ms);
 }

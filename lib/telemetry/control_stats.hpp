@@ -21,6 +21,7 @@ struct ControlStats {
     // Handshake initiations by outcome ("accepted", "cookie_reply", refusal names); cumulative.
     std::vector<std::pair<std::string, uint64_t>> handshakes_by_result;
     uint64_t cookie_replies = 0;
+    uint64_t keepalives_sent = 0;  // passive keepalives queued to the workers; cumulative
     uint64_t crypto_rx_bytes = 0;  // cumulative: decrypted from peers
     uint64_t crypto_tx_bytes = 0;  // cumulative: encrypted towards peers
 };

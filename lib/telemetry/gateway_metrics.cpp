@@ -165,6 +165,12 @@ void GatewayMetrics::collect_control(std::vector<MetricFamily> &out) const {
     cookies.metric.push_back(counter_metric({}, stats->cookie_replies));
     out.push_back(std::move(cookies));
 
+    auto keepalives = family("jumpgate_keepalives_sent_total",
+                             "Empty transport packets sent to peers whose data went unanswered",
+                             MetricType::Counter);
+    keepalives.metric.push_back(counter_metric({}, stats->keepalives_sent));
+    out.push_back(std::move(keepalives));
+
     auto crypto = family("jumpgate_crypto_bytes_total",
                          "Transport bytes decrypted (rx) and encrypted (tx)", MetricType::Counter);
     crypto.metric.push_back(counter_metric({{"direction", "rx"}}, stats->crypto_rx_bytes));

@@ -115,6 +115,7 @@ TEST(GatewayMetrics, ControlMetricsAppearOnceTheControlCorePublished) {
     s.sessions_by_state[static_cast<size_t>(SessionState::Terminated)] = 5;  // retained, not live
     s.handshakes_by_result = {{"accepted", 3}, {"cookie_reply", 4}};
     s.cookie_replies = 4;
+    s.keepalives_sent = 6;
     s.crypto_rx_bytes = 1000;
     s.crypto_tx_bytes = 2000;
     board.publish(s);
@@ -125,6 +126,7 @@ TEST(GatewayMetrics, ControlMetricsAppearOnceTheControlCorePublished) {
     EXPECT_FALSE(sample(f, "jumpgate_sessions", {{"state", "terminated"}}));
     EXPECT_EQ(sample(f, "jumpgate_handshakes_total", {{"result", "accepted"}}), 3.0);
     EXPECT_EQ(sample(f, "jumpgate_cookie_replies_total"), 4.0);
+    EXPECT_EQ(sample(f, "jumpgate_keepalives_sent_total"), 6.0);
     EXPECT_EQ(sample(f, "jumpgate_crypto_bytes_total", {{"direction", "rx"}}), 1000.0);
     EXPECT_EQ(sample(f, "jumpgate_crypto_bytes_total", {{"direction", "tx"}}), 2000.0);
 }
