@@ -389,6 +389,10 @@ void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
     }
     for (const Action &a : r.actions)
         apply(s, a, now_ms, event_mac);
+    // Leaving rest (or starting a path validation) brings the session's timers back to
+    // every tick.
+    if (!resting(s))
+        s.next_sweep_ms = std::min(s.next_sweep_ms, now_ms);
 }
 
 void SessionDirectory::apply(Session &s, const Action &a, int64_t now_ms,
@@ -544,19 +548,38 @@ void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
         drive(s, KeyExpired{}, now_ms, s.binding_mac);
 }
 
+bool SessionDirectory::resting(const Session &s) {
+    return s.record.state == SessionState::Attached && !s.record.pending.active;
+}
+
+void SessionDirectory::sweep(Session &s, int64_t now_ms) {
+    const TrafficDelta traffic = sample_health(s, now_ms);
+    if (s.terminated_at_ms == kNever)
+        expire_keypairs(s, now_ms);
+    if (s.terminated_at_ms == kNever)
+        drive(s, TimerTick{}, now_ms, s.binding_mac);
+    if (s.terminated_at_ms == kNever)
+        keep_alive(s, traffic, now_ms);
+    // A resting session (ATTACHED, no path validation running) has its nearest timer seconds
+    // away (heartbeat_volatile_ms, KEEPALIVE_TIMEOUT, key and lifetime expiry), so it is swept
+    // at a tenth of its heartbeat interval, at most every kRestingSweepMs; any other session
+    // every tick. With thousands of sessions a walk of all of them every tick takes the
+    // handshake responder's CPU. Packets and control messages are handled on arrival anyway.
+    if (resting(s)) {
+        const int64_t every = std::clamp<int64_t>(
+            int64_t(policy_of(s).volatility.heartbeat_interval_ms) / 10, 0, kRestingSweepMs);
+        s.next_sweep_ms = now_ms + every;
+    } else {
+        s.next_sweep_ms = now_ms;
+    }
+}
+
 void SessionDirectory::tick(int64_t now_ms) {
     retire_due(now_ms, std::nullopt);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         Session &s = *it->second;
-        if (s.terminated_at_ms == kNever) {
-            const TrafficDelta traffic = sample_health(s, now_ms);
-            if (s.terminated_at_ms == kNever)
-                expire_keypairs(s, now_ms);
-            if (s.terminated_at_ms == kNever)
-                drive(s, TimerTick{}, now_ms, s.binding_mac);
-            if (s.terminated_at_ms == kNever)
-                keep_alive(s, traffic, now_ms);
-        }
+        if (s.terminated_at_ms == kNever && now_ms >= s.next_sweep_ms)
+            sweep(s, now_ms);
         if (s.terminated_at_ms != kNever &&
             now_ms - s.terminated_at_ms >= options_.terminated_retention_ms)
             it = sessions_.erase(it);

@@ -155,6 +155,8 @@ class SessionDirectory {
         std::optional<uint64_t> session;  // the live (not terminated) session, if any
     };
     struct Session {
+        // First, so a tick that skips a resting session touches one line of it.
+        int64_t next_sweep_ms = 0;  // see tick()
         SessionRecord record;
         size_t peer = 0;
         uint32_t slot = 0;
@@ -196,6 +198,10 @@ class SessionDirectory {
     void report_rejections(Session &s, const SlotCounters &c, int64_t now_ms);
     static constexpr int64_t kRejectionReportIntervalMs = 1'000;
     void expire_keypairs(Session &s, int64_t now_ms);
+    // The health sampling, keypair expiry, FSM timers and keepalive of one session.
+    void sweep(Session &s, int64_t now_ms);
+    static bool resting(const Session &s);
+    static constexpr int64_t kRestingSweepMs = 50;
     void push_audit(audit::Event e);
     static void note_transition(Session &s, const audit::Event &e);
     // `s`: the session it concerns, or nullptr for traffic no session can be named for.
