@@ -150,7 +150,8 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
             continue;
         }
         kp[i] = static_cast<Keypair *>(data[i]);
-        rte_prefetch0(kp[i]);
+        prefetch_keypair_receive(kp[i],
+                                 proto::load_le64(items[i].msg + proto::transport_off::counter));
         rte_prefetch0(&t.sessions[kp[i]->session_slot]);
     }
 
@@ -173,6 +174,8 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
             hand_off(w, owner, m);
             continue;
         }
+        // Compared with the packet's source after the AEAD: fetch it meanwhile.
+        rte_prefetch0(se.binding.load(std::memory_order_relaxed));
         const uint64_t counter = proto::load_le64(items[i].msg + proto::transport_off::counter);
         switch (kp[i]->replay.check(counter)) {
             case proto::ReplayVerdict::fresh:

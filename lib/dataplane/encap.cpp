@@ -156,10 +156,18 @@ void encap_burst(Worker &w, EncapItem *items, uint16_t n) {
             std::memcpy(&dst4[n4++], items[i].ip + 16, 4);
     if (n4 != 0) {
         route4_bulk(t, dst4, slot4, n4);
-        // With many sessions each slot is a cache miss: start them all before the first use.
+        // With many sessions each slot, keypair and binding is a cache miss: start them all,
+        // one dependency level at a time, before the first is used.
         for (uint16_t i = 0; i < n4; ++i)
             if (slot4[i] < t.max_sessions)
                 rte_prefetch0(&t.sessions[slot4[i]]);
+        for (uint16_t i = 0; i < n4; ++i) {
+            if (slot4[i] >= t.max_sessions)
+                continue;
+            const SessionEntry &se = t.sessions[slot4[i]];
+            prefetch_keypair_send(se.current.load(std::memory_order_relaxed));
+            rte_prefetch0(se.binding.load(std::memory_order_relaxed));
+        }
     }
     SealJob jobs[kBurstSize];
     crypto::AeadOp ops[kBurstSize];

@@ -18,6 +18,7 @@
 
 #include <rte_common.h>
 #include <rte_ether.h>
+#include <rte_prefetch.h>
 
 #include <array>
 #include <atomic>
@@ -70,6 +71,24 @@ struct Keypair {
     // written: owner worker only; never read elsewhere
     proto::ReplayWindow replay;
 };
+
+// Workers: start fetching what sealing under `kp` touches (send key, remote index, send
+// counter). Null is fine.
+inline void prefetch_keypair_send(const Keypair *kp) {
+    if (kp == nullptr)
+        return;
+    rte_prefetch0(kp);
+    rte_prefetch0(&kp->send_counter);
+}
+
+// Workers: start fetching what opening `counter` under `kp` touches (receive key, counters,
+// the replay window's head and the block holding `counter`).
+inline void prefetch_keypair_receive(const Keypair *kp, uint64_t counter) {
+    rte_prefetch0(kp);
+    rte_prefetch0(&kp->recv_packets);
+    rte_prefetch0(&kp->replay.greatest);
+    rte_prefetch0(kp->replay.block_for(counter));
+}
 
 enum SessionFlags : uint8_t {
     kSessionLive = 1 << 0,        // in the tables; workers may use it

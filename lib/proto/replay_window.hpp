@@ -76,6 +76,9 @@ struct ReplayWindow {
         return ReplayVerdict::fresh;
     }
 
+    // The word check/update of `counter` will read, so a data plane can prefetch it.
+    const uint64_t *block_for(uint64_t counter) const { return &blocks[block_of(counter)]; }
+
   private:
     static uint64_t block_of(uint64_t counter) { return (counter / kBlockBits) % kBlocks; }
 
