@@ -1,5 +1,5 @@
-// One handshake's keypair in use: type-4 messages out with a running counter, and in through
-// lib/proto's replay window. Single-threaded, like the rest of the endpoint.
+// One handshake's keypair in use: type-4 messages sealed and opened by the data plane's
+// ipsec-mb driver, a running send counter, lib/proto's replay window. Single-threaded.
 #pragma once
 
 #include <cstdint>
