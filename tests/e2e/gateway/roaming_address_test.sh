@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A stock wireguard-go client's source address moves from 192.0.2.2 to 192.0.2.3 while it
-# pings through jumpgate (a second address, the route's preferred source set to it, and
-# wireguard-go's pinned source cleared, so its packets leave from .3, same port).
+# pings through jumpgate (.3 added, .2 removed, and wireguard-go's pinned source cleared, so
+# its packets leave from .3, same port).
 # The session survives (same session_id, no second SessionCreated), exactly one audited
 # TransportSwitch(legacy_roaming) to 192.0.2.3 on the same port, traffic flows both ways
 # afterwards (inside traffic reaches the client at its new address), clean exit, audit-check.
@@ -25,8 +25,12 @@ timeout 30 ip netns exec "$NS_C" ping -c 40 -i 0.2 -W 1 198.51.100.2 > "$JG_WORK
 bg=$!
 WG_PIDS+=("$bg")
 sleep 2
-ip -n "$NS_C" addr add 192.0.2.3/32 dev "$TAP_O"
-ip -n "$NS_C" route replace 192.0.2.0/24 dev "$TAP_O" src 192.0.2.3
+# The old address goes away, as on a real move: while .2 existed, a reply still in flight
+# to it could re-pin wireguard-go's source to .2 after the reset below (it learns the source
+# from every packet it receives), and the client never moved at all.
+ip netns exec "$NS_C" sysctl -qw "net.ipv4.conf.$TAP_O.promote_secondaries=1"
+ip -n "$NS_C" addr add 192.0.2.3/24 dev "$TAP_O"
+ip -n "$NS_C" addr del 192.0.2.2/24 dev "$TAP_O"
 # wireguard-go pins the source address a peer was last reached on (IP_PKTINFO) and only
 # forgets it when the endpoint is set again (or on EINVAL); setting the same endpoint makes
 # the kernel choose the source from the route: 192.0.2.3, same port.
