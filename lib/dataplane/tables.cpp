@@ -456,13 +456,20 @@ Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, Keypai
     if (!made)
         return made.error();
     Keypair *kp = *made;
+    // The index first: if it cannot be added the session is left exactly as it was. A worker
+    // that finds the keypair by index a moment before the session lists it decrypts with it
+    // correctly; it only reports a next keypair's confirmation on the following packet.
+    int added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
+    if (added != 0 && reclaim(t) != 0)  // index positions waiting for a grace period
+        added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
+    if (added != 0) {
+        free_keypair(t, kp);  // never published: no reader can hold it
+        return table_error("install_keypair", "by_index is full");
+    }
     SessionEntry &e = t.sessions[slot];
     Keypair *old_prev = e.previous.load(std::memory_order_relaxed);
     Keypair *old_cur = e.current.load(std::memory_order_relaxed);
     Keypair *old_next = e.next.load(std::memory_order_relaxed);
-
-    // Published in the session before the index, so a worker that finds it by index
-    // also finds its role.
     if (role == KeypairRole::Current) {
         // An unconfirmed next is kept as previous (the peer may already use it), as
         // WireGuard's noise.c add_new_keypair does for the initiator.
@@ -481,16 +488,6 @@ Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, Keypai
         e.previous.store(nullptr, std::memory_order_release);
         retire_keypair(t, old_next);
         retire_keypair(t, old_prev);
-    }
-    int added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
-    if (added != 0 && reclaim(t) != 0)  // index positions waiting for a grace period
-        added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
-    if (added != 0) {
-        // The session must not keep a keypair that no packet can reach.
-        auto *slot_ptr = role == KeypairRole::Current ? &e.current : &e.next;
-        slot_ptr->store(nullptr, std::memory_order_release);
-        defer(t, DeferredKind::keypair, kp, 0, 0);
-        return table_error("install_keypair", "by_index is full");
     }
     return Ok{};
 }

@@ -443,4 +443,35 @@ TEST(Tables, AHostRouteMovesBetweenSessionsAndItsKeyWaitsForReaders) {
     destroy_tables(t);
 }
 
+TEST(Tables, AKeypairThatFindsNoIndexRoomLeavesTheSessionAsItWas) {
+    Tables t = make(2, 1);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 0), 0);
+    rte_rcu_qsbr_thread_online(t.qsbr, 0);  // never quiescent: retired indices stay reserved
+    const uint32_t s = *alloc_session(t, 1, 0);
+    jg::Status last = jg::Ok{};
+    uint32_t index = 100;
+    for (; index < 1100 && last.ok(); ++index)
+        last = install_keypair(t, s, keys(index, uint8_t(index)), KeypairRole::Current);
+    ASSERT_FALSE(last.ok()) << "by_index never filled";
+    EXPECT_NE(last.error().message().find("by_index is full"), std::string::npos);
+    const uint32_t refused = index - 1;
+    Keypair *cur = t.sessions[s].current.load();
+    Keypair *prev = t.sessions[s].previous.load();
+    ASSERT_NE(cur, nullptr);
+    ASSERT_NE(prev, nullptr);
+    EXPECT_EQ(cur->local_index, refused - 1) << "the refused keypair must not become current";
+    EXPECT_EQ(prev->local_index, refused - 2) << "nor push the previous one out";
+    EXPECT_EQ(by_index(t, refused - 1), cur);
+    EXPECT_EQ(by_index(t, refused - 2), prev);
+    EXPECT_EQ(by_index(t, refused), nullptr);
+
+    // Once the reader moves on, the retired positions come back and the install succeeds.
+    rte_rcu_qsbr_quiescent(t.qsbr, 0);
+    ASSERT_TRUE(install_keypair(t, s, keys(refused, 7), KeypairRole::Current).ok());
+    EXPECT_EQ(t.sessions[s].current.load()->local_index, refused);
+    rte_rcu_qsbr_thread_offline(t.qsbr, 0);
+    rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
+    destroy_tables(t);
+}
+
 }  // namespace
