@@ -1,9 +1,10 @@
 // The "lcores exist on this machine" rule, fed explicit CPU lists so the outcome does not
-// depend on the machine running the test, and the real affinity mask it is fed in production.
+// depend on the machine running the test, and the online-CPU list it is fed in production.
 #include "config/host_cpus.hpp"
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -24,15 +25,31 @@ std::string error_on(const ConfigYaml &y, const Cpus &cpus) {
     return r ? "OK" : r.error().message();
 }
 
-TEST(HostCpus, TheAffinityMaskListsTheCpuThisThreadRunsOn) {
+TEST(HostCpus, TheOnlineCpusIncludeTheCpuThisThreadRunsOn) {
     auto cpus = available_cpus();
     ASSERT_TRUE(cpus) << cpus.error().message();
     ASSERT_FALSE(cpus->empty());
     EXPECT_TRUE(std::is_sorted(cpus->begin(), cpus->end()));
     EXPECT_EQ(std::adjacent_find(cpus->begin(), cpus->end()), cpus->end());
+    EXPECT_EQ(cpus->size(), static_cast<size_t>(sysconf(_SC_NPROCESSORS_ONLN)));
     const int here = sched_getcpu();
     ASSERT_GE(here, 0);
     EXPECT_TRUE(std::binary_search(cpus->begin(), cpus->end(), static_cast<uint32_t>(here)));
+}
+
+TEST(HostCpus, TheKernelsCpuListFormatIsExpanded) {
+    auto cpus = parse_cpu_list("0-3,6,8-9\n");
+    ASSERT_TRUE(cpus) << cpus.error().message();
+    EXPECT_EQ(*cpus, (Cpus{0, 1, 2, 3, 6, 8, 9}));
+    cpus = parse_cpu_list("5");
+    ASSERT_TRUE(cpus);
+    EXPECT_EQ(*cpus, (Cpus{5}));
+    for (const char *bad : {"", "3-1", "x", "1-", "0,-2", "0-99999"}) {
+        auto r = parse_cpu_list(bad);
+        EXPECT_FALSE(r) << "'" << bad << "' was accepted";
+    }
+    EXPECT_EQ(parse_cpu_list("3-1").error().message(),
+              "/sys/devices/system/cpu/online: unexpected CPU list '3-1'");
 }
 
 TEST(HostCpus, ConfigWhoseLcoresAllExistIsAccepted) {
