@@ -55,7 +55,8 @@ done
 # The demo's names are fixed (the README shows them), so two demos at once would tear down each
 # other's namespaces: the second one refuses to start instead.
 LOCK=/run/lock/jumpgate-demo.lock
-exec 9>>"$LOCK"
+mkdir -p "$(dirname "$LOCK")"
+exec 9>>"$LOCK" || { echo "demo: cannot open the lock file $LOCK"; exit 1; }
 flock -n 9 || { echo "demo: another jumpgate demo is running (it holds $LOCK); stop it first"; exit 1; }
 for l in jg-outer jg-inner; do
   if ip link show "$l" >/dev/null 2>&1; then
@@ -66,12 +67,20 @@ done
 
 NS_C=jgdemo-client NS_H=jgdemo-inner BR_O=jgdemo-bo BR_I=jgdemo-bi
 work=$(mktemp -d /tmp/jumpgate-demo.XXXXXX)
-gw_pid="" wg_pid=""
+gw_pid="" wg_pid="" tail_pid=""
 stop_gateway() {  # SIGTERM is a clean shutdown; a gateway stuck for 10 s is killed
-  kill -TERM "$gw_pid" 2>/dev/null || return 0
+  if ! kill -TERM "$gw_pid" 2>/dev/null; then
+    wait "$gw_pid" 2>/dev/null || true
+    show_gateway_output
+    return 0
+  fi
   for _ in $(seq 1 100); do kill -0 "$gw_pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$gw_pid" 2>/dev/null || true
   wait "$gw_pid" 2>/dev/null || true
+  show_gateway_output
+}
+show_gateway_output() {  # lets the echo of the gateway's output finish before the next line
+  if [ -n "$tail_pid" ]; then wait "$tail_pid" 2>/dev/null || true; tail_pid=""; fi
 }
 remove_links() {
   for ns in "$NS_C" "$NS_H"; do ip netns del "$ns" 2>/dev/null || true; done
@@ -80,6 +89,7 @@ remove_links() {
 cleanup() {
   [ -n "$gw_pid" ] && stop_gateway
   [ -n "$wg_pid" ] && { kill -TERM "$wg_pid" 2>/dev/null || true; }
+  [ -n "$tail_pid" ] && { kill -TERM "$tail_pid" 2>/dev/null || true; }
   remove_links
   rm -rf "$work"
 }
@@ -140,9 +150,13 @@ fail() {  # the gateway's shutdown summary first, so that the reason is the last
 }
 gateway_alive() { kill -0 "$gw_pid" 2>/dev/null; }
 
-# fd 9 (the lock) is not passed on: a stray child must not keep the next demo out.
-"$JUMPGATE" --config "$work/demo.yaml" "${gw_args[@]}" > >(tee "$work/gateway.log") 2>&1 9>&- &
+# fd 9 (the lock) is not passed on: a stray child must not keep the next demo out. The
+# gateway writes to a file and `tail` echoes it, ending soon after the gateway does, so the
+# demo can wait for the echo before printing its own last line.
+"$JUMPGATE" --config "$work/demo.yaml" "${gw_args[@]}" > "$work/gateway.log" 2>&1 9>&- &
 gw_pid=$!
+tail -n +1 -s 0.2 -f --pid="$gw_pid" "$work/gateway.log" 9>&- &
+tail_pid=$!
 for _ in $(seq 1 150); do
   grep -q "gateway running" "$work/gateway.log" 2>/dev/null && break
   gateway_alive || fail "the gateway exited during start-up (see its output above)"
@@ -195,7 +209,8 @@ echo "== demo: $NS_C (10.77.0.2) handshakes with jumpgate (192.0.2.1:51820)"
 ip netns exec "$NS_C" ping -c 1 -W 1 198.51.100.2 >/dev/null 2>&1 || true
 handshake=0
 for _ in $(seq 1 120); do
-  handshake=$(ip netns exec "$NS_C" wg show wg0 latest-handshakes | awk '{ print $2; exit }')
+  handshake=$(ip netns exec "$NS_C" wg show wg0 latest-handshakes 2>/dev/null | awk '{ print $2; exit }') \
+    || fail "handshake not completed: the client's wireguard-go is gone (see its log above)"
   [ "${handshake:-0}" -gt 0 ] && break
   gateway_alive || fail "handshake not completed: the gateway stopped first (is --duration-s too short?)"
   sleep 0.1
@@ -224,5 +239,6 @@ INFO
 rc=0
 wait "$gw_pid" || rc=$?
 gw_pid=""
+show_gateway_output
 [ "$rc" -eq 0 ] || fail "the gateway exited with status $rc (see its output above)"
 echo "== demo: done; the gateway stopped cleanly."

@@ -19,7 +19,11 @@ done
 # (its lock) or beside a gateway on the embedded configuration; that is someone's live demo,
 # which this test must not disturb.
 LOCK=/run/lock/jumpgate-demo.lock
-flock -n "$LOCK" true || { echo "SKIP: a jumpgate demo is running (it holds $LOCK)"; exit 77; }
+mkdir -p "$(dirname "$LOCK")"
+rc=0
+flock -n -E 75 "$LOCK" true || rc=$?
+[ "$rc" -ne 75 ] || { echo "SKIP: a jumpgate demo is running (it holds $LOCK)"; exit 77; }
+[ "$rc" -eq 0 ] || { echo "FAIL: cannot open the demo's lock file $LOCK"; exit 1; }
 for l in jg-outer jg-inner; do
   ! ip link show "$l" >/dev/null 2>&1 || { echo "SKIP: $l exists (a gateway on the embedded configuration runs)"; exit 77; }
 done
