@@ -566,9 +566,19 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
     // every tick. With thousands of sessions a walk of all of them every tick takes the
     // handshake responder's CPU. Packets and control messages are handled on arrival anyway.
     if (resting(s)) {
-        const int64_t every = std::clamp<int64_t>(
-            int64_t(policy_of(s).volatility.heartbeat_interval_ms) / 10, 0, kRestingSweepMs);
-        s.next_sweep_ms = now_ms + every;
+        const Policy &p = policy_of(s);
+        const int64_t every = std::clamp<int64_t>(int64_t(p.volatility.heartbeat_interval_ms) / 10,
+                                                  0, kRestingSweepMs);
+        // Never later than a keypair's REJECT_AFTER_TIME or the session's lifetime: those must
+        // end on time, not up to a sweep late.
+        int64_t due = std::min(now_ms + every, s.record.created_at_ms + p.session.max_lifetime_ms);
+        for (const proto::TransportKeypair *kp :
+             {s.keypairs.previous(), s.keypairs.current(), s.keypairs.next()})
+            if (kp != nullptr)
+                due = std::min(due, int64_t((kp->created_ns + proto::kRejectAfterTimeNs +
+                                             proto::kNsPerMs - 1) /
+                                            proto::kNsPerMs));  // rounded up: expired by then
+        s.next_sweep_ms = due;
     } else {
         s.next_sweep_ms = now_ms;
     }
