@@ -165,9 +165,11 @@ void GatewayMetrics::collect_control(std::vector<MetricFamily> &out) const {
     cookies.metric.push_back(counter_metric({}, stats->cookie_replies));
     out.push_back(std::move(cookies));
 
-    auto keepalives = family("jumpgate_keepalives_sent_total",
-                             "Empty transport packets sent to peers whose data went unanswered",
-                             MetricType::Counter);
+    auto keepalives =
+        family("jumpgate_keepalives_sent_total",
+               "Empty transport packets queued to the owner worker for peers whose data went "
+               "unanswered (a worker without a current keypair drops them)",
+               MetricType::Counter);
     keepalives.metric.push_back(counter_metric({}, stats->keepalives_sent));
     out.push_back(std::move(keepalives));
 
