@@ -73,6 +73,14 @@ struct ReaderStats {
     uint64_t index_misses = 0;
 };
 
+// Host route h (10.9.0.h/32) belongs to slot h or, moved, to the next slot.
+uint32_t host_be(uint32_t h) {
+    return rte_cpu_to_be_32(0x0a090000 | h);
+}
+uint32_t next_slot(uint32_t h) {
+    return (h + 1) % kSessions;
+}
+
 TEST(TablesConcurrent, ReadersSeeOnlyWholeObjectsWhileTheWriterReplacesThem) {
     TablesConfig cfg;
     cfg.name = "tc";
@@ -94,6 +102,10 @@ TEST(TablesConcurrent, ReadersSeeOnlyWholeObjectsWhileTheWriterReplacesThem) {
         ASSERT_TRUE(install_keypair(t, s, keypair_for(s, 0), KeypairRole::Current).ok());
         ASSERT_TRUE(publish_binding(t, s, binding_for(s, 0)).ok());
         ASSERT_TRUE(set_session_flags(t, s, kSessionLive).ok());
+    }
+    for (uint32_t h = 0; h < kSessions; ++h) {
+        const uint32_t ip = host_be(h);
+        ASSERT_TRUE(add_route(t, 4, reinterpret_cast<const uint8_t *>(&ip), 32, h).ok());
     }
 
     std::atomic<bool> stop{false};
@@ -126,6 +138,13 @@ TEST(TablesConcurrent, ReadersSeeOnlyWholeObjectsWhileTheWriterReplacesThem) {
                     const uint32_t dst = 0x0a080000 | s << 8 | 1;  // inside the slot's /24
                     const uint32_t hop = route4(t, rte_cpu_to_be_32(dst));
                     st.torn += hop != kNoSession && hop != s;
+                    // Host route s is with its owner or moved to the next slot (or, between a
+                    // remove and an add, gone); a session's memo is 0 or a host it may own.
+                    const uint32_t host_hop = route4(t, host_be(s));
+                    st.torn += host_hop != kNoSession && host_hop != s && host_hop != next_slot(s);
+                    const uint32_t memo = e.host4.load(std::memory_order_acquire);
+                    st.torn += memo != 0 && memo != host_be(s) &&
+                               memo != host_be((s + kSessions - 1) % kSessions);
                     ++st.lookups;
                 }
                 rte_rcu_qsbr_quiescent(t.qsbr, id);
@@ -158,6 +177,16 @@ TEST(TablesConcurrent, ReadersSeeOnlyWholeObjectsWhileTheWriterReplacesThem) {
                 ASSERT_TRUE(add_route(t, 4, net, 24, s).ok());
             else
                 ASSERT_TRUE(remove_route(t, 4, net, 24).ok());
+            // Host route s: moved to the next slot in place, then back by a remove (its hash
+            // position waits for the readers) and a fresh add.
+            const uint32_t ip = host_be(s);
+            const auto *host = reinterpret_cast<const uint8_t *>(&ip);
+            if (rounds % 2 == 0) {
+                ASSERT_TRUE(add_route(t, 4, host, 32, next_slot(s)).ok());
+            } else {
+                ASSERT_TRUE(remove_route(t, 4, host, 32).ok());
+                ASSERT_TRUE(add_route(t, 4, host, 32, s).ok());
+            }
         }
         freed += reclaim(t);
         ++rounds;
