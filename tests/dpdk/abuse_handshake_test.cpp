@@ -575,8 +575,11 @@ TEST_F(AbuseHandshake, InitiationFloodEngagesCookiesYetANewcomerConnectsAndDataF
     // Phase 2, a flood the worker's handshake budget passes whole (lib/dataplane checks the
     // budget before mac1, for all sources together, so above it a genuine initiation only
     // gets through by luck): 50 x the cookie threshold. The newcomer behaves as a stock
-    // client: an initiation, then another after REKEY_TIMEOUT, carrying mac2 once a cookie
-    // reply taught it a cookie. The established peer keeps sending data.
+    // client: an initiation, then another every REKEY_TIMEOUT, carrying mac2 once a cookie
+    // reply taught it a cookie. It gets three attempts: while the flood runs, one initiation
+    // may still be lost to a full up ring (counted as event_ring_full), as a real client's
+    // would be, and the client's next retry must then get in. The established peer keeps
+    // sending data.
     constexpr uint64_t kPacedRate = 10'000;
     ASSERT_NO_FATAL_FAILURE(start_flood(frames, kPacedRate));
     const auto t0 = Clock::now();
@@ -586,7 +589,7 @@ TEST_F(AbuseHandshake, InitiationFloodEngagesCookiesYetANewcomerConnectsAndDataF
     size_t cookies_used = 0;
     bool handshake_done = false;
     bool mac2_used = false;
-    while (!handshake_done && Clock::now() - t0 < 2 * std::chrono::milliseconds(kRekeyTimeoutMs)) {
+    while (!handshake_done && Clock::now() - t0 < 3 * std::chrono::milliseconds(kRekeyTimeoutMs)) {
         send(established.data(uint16_t(data_sent++)));
         pump_until([] { return false; }, 5ms);
         auto &cookies = out.cookie_replies[newcomer_at];
@@ -607,9 +610,10 @@ TEST_F(AbuseHandshake, InitiationFloodEngagesCookiesYetANewcomerConnectsAndDataF
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const uint64_t paced_frames = flood->sent.load();
     stop_flood();
-    ASSERT_TRUE(handshake_done) << "the newcomer got no response within 2 x REKEY_TIMEOUT; "
+    ASSERT_TRUE(handshake_done) << "the newcomer got no response within 3 x REKEY_TIMEOUT; "
                                 << newcomer.attempts << " attempts, "
-                                << out.cookie_replies[newcomer_at].size() << " cookie replies";
+                                << out.cookie_replies[newcomer_at].size()
+                                << " cookie replies; drops: " << drop_breakdown();
     EXPECT_TRUE(mac2_used) << "the newcomer got in without a cookie while the flood ran";
 
     // Everything the flood and the peers put on the wire is accounted for.
