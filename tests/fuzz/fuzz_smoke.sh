@@ -31,11 +31,12 @@ fi
 "$root/tests/fuzz/run_fuzzers.sh" "$work/out" "$seconds"
 rc=$?
 if [[ $rc -ne 0 ]]; then
-    # The build directory goes away with this test: show the reproducers before it does.
+    # The build directory goes away with this test: put each reproducer in the log whole
+    # (inputs are at most a few KiB), so `base64 -d` gives back the exact file to debug.
     for f in "$work"/out/findings/*/*; do
         [[ -f $f ]] || continue
-        echo "reproducer $f (hex):"
-        od -An -tx1 -v "$f" | head -20
+        echo "reproducer $f ($(wc -c <"$f") bytes, base64):"
+        base64 -w 76 "$f"
     done
 fi
 exit $rc
