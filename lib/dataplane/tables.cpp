@@ -265,11 +265,27 @@ HostKey host_key(uint8_t family, const uint8_t *addr) {
     return k;
 }
 
-// Forgets `addr` as `slot`'s IPv4 host memo, before the route it stands for moves or goes.
-void forget_host4(Tables &t, uint32_t slot, const uint8_t *addr) {
+bool is_host4(uint8_t family, uint8_t prefix_len) {
+    return family == 4 && is_host(family, prefix_len);
+}
+
+// An IPv4 address (4 bytes, network order) as the word SessionEntry::host4 holds.
+uint32_t ipv4_word(const uint8_t *addr) {
     uint32_t ip;
     std::memcpy(&ip, addr, 4);
-    uint32_t expected = ip;
+    return ip;
+}
+
+// Makes `addr` `slot`'s IPv4 host memo unless it already has one.
+void remember_host4(Tables &t, uint32_t slot, const uint8_t *addr) {
+    uint32_t none = 0;
+    t.sessions[slot].host4.compare_exchange_strong(none, ipv4_word(addr),
+                                                   std::memory_order_release);
+}
+
+// Forgets `addr` as `slot`'s IPv4 host memo, before the route it stands for moves or goes.
+void forget_host4(Tables &t, uint32_t slot, const uint8_t *addr) {
+    uint32_t expected = ipv4_word(addr);
     t.sessions[slot].host4.compare_exchange_strong(expected, 0, std::memory_order_release);
 }
 
@@ -286,9 +302,7 @@ int route_delete(Tables &t, const Route &r) {
     }
     int rc;
     if (r.family == 4) {
-        uint32_t ip;
-        std::memcpy(&ip, r.addr, 4);
-        rc = rte_fib_delete(t.routes4, rte_be_to_cpu_32(ip), r.prefix_len);
+        rc = rte_fib_delete(t.routes4, rte_be_to_cpu_32(ipv4_word(r.addr)), r.prefix_len);
     } else {
         rc = rte_lpm6_delete(t.routes6, r.addr, r.prefix_len);
     }
@@ -538,8 +552,10 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
         return table_error("add_route", "bad family or prefix length");
     Route r{family, prefix_len, {}};
     std::memcpy(r.addr, addr, family == 4 ? 4 : 16);
-    const auto previous = t.ledger->route_owner.find(route_key(family, addr, prefix_len));
-    if (family == 4 && prefix_len == 32 && previous != t.ledger->route_owner.end())
+    const std::string key = route_key(family, addr, prefix_len);
+    const auto previous = t.ledger->route_owner.find(key);
+    const bool moved = previous != t.ledger->route_owner.end();
+    if (moved && is_host4(family, prefix_len))
         forget_host4(t, previous->second, addr);
     int rc;
     if (is_host(family, prefix_len)) {
@@ -552,10 +568,8 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
         if (rc == -ENOSPC && reclaim(t) != 0)  // key positions waiting for a grace period
             rc = rte_hash_add_key_data(h, k.bytes, reinterpret_cast<void *>(data));
     } else if (family == 4) {
-        uint32_t ip;
-        std::memcpy(&ip, addr, 4);
         wait_route_grace(t);
-        rc = rte_fib_add(t.routes4, rte_be_to_cpu_32(ip), prefix_len, slot);
+        rc = rte_fib_add(t.routes4, rte_be_to_cpu_32(ipv4_word(addr)), prefix_len, slot);
     } else {
         wait_route_grace(t);
         rc = rte_lpm6_add(t.routes6, addr, prefix_len, slot);
@@ -563,19 +577,16 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
     if (rc != 0)
         return table_error("add_route", std::string("route add failed: ") + rte_strerror(-rc));
     // A prefix moved from another session leaves that session's list.
-    auto [it, inserted] =
-        t.ledger->route_owner.try_emplace(route_key(family, addr, prefix_len), slot);
-    if (!inserted) {
-        std::erase_if(t.ledger->routes[it->second],
+    if (moved) {
+        std::erase_if(t.ledger->routes[previous->second],
                       [&](const Route &x) { return route_matches(x, family, addr, prefix_len); });
-        it->second = slot;
+        previous->second = slot;
+    } else {
+        t.ledger->route_owner.emplace(key, slot);
     }
     t.ledger->routes[slot].push_back(r);
-    if (family == 4 && prefix_len == 32 && t.sessions[slot].host4.load() == 0) {
-        uint32_t ip;
-        std::memcpy(&ip, addr, 4);
-        t.sessions[slot].host4.store(ip, std::memory_order_release);
-    }
+    if (is_host4(family, prefix_len))
+        remember_host4(t, slot, addr);
     return Ok{};
 }
 
@@ -591,7 +602,7 @@ Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t pref
     for (auto it = list.begin(); it != list.end(); ++it) {
         if (!route_matches(*it, family, addr, prefix_len))
             continue;
-        if (family == 4 && prefix_len == 32)
+        if (is_host4(family, prefix_len))
             forget_host4(t, owner_slot, addr);
         const int rc = route_delete(t, *it);
         list.erase(it);
@@ -660,8 +671,7 @@ uint32_t route4(const Tables &t, uint32_t ip_be) {
 }
 
 uint32_t route6(const Tables &t, const uint8_t *ip) {
-    HostKey k;
-    std::memcpy(k.bytes, ip, 16);
+    const HostKey k = host_key(6, ip);
     void *data = nullptr;
     if (rte_hash_lookup_data(t.hosts6, k.bytes, &data) >= 0)
         return uint32_t(reinterpret_cast<uintptr_t>(data));
