@@ -572,12 +572,8 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
         // Never later than a keypair's REJECT_AFTER_TIME or the session's lifetime: those must
         // end on time, not up to a sweep late.
         int64_t due = std::min(now_ms + every, s.record.created_at_ms + p.session.max_lifetime_ms);
-        for (const proto::TransportKeypair *kp :
-             {s.keypairs.previous(), s.keypairs.current(), s.keypairs.next()})
-            if (kp != nullptr)
-                due = std::min(due, int64_t((kp->created_ns + proto::kRejectAfterTimeNs +
-                                             proto::kNsPerMs - 1) /
-                                            proto::kNsPerMs));  // rounded up: expired by then
+        if (const auto expiry_ns = s.keypairs.next_expiry_ns())  // rounded up: expired by then
+            due = std::min(due, int64_t((*expiry_ns + proto::kNsPerMs - 1) / proto::kNsPerMs));
         s.next_sweep_ms = due;
     } else {
         s.next_sweep_ms = now_ms;

@@ -1,5 +1,7 @@
 #include "proto/keypairs.hpp"
 
+#include <algorithm>
+
 namespace jg::proto {
 
 bool keypair_expired(const TransportKeypair &kp, uint64_t counter, uint64_t now_ns) {
@@ -78,6 +80,14 @@ std::vector<uint32_t> KeypairSlots::expire(uint64_t now_ns) {
         }
     }
     return dead;
+}
+
+std::optional<uint64_t> KeypairSlots::next_expiry_ns() const {
+    std::optional<uint64_t> first;
+    for (const auto *slot : {&previous_, &current_, &next_})
+        if (*slot)
+            first = std::min(first.value_or(UINT64_MAX), (*slot)->created_ns + kRejectAfterTimeNs);
+    return first;
 }
 
 void KeypairSlots::clear() {

@@ -45,6 +45,8 @@ class KeypairSlots {
     // Drops every keypair that keypair_expired() at `now_ns` (counter ignored: the caller
     // tracks counters); returns their local indices.
     std::vector<uint32_t> expire(uint64_t now_ns);
+    // The first time (ns) at which expire() drops a keypair by age; nullopt with none held.
+    std::optional<uint64_t> next_expiry_ns() const;
 
     // Wipes everything (session teardown).
     void clear();

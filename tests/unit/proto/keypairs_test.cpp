@@ -111,6 +111,17 @@ TEST(KeypairSlots, ExpireDropsKeypairsOlderThanRejectAfterTime) {
     EXPECT_EQ(s.current(), nullptr);
 }
 
+TEST(KeypairSlots, NextExpiryIsWhenExpireFirstDropsAKeypair) {
+    KeypairSlots s;
+    EXPECT_EQ(s.next_expiry_ns(), std::nullopt);
+    s.install(keypair(1, true, kT0));
+    s.install(keypair(2, true, kT0 + 100 * kNsPerSecond));
+    ASSERT_EQ(s.next_expiry_ns(), kT0 + kRejectAfterTimeNs);
+    EXPECT_TRUE(s.expire(*s.next_expiry_ns() - 1).empty());
+    EXPECT_EQ(s.expire(*s.next_expiry_ns()), std::vector<uint32_t>{1u});
+    EXPECT_EQ(s.next_expiry_ns(), kT0 + 100 * kNsPerSecond + kRejectAfterTimeNs);
+}
+
 TEST(KeypairLimits, ExpiredByTimeOrByMessageCount) {
     const auto kp = keypair(1, false, kT0);
     EXPECT_FALSE(keypair_expired(kp, 0, kT0 + kRejectAfterTimeNs - 1));
