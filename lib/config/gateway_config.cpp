@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "config/host_cpus.hpp"
 #include "config/policy_yaml.hpp"
 #include "config/yaml_reader.hpp"
 #include "session/transport.hpp"
@@ -22,32 +23,6 @@ constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 using CpuList = std::optional<std::vector<uint32_t>>;
 
 // ---- small parsers ------------------------------------------------------------------------
-
-std::optional<uint32_t> parse_uint(std::string_view s) {
-    uint32_t v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || end != s.data() + s.size())
-        return std::nullopt;
-    return v;
-}
-
-// Adds "a" or "a-b" to `out`; returns an error sentence or nothing.
-std::optional<std::string> add_lcore_item(std::string_view item, std::vector<uint32_t> &out) {
-    const auto dash = item.find('-');
-    const auto first = parse_uint(item.substr(0, dash));
-    const auto last = dash == std::string_view::npos ? first : parse_uint(item.substr(dash + 1));
-    if (!first || !last || *first > *last)
-        return "bad lcore list item \"" + std::string(item) + "\" (expected N or N-M)";
-    if (*last >= kMaxLcores)
-        return "lcore " + std::to_string(*last) + " is beyond the last lcore DPDK supports (" +
-               std::to_string(kMaxLcores - 1) + ")";
-    for (uint32_t c = *first; c <= *last; ++c) {
-        if (std::find(out.begin(), out.end(), c) != out.end())
-            return "lcore " + std::to_string(c) + " is listed twice";
-        out.push_back(c);
-    }
-    return std::nullopt;
-}
 
 // "0000:3b:00.0" (domain optional on input) in lower case; nullopt when malformed.
 std::optional<std::string> canonical_pci(std::string_view s) {
@@ -135,7 +110,7 @@ std::vector<uint32_t> read_lcores(const YAML::Node &node, const std::string &pat
         }
     }
     for (const auto &[text, where] : items) {
-        if (auto problem = add_lcore_item(text, out)) {
+        if (auto problem = add_cpu_list_item(text, kMaxLcores, out)) {
             diag.fail(where, *problem);
             return {};
         }
