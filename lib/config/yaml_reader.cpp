@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -154,10 +155,54 @@ std::optional<bool> read_bool(const YAML::Node &node, std::string_view path, Dia
     return std::nullopt;
 }
 
+std::string text_problem(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        char where[64];
+        if (c < 0x20 || c == 0x7f) {
+            std::snprintf(where, sizeof where, "a control character (0x%02x) at byte %zu", c, i);
+            return std::string("contains ") + where;
+        }
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        // Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
+        const std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                                : c >= 0xe0 && c <= 0xef ? 3
+                                : c >= 0xf0 && c <= 0xf4 ? 4
+                                                         : 0;
+        bool good = len != 0 && i + len <= s.size();
+        uint32_t cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+        for (std::size_t k = 1; good && k < len; ++k) {
+            const auto cont = static_cast<unsigned char>(s[i + k]);
+            good = (cont & 0xc0) == 0x80;
+            cp = cp << 6 | (cont & 0x3f);
+        }
+        good = good && !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+               !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
+        if (!good) {
+            std::snprintf(where, sizeof where, "at byte %zu", i);
+            return std::string("is not valid UTF-8 ") + where;
+        }
+        if (cp <= 0x9f) {  // C1 controls (U+0080..U+009F)
+            std::snprintf(where, sizeof where, "a control character (U+%04X) at byte %zu",
+                          unsigned(cp), i);
+            return std::string("contains ") + where;
+        }
+        i += len;
+    }
+    return {};
+}
+
 std::optional<std::string> read_string(const YAML::Node &node, std::string_view path,
                                        Diagnostics &diag) {
     if (!node.IsScalar()) {
         diag.fail(path, "expected a string, got " + kind_of(node));
+        return std::nullopt;
+    }
+    if (std::string problem = text_problem(node.Scalar()); !problem.empty()) {
+        diag.fail(path, problem);
         return std::nullopt;
     }
     return node.Scalar();

@@ -43,6 +43,9 @@ std::optional<int64_t> read_integer(const YAML::Node &node, std::string_view pat
                                     Diagnostics &diag, int64_t min, int64_t max);
 std::optional<double> read_number(const YAML::Node &node, std::string_view path, Diagnostics &diag);
 std::optional<bool> read_bool(const YAML::Node &node, std::string_view path, Diagnostics &diag);
+// Empty when `s` is text an operator can read and a render can write back: well-formed UTF-8
+// without control characters (C0, DEL, C1). Otherwise what is wrong, for an error message.
+std::string text_problem(std::string_view s);
 std::optional<std::string> read_string(const YAML::Node &node, std::string_view path,
                                        Diagnostics &diag);
 // A sequence's items; null reads as empty. Anything else is an error.

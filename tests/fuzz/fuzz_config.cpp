@@ -1,6 +1,7 @@
 // Configuration text: parse_gateway_config and parse_policy_file answer every input with a
 // Result (never a throw or a crash), and whatever they accept renders to YAML that loads back
 // to the same value.
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,9 @@ void check_gateway(std::string_view text) {
     if (!again.ok())
         std::fprintf(stderr, "%s\n---\n%s\n", again.error().message().c_str(), rendered.c_str());
     FUZZ_REQUIRE(again.ok());
+    if (!(again.value() == config.value()))
+        std::fprintf(stderr, "first render:\n%s\n---\nsecond render:\n%s\n", rendered.c_str(),
+                     jg::render_gateway_config(again.value()).c_str());
     FUZZ_REQUIRE(again.value() == config.value());
     const auto args = jg::eal_arguments(config.value(), "jumpgate");
     FUZZ_REQUIRE(!args.empty() && args[0] == "jumpgate");

@@ -951,6 +951,38 @@ TEST(GatewayConfig, AuditQueueCapacityMustBePositive) {
     EXPECT_EQ(error_of(y), "t.yaml: audit.queue_capacity: must be in 1..16777216, got 0");
 }
 
+// A control character or broken UTF-8 in a string is a typo an operator cannot see, and YAML
+// (Unicode text) cannot write it back out: refused, naming the byte.
+TEST(GatewayConfig, StringsWithControlCharactersOrBrokenUtf8AreRefused) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-2\", vdevs: [net_tap0, net_tap1], extra_args: [\"\\r\"]}\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: eal.extra_args[0]: contains a control character (0x0d) at byte 0");
+    y = ConfigYaml{};
+    y.node_id = "node_id: \"gw\\t1\"\n";
+    EXPECT_EQ(error_of(y), "t.yaml: node_id: contains a control character (0x09) at byte 2");
+    y = ConfigYaml{};
+    y.node_id = "node_id: \"gw\\x851\"\n";  // U+0085, a C1 control (NEL)
+    EXPECT_EQ(error_of(y), "t.yaml: node_id: contains a control character (U+0085) at byte 2");
+    y = ConfigYaml{};
+    y.node_id = "node_id: gw\xc3\n";  // a lead byte with nothing after it
+    EXPECT_EQ(error_of(y), "t.yaml: node_id: is not valid UTF-8 at byte 2");
+    y = ConfigYaml{};
+    y.node_id = "node_id: gw\xed\xa0\x80\n";  // an encoded surrogate
+    EXPECT_EQ(error_of(y), "t.yaml: node_id: is not valid UTF-8 at byte 2");
+}
+
+TEST(GatewayConfig, NonAsciiTextSurvivesRenderAndParse) {
+    ConfigYaml y;
+    y.rest = "audit: {path: \"/var/log/z\xc3\xbcrich \xe2\x80\xa8 \xf0\x9f\x9a\x80.jsonl\"}\n";
+    auto c = parse(y);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->audit.path, "/var/log/z\xc3\xbcrich \xe2\x80\xa8 \xf0\x9f\x9a\x80.jsonl");
+    auto again = parse_gateway_config(render_gateway_config(*c), "r.yaml");
+    ASSERT_TRUE(again) << again.error().message();
+    EXPECT_EQ(*again, *c);
+}
+
 }  // namespace
 }  // namespace jg
 
