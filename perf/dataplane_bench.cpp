@@ -101,9 +101,10 @@ std::array<uint8_t, 32> session_key(uint32_t session, uint32_t which) {
     return k;
 }
 
-// An odd multiplier makes this a bijection on 32 bits: every session a distinct index.
-uint32_t local_index(uint32_t session) {
-    return (session + 1) * 0x9e3779b1u;
+// As the control core hands them out: a distinct by_index position per session (four
+// positions per slot), scrambled high bits above it.
+uint32_t local_index(uint32_t session, const Tables &t) {
+    return ((session + 1) * 0x9e3779b1u & ~t.index_mask) | (session << 2 & t.index_mask);
 }
 
 uint32_t be32(uint32_t host) {
@@ -180,7 +181,7 @@ std::vector<uint32_t> session_sequence(uint32_t packets, uint32_t sessions, uint
 // Transport-data frames from session peers to the gateway, counters in order per session,
 // sealed with ipsec-mb on the main lcore (the worker opens them with the same library).
 void build_decap(FrameSet &fs, const std::vector<uint32_t> &seq, uint32_t payload,
-                 jg::crypto::IpsecMbAead &aead) {
+                 jg::crypto::IpsecMbAead &aead, const Tables &t) {
     const uint32_t pt = padded(payload);
     const uint32_t msg = uint32_t(jg::proto::kTransportHeaderSize + pt + jg::proto::kTagSize);
     fs.reset(uint32_t(seq.size()), uint16_t(14 + 28 + msg));
@@ -195,7 +196,7 @@ void build_decap(FrameSet &fs, const std::vector<uint32_t> &seq, uint32_t payloa
         uint8_t *p = write_eth(fs.frame(i), kOuterMac, kPeerMac);
         uint8_t *wg = write_ip_udp(p, kPeerBase + s, kOuterIp, kPeerPort, kListenPort, msg);
         wg[0] = uint8_t(jg::proto::MessageType::transport);
-        jg::proto::store_le32(wg + jg::proto::transport_off::receiver, local_index(s));
+        jg::proto::store_le32(wg + jg::proto::transport_off::receiver, local_index(s, t));
         jg::proto::store_le64(wg + jg::proto::transport_off::counter, counter);
         uint8_t *content = wg + jg::proto::transport_off::content;
         write_inner(content, kTunnelBase + s, kHostIp, payload);
@@ -375,7 +376,7 @@ void make_session_tables(SessionTables &st, uint32_t n) {
         KeypairInit k;
         k.send_key = session_key(i, 2);
         k.recv_key = session_key(i, 1);
-        k.local_index = local_index(i);
+        k.local_index = local_index(i, st.t);
         k.remote_index = i + 1;
         if (auto s = install_keypair(st.t, *slot, k, KeypairRole::Current); !s)
             fail("install_keypair", s.error());
@@ -719,7 +720,7 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
     const auto prep0 = std::chrono::steady_clock::now();
     if (n_decap != 0)
         build_decap(decap_frames, session_sequence(n_decap, st.sessions, 11), c.size,
-                    *rig.main_aead);
+                    *rig.main_aead, st.t);
     if (n_encap != 0)
         build_encap(encap_frames, session_sequence(n_encap, st.sessions, 13), c.size);
     j["prepare_seconds"] = seconds_since(prep0);

@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -65,6 +66,7 @@ Result<std::unique_ptr<ControlCore>> ControlCore::create(const GatewayConfig &co
     DirectoryOptions options;
     options.max_sessions = std::min(config.limits.max_sessions, tables.max_sessions);
     options.handshake_rate_per_sec = config.limits.handshake_rate_per_sec;
+    options.index_position_bits = unsigned(std::bit_width(tables.index_mask));
     core->directory_ =
         std::make_unique<SessionDirectory>(std::move(identity).value(), std::move(peers).value(),
                                            config.policies, options, core->link_, audit);

@@ -64,6 +64,9 @@ struct PeerSpec {
 struct DirectoryOptions {
     uint32_t max_sessions = 65536;
     uint32_t handshake_rate_per_sec = 1000;  // initiations per second before cookies
+    // Low bits of our receiver indices that are the data plane's by_index position (its
+    // index_mask's width); 0: indices drawn whole at random (no data plane array behind).
+    unsigned index_position_bits = 0;
     // How long a terminated session stays listed (sessions_snapshot, late reattach denials).
     int64_t terminated_retention_ms = 60'000;
 };
@@ -230,9 +233,9 @@ class SessionDirectory {
     DataplaneLink &link_;
     AuditWriter &audit_;
     RandomSource random_;
-    proto::IndexTable indices_;                              // owner: session_id
-    std::map<uint64_t, std::unique_ptr<Session>> sessions_;  // by session_id
-    std::unordered_map<uint32_t, uint64_t> by_slot_;         // live sessions only
+    proto::IndexTable indices_{options_.index_position_bits};  // owner: session_id
+    std::map<uint64_t, std::unique_ptr<Session>> sessions_;    // by session_id
+    std::unordered_map<uint32_t, uint64_t> by_slot_;           // live sessions only
     bool was_under_load_ = false;
     DirectoryStats stats_;
 };

@@ -133,25 +133,27 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
     if (n == 0)
         return;
     Tables &t = *w.tables;
+    // One dependency level at a time, so that with many sessions the misses overlap: the
+    // index positions, then the keypairs they name, then the sessions those belong to.
     uint32_t index[kBurstSize];
-    const void *keys[kBurstSize];
-    void *data[kBurstSize];
-    uint64_t hits = 0;
     for (uint16_t i = 0; i < n; ++i) {
         index[i] = proto::load_le32(items[i].msg + proto::transport_off::receiver);
-        keys[i] = &index[i];
+        rte_prefetch0(index_entry(t, index[i]));
     }
-    rte_hash_lookup_bulk_data(t.by_index, keys, n, &hits, data);
-
     Keypair *kp[kBurstSize];
     for (uint16_t i = 0; i < n; ++i) {
-        if (!((hits >> i) & 1)) {
-            kp[i] = nullptr;
+        kp[i] = index_entry(t, index[i])->load(std::memory_order_acquire);
+        if (kp[i] != nullptr)
+            prefetch_keypair_receive(
+                kp[i], proto::load_le64(items[i].msg + proto::transport_off::counter));
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+        if (kp[i] == nullptr)
+            continue;
+        if (kp[i]->local_index != index[i]) {
+            kp[i] = nullptr;  // the position holds another index's keypair
             continue;
         }
-        kp[i] = static_cast<Keypair *>(data[i]);
-        prefetch_keypair_receive(kp[i],
-                                 proto::load_le64(items[i].msg + proto::transport_off::counter));
         rte_prefetch0(&t.sessions[kp[i]->session_slot]);
     }
 

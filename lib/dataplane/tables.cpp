@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proto/index_table.hpp"
+
 namespace jg::dp {
 
 namespace {
@@ -114,7 +116,7 @@ struct Deferred {
     uint64_t token;  // rte_rcu_qsbr_start() at retirement
     DeferredKind kind;
     void *object;      // keypair, binding; for index_position the rte_hash it belongs to
-    int32_t position;  // rte_hash key position (by_index, hosts4, hosts6)
+    int32_t position;  // rte_hash key position (hosts4, hosts6)
     uint32_t slot;
 };
 
@@ -156,14 +158,20 @@ void defer(Tables &t, DeferredKind kind, void *object, int32_t position, uint32_
     t.ledger->deferred.push_back(Deferred{token, kind, object, position, slot});
 }
 
+std::atomic<Keypair *> &index_entry_mut(Tables &t, uint32_t index) {
+    return t.by_index[index & t.index_mask];
+}
+
 // Unpublishes a keypair that is no longer reachable from its session: readers that found it
 // before the delete keep it until they report quiescence.
 void retire_keypair(Tables &t, Keypair *kp) {
     if (kp == nullptr)
         return;
-    const int32_t pos = rte_hash_del_key(t.by_index, &kp->local_index);
-    if (pos >= 0)
-        defer(t, DeferredKind::index_position, t.by_index, pos, 0);
+    // A position the control core has handed to a newer keypair already is not this one's.
+    Keypair *expected = kp;
+    index_entry_mut(t, kp->local_index)
+        .compare_exchange_strong(expected, nullptr, std::memory_order_release,
+                                 std::memory_order_relaxed);
     defer(t, DeferredKind::keypair, kp, 0, 0);
 }
 
@@ -213,8 +221,8 @@ rte_hash *create_hash(const std::string &name, uint32_t entries, uint32_t key_le
 }
 
 Result<Keypair *> make_keypair(Tables &t, uint32_t slot, const KeypairInit &init) {
-    int32_t taken = rte_hash_lookup(t.by_index, &init.local_index);
-    if (taken >= 0)
+    const Keypair *there = index_entry(t, init.local_index)->load(std::memory_order_relaxed);
+    if (there != nullptr && there->local_index == init.local_index)
         return table_error("install_keypair",
                            "local index " + std::to_string(init.local_index) + " already in use");
     const uint16_t owner = t.sessions[slot].owner.load(std::memory_order_relaxed);
@@ -364,11 +372,15 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
         new (&t.sessions[i]) SessionEntry();
     charge(mem_use.sessions);
 
-    // Three keypairs per session at most (previous, current, next).
-    t.by_index =
-        create_hash(cfg.name + "_idx", cfg.max_sessions * 3, sizeof(uint32_t), cfg.socket, true);
+    const uint64_t positions = uint64_t(1) << proto::receiver_index_position_bits(cfg.max_sessions);
+    t.by_index = static_cast<std::atomic<Keypair *> *>(
+        rte_zmalloc_socket("jg_by_index", sizeof(std::atomic<Keypair *>) * positions,
+                           RTE_CACHE_LINE_SIZE, cfg.socket));
     if (t.by_index == nullptr)
-        return fail("by_index hash");
+        return fail("by_index array");
+    for (uint64_t i = 0; i < positions; ++i)
+        new (&t.by_index[i]) std::atomic<Keypair *>(nullptr);
+    t.index_mask = uint32_t(positions - 1);
     charge(mem_use.by_index);
     t.neighbors4 =
         create_hash(cfg.name + "_nb4", cfg.max_neighbors, sizeof(uint32_t), cfg.socket, false);
@@ -430,7 +442,7 @@ void destroy_tables(Tables &t) {
         }
         rte_free(t.sessions);
     }
-    rte_hash_free(t.by_index);
+    rte_free(t.by_index);
     rte_hash_free(t.neighbors4);
     rte_hash_free(t.neighbors6);
     rte_hash_free(t.hosts4);
@@ -470,16 +482,10 @@ Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, Keypai
     if (!made)
         return made.error();
     Keypair *kp = *made;
-    // The index first: if it cannot be added the session is left exactly as it was. A worker
-    // that finds the keypair by index a moment before the session lists it decrypts with it
-    // correctly; it only reports a next keypair's confirmation on the following packet.
-    int added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
-    if (added != 0 && reclaim(t) != 0)  // index positions waiting for a grace period
-        added = rte_hash_add_key_data(t.by_index, &kp->local_index, kp);
-    if (added != 0) {
-        free_keypair(t, kp);  // never published: no reader can hold it
-        return table_error("install_keypair", "by_index is full");
-    }
+    // Nothing can fail past make_keypair. The index goes first: a worker that finds the
+    // keypair by index a moment before the session lists it decrypts with it correctly; it
+    // only reports a next keypair's confirmation on the following packet.
+    index_entry_mut(t, kp->local_index).store(kp, std::memory_order_release);
     SessionEntry &e = t.sessions[slot];
     Keypair *old_prev = e.previous.load(std::memory_order_relaxed);
     Keypair *old_cur = e.current.load(std::memory_order_relaxed);
@@ -751,11 +757,13 @@ TablesMemory table_memory(const Tables &t) {
 }
 
 size_t bytes_per_session() {
-    // rte_hash per entry: a 16-byte key slot (data pointer + 4-byte key, 16-aligned), its
+    // by_index: four 8-byte positions per slot, up to twice that after rounding to a power of
+    // two. hosts4 per entry: a 16-byte key slot (data pointer + 4-byte key, 16-aligned), its
     // share of a 64-byte bucket of 8 and a 4-byte free-slot ring entry, both rounded up to a
-    // power of two (up to 2x); three entries per slot, one more in hosts4.
-    constexpr size_t kIndexEntry = 16 + 2 * (64 / 8 + 4);
-    return sizeof(SessionEntry) + sizeof(Keypair) + 4 * kIndexEntry + kBindingStride;
+    // power of two (up to 2x).
+    constexpr size_t kIndexPositions = 2 * 4 * sizeof(void *);
+    constexpr size_t kHostEntry = 16 + 2 * (64 / 8 + 4);
+    return sizeof(SessionEntry) + sizeof(Keypair) + kIndexPositions + kHostEntry + kBindingStride;
 }
 
 }  // namespace jg::dp

@@ -54,7 +54,7 @@ struct Binding {
 struct Keypair {
     uint8_t send_key[32];
     uint8_t recv_key[32];
-    uint32_t local_index;   // our receiver index: the key of Tables::by_index
+    uint32_t local_index;   // our receiver index: its low bits are the Tables::by_index position
     uint32_t remote_index;  // the peer's: written into every packet we send
     uint32_t session_slot;  // into Tables::sessions
     uint32_t key_epoch;     // 0 for the session's first keypair, +1 per rotation
@@ -134,7 +134,13 @@ struct WriterLedger;
 
 // The tables one gateway shares between its control core and its workers.
 struct Tables {
-    rte_hash *by_index = nullptr;  // u32 local index -> Keypair* (lock-free readers)
+    // Receiver index -> Keypair: an array indexed by the index's low bits (the control core
+    // hands out indices that way, see proto::receiver_index_position_bits), so a worker finds
+    // a keypair with one read instead of a hash lookup. An entry is a hit only if the
+    // keypair's local_index is the whole index (keypair_by_index). Written: control core
+    // (release); read: workers (acquire).
+    std::atomic<Keypair *> *by_index = nullptr;
+    uint32_t index_mask = 0;  // positions - 1
     // Inner IPv4 destination -> session slot; a miss yields a value >= max_sessions.
     // rte_fib (DIR24_8 over an rte_rib tree) rather than rte_lpm: rte_lpm scans its rule
     // table on every add, so a million /32 routes took hours to insert.
@@ -200,9 +206,10 @@ void destroy_tables(Tables &t);
 // set_session_flags(kSessionLive).
 Result<uint32_t> alloc_session(Tables &t, uint64_t session_id, uint16_t owner);
 
-// Publishes a new keypair for `slot` and its local index in by_index (fails if the index is
-// taken). Keypairs pushed out of the session are unpublished and freed after a grace period,
-// their keys wiped first.
+// Publishes a new keypair for `slot` at its local index's by_index position (fails if a live
+// keypair already has that index; a different keypair left at the position, one the control
+// core has given up, loses it). Keypairs pushed out of the session are unpublished and freed after
+// a grace period, their keys wiped first.
 Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, KeypairRole role);
 // next -> current, current -> previous (the old previous is retired). No-op without a next.
 Status confirm_next_keypair(Tables &t, uint32_t slot);
@@ -211,6 +218,17 @@ Status retire_previous_keypair(Tables &t, uint32_t slot);
 
 // Publishes a copy of `b` as the session's binding; the old one is freed after a grace period.
 Status publish_binding(Tables &t, uint32_t slot, const Binding &b);
+
+// Workers: where a keypair with receiver `index` sits; start fetching it with
+// rte_prefetch0 before keypair_by_index reads it.
+inline const std::atomic<Keypair *> *index_entry(const Tables &t, uint32_t index) {
+    return &t.by_index[index & t.index_mask];
+}
+// Workers (any core): the published keypair whose local index is `index`, or null.
+inline Keypair *keypair_by_index(const Tables &t, uint32_t index) {
+    Keypair *kp = index_entry(t, index)->load(std::memory_order_acquire);
+    return kp != nullptr && kp->local_index == index ? kp : nullptr;
+}
 
 // Inner prefix routes (allowed IPs). family 4: addr = 4 bytes network order; 6: 16 bytes.
 // An add that follows a delete blocks for one grace period (see routes4).
@@ -249,7 +267,7 @@ Status learn_neighbor6(Tables &t, const uint8_t ipv6[16], const rte_ether_addr &
 // growth around each structure) and what the keypair and binding pools took since.
 struct TablesMemory {
     size_t sessions = 0;   // the SessionEntry array
-    size_t by_index = 0;   // rte_hash of local indices (3 per session slot)
+    size_t by_index = 0;   // receiver-index array (4 positions per session slot)
     size_t routes4 = 0;    // rte_fib: 64 MiB tbl24 plus tbl8 groups and rte_rib nodes
     size_t routes6 = 0;    // rte_lpm6: 64 MiB tbl24 plus rules and tbl8 groups
     size_t hosts = 0;      // both host-route hashes
@@ -265,7 +283,7 @@ struct TablesMemory {
 TablesMemory table_memory(const Tables &t);
 
 // Shared-memory bytes one session with one keypair costs: its slot, the keypair in its pool,
-// the keypair's by_index share (the hash is sized for three per slot), one binding and one
+// the slot's four by_index positions, one binding and one
 // IPv4 host route. Shorter prefixes are excluded: their share depends on how they nest.
 size_t bytes_per_session();
 

@@ -2,15 +2,42 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <bit>
 #include <utility>
 
 namespace jg::proto {
+
+unsigned receiver_index_position_bits(uint32_t max_sessions) {
+    const uint64_t positions = std::max<uint64_t>(uint64_t(max_sessions) * 4, 16);
+    return std::min<unsigned>(unsigned(std::bit_width(positions - 1)), 32);
+}
 
 IndexTable::IndexTable() : random_([] { return randombytes_random(); }) {}
 
 IndexTable::IndexTable(RandomSource random) : random_(std::move(random)) {}
 
+IndexTable::IndexTable(unsigned position_bits, RandomSource random)
+    : random_(random ? std::move(random) : RandomSource([] { return randombytes_random(); })),
+      position_bits_(std::min(position_bits, 32u)) {
+    if (position_bits_ == 0)
+        return;
+    const uint64_t positions = uint64_t(1) << position_bits_;
+    for (uint64_t p = 0; p < positions; ++p)
+        free_.push_back(uint32_t(p));
+}
+
 Result<uint32_t> IndexTable::allocate(uint64_t owner) {
+    if (position_bits_ != 0) {
+        if (free_.empty())
+            return make_error("index table", "every receiver index position is live");
+        const uint32_t position = free_.front();
+        const uint32_t high = position_bits_ >= 32 ? 0 : random_() << position_bits_;
+        const uint32_t index = high | position;
+        free_.pop_front();
+        live_.emplace(index, owner);
+        return index;
+    }
     for (int i = 0; i < kMaxDraws; ++i) {
         const uint32_t index = random_();
         if (live_.emplace(index, owner).second) {
@@ -21,7 +48,11 @@ Result<uint32_t> IndexTable::allocate(uint64_t owner) {
 }
 
 bool IndexTable::release(uint32_t index) {
-    return live_.erase(index) != 0;
+    if (live_.erase(index) == 0)
+        return false;
+    if (position_bits_ != 0)
+        free_.push_back(receiver_index_position(index, position_bits_));
+    return true;
 }
 
 std::optional<uint64_t> IndexTable::owner(uint32_t index) const {

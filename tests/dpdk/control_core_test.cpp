@@ -165,12 +165,7 @@ class ControlCoreTest : public ::testing::Test {
         return kp ? *kp : proto::TransportKeypair{};
     }
 
-    dp::Keypair *keypair_by_index(uint32_t index) {
-        void *data = nullptr;
-        return rte_hash_lookup_data(tables.by_index, &index, &data) >= 0
-                   ? static_cast<dp::Keypair *>(data)
-                   : nullptr;
-    }
+    dp::Keypair *keypair_by_index(uint32_t index) { return dp::keypair_by_index(tables, index); }
 
     dp::Tables tables;
     rte_mempool *pool = nullptr;

@@ -56,9 +56,7 @@ uint32_t route4_host(const Tables &t, uint32_t ip) {
 }
 
 Keypair *by_index(const Tables &t, uint32_t index) {
-    void *data = nullptr;
-    return rte_hash_lookup_data(t.by_index, &index, &data) >= 0 ? static_cast<Keypair *>(data)
-                                                                : nullptr;
+    return keypair_by_index(t, index);
 }
 
 TEST(Tables, CreateRejectsZeroSessionsAndTooManyWorkers) {
@@ -106,9 +104,9 @@ TEST(Tables, InitiatorKeypairsRotateCurrentToPreviousAndRetireTheOldPrevious) {
     EXPECT_EQ(by_index(t, 11), nullptr) << "the retired keypair left by_index at once";
     EXPECT_EQ(by_index(t, 12), e.previous.load());
     EXPECT_EQ(by_index(t, 13), e.current.load());
-    EXPECT_EQ(pending_reclaim(t), 2u) << "keypair + its index position";
+    EXPECT_EQ(pending_reclaim(t), 1u) << "the keypair (its index position is free at once)";
     // No worker registered: the grace period is already over.
-    EXPECT_EQ(reclaim(t), 2u);
+    EXPECT_EQ(reclaim(t), 1u);
     destroy_tables(t);
 }
 
@@ -328,7 +326,7 @@ TEST(Tables, KeypairAndBindingMemoryComesFromPoolsThatReuseFreedObjects) {
     // A rotation retires the old previous; after the grace period its memory is reused.
     ASSERT_TRUE(install_keypair(t, *s0, keys(11, 3), KeypairRole::Current).ok());
     ASSERT_TRUE(install_keypair(t, *s0, keys(12, 4), KeypairRole::Current).ok());
-    EXPECT_EQ(reclaim(t), 2u) << "keypair 10 and its index position (no reader registered)";
+    EXPECT_EQ(reclaim(t), 1u) << "keypair 10 (no reader registered)";
     ASSERT_TRUE(install_keypair(t, *s0, keys(13, 5), KeypairRole::Current).ok());
     EXPECT_EQ(t.sessions[*s0].current.load(), k0) << "the freed keypair's memory came back";
     EXPECT_EQ(t.sessions[*s0].current.load()->local_index, 13u);
@@ -443,34 +441,52 @@ TEST(Tables, AHostRouteMovesBetweenSessionsAndItsKeyWaitsForReaders) {
     destroy_tables(t);
 }
 
-TEST(Tables, AKeypairThatFindsNoIndexRoomLeavesTheSessionAsItWas) {
+TEST(Tables, AKeypairWhoseIndexIsLiveLeavesTheSessionAsItWas) {
     Tables t = make(2, 1);
-    ASSERT_EQ(rte_rcu_qsbr_thread_register(t.qsbr, 0), 0);
-    rte_rcu_qsbr_thread_online(t.qsbr, 0);  // never quiescent: retired indices stay reserved
     const uint32_t s = *alloc_session(t, 1, 0);
-    jg::Status last = jg::Ok{};
-    uint32_t index = 100;
-    for (; index < 1100 && last.ok(); ++index)
-        last = install_keypair(t, s, keys(index, uint8_t(index)), KeypairRole::Current);
-    ASSERT_FALSE(last.ok()) << "by_index never filled";
-    EXPECT_NE(last.error().message().find("by_index is full"), std::string::npos);
-    const uint32_t refused = index - 1;
+    ASSERT_TRUE(install_keypair(t, s, keys(100, 1), KeypairRole::Current).ok());
+    ASSERT_TRUE(install_keypair(t, s, keys(101, 2), KeypairRole::Current).ok());
     Keypair *cur = t.sessions[s].current.load();
     Keypair *prev = t.sessions[s].previous.load();
-    ASSERT_NE(cur, nullptr);
-    ASSERT_NE(prev, nullptr);
-    EXPECT_EQ(cur->local_index, refused - 1) << "the refused keypair must not become current";
-    EXPECT_EQ(prev->local_index, refused - 2) << "nor push the previous one out";
-    EXPECT_EQ(by_index(t, refused - 1), cur);
-    EXPECT_EQ(by_index(t, refused - 2), prev);
-    EXPECT_EQ(by_index(t, refused), nullptr);
 
-    // Once the reader moves on, the retired positions come back and the install succeeds.
-    rte_rcu_qsbr_quiescent(t.qsbr, 0);
-    ASSERT_TRUE(install_keypair(t, s, keys(refused, 7), KeypairRole::Current).ok());
-    EXPECT_EQ(t.sessions[s].current.load()->local_index, refused);
-    rte_rcu_qsbr_thread_offline(t.qsbr, 0);
-    rte_rcu_qsbr_thread_unregister(t.qsbr, 0);
+    const jg::Status again = install_keypair(t, s, keys(100, 3), KeypairRole::Current);
+    ASSERT_FALSE(again.ok());
+    EXPECT_NE(again.error().message().find("local index 100 already in use"), std::string::npos);
+    EXPECT_EQ(t.sessions[s].current.load(), cur) << "the refused keypair must not become current";
+    EXPECT_EQ(t.sessions[s].previous.load(), prev) << "nor push the previous one out";
+    EXPECT_EQ(by_index(t, 100), prev);
+    EXPECT_EQ(by_index(t, 101), cur);
+    EXPECT_EQ(prev->send_key[0], 1) << "nor overwrite the live keypair's keys";
+    destroy_tables(t);
+}
+
+TEST(Tables, AnIndexIsFoundOnlyWhole) {
+    Tables t = make(2, 1);  // 16 positions: index & 15
+    ASSERT_EQ(t.index_mask, 15u);
+    const uint32_t s = *alloc_session(t, 1, 0);
+    ASSERT_TRUE(install_keypair(t, s, keys(0x50005, 1), KeypairRole::Current).ok());
+    EXPECT_NE(by_index(t, 0x50005), nullptr);
+    EXPECT_EQ(by_index(t, 0x60005), nullptr) << "same position, other high bits";
+    EXPECT_EQ(by_index(t, 0x50006), nullptr);
+    destroy_tables(t);
+}
+
+// The control core may hand out a position again while a keypair it has given up (an expired
+// current one) still sits there: the new keypair takes the position, and retiring the old one
+// later leaves the new one in place.
+TEST(Tables, ANewKeypairTakesAPositionFromOneTheControlCoreGaveUp) {
+    Tables t = make(2, 1);
+    const uint32_t a = *alloc_session(t, 1, 0);
+    const uint32_t b = *alloc_session(t, 2, 0);
+    ASSERT_TRUE(install_keypair(t, a, keys(0x10003, 1), KeypairRole::Current).ok());
+    Keypair *old = t.sessions[a].current.load();
+    ASSERT_TRUE(install_keypair(t, b, keys(0x20003, 2), KeypairRole::Current).ok());
+    Keypair *fresh = t.sessions[b].current.load();
+    EXPECT_EQ(by_index(t, 0x20003), fresh);
+    EXPECT_EQ(by_index(t, 0x10003), nullptr);
+    EXPECT_EQ(t.sessions[a].current.load(), old) << "session a keeps its keypair object";
+    ASSERT_TRUE(retire_session(t, a).ok());
+    EXPECT_EQ(by_index(t, 0x20003), fresh) << "retiring a must not clear b's position";
     destroy_tables(t);
 }
 

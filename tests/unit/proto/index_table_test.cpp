@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <vector>
 
 #include "proto/index_table.hpp"
@@ -48,6 +49,44 @@ TEST(IndexTable, ReleasedIndexCanBeReused) {
     auto again = t.allocate(2);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(t.owner(9), 2u);
+}
+
+TEST(IndexTable, PositionBitsLeaveRoomForFourKeypairsPerSession) {
+    EXPECT_EQ(receiver_index_position_bits(1), 4u);  // never fewer than 16 positions
+    EXPECT_EQ(receiver_index_position_bits(4), 4u);
+    EXPECT_EQ(receiver_index_position_bits(5), 5u);
+    EXPECT_EQ(receiver_index_position_bits(65536), 18u);
+    EXPECT_EQ(receiver_index_position_bits(1'000'000), 22u);
+    EXPECT_EQ(receiver_index_position(0xabcd1234u, 16), 0x1234u);
+}
+
+TEST(IndexTable, PositionedIndicesCarryAFreePositionUnderRandomBits) {
+    uint32_t draw = 0x1234567u;
+    IndexTable t(4, [&] { return draw++; });
+    std::set<uint32_t> positions;
+    for (uint64_t i = 0; i < 16; ++i) {
+        auto idx = t.allocate(i);
+        ASSERT_TRUE(idx.ok());
+        EXPECT_EQ(*idx >> 4, (0x1234567u + i) & 0x0fffffffu);
+        ASSERT_TRUE(positions.insert(receiver_index_position(*idx, 4)).second);
+        EXPECT_EQ(t.owner(*idx), i);
+    }
+    auto full = t.allocate(99);
+    ASSERT_FALSE(full.ok());
+    EXPECT_NE(full.error().message().find("every receiver index position is live"),
+              std::string::npos);
+    EXPECT_EQ(t.size(), 16u);
+}
+
+TEST(IndexTable, AReleasedPositionWaitsBehindEveryOtherFreeOne) {
+    IndexTable t(4, [] { return 0u; });
+    const uint32_t first = *t.allocate(1);  // position 0
+    EXPECT_EQ(first, 0u);
+    EXPECT_TRUE(t.release(first));
+    EXPECT_FALSE(t.release(first));
+    for (uint32_t p = 1; p < 16; ++p)
+        EXPECT_EQ(*t.allocate(p), p);
+    EXPECT_EQ(*t.allocate(16), 0u) << "position 0 comes back only after all the others";
 }
 
 }  // namespace
