@@ -201,11 +201,14 @@ void classify_ipv6(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
 
 void classify_burst(Worker &w, rte_mbuf **pkts, uint16_t n, uint64_t now) {
     BurstLists lists;
-    for (uint16_t i = 0; i < n && i < 4; ++i)
+    // Another core or the NIC wrote each mbuf and its packet's first line: fetch every
+    // header, then every first line (its address is in the header), before the first
+    // packet is parsed, so the burst's misses overlap instead of queueing one by one.
+    for (uint16_t i = 0; i < n; ++i)
+        rte_prefetch0(pkts[i]);
+    for (uint16_t i = 0; i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
     for (uint16_t i = 0; i < n; ++i) {
-        if (i + 4 < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
         rte_mbuf *m = pkts[i];
         PortSide side;
         if (m->port == w.outer.port_id) {
