@@ -125,7 +125,7 @@ void emit_outer(Worker &w, rte_mbuf *m, const PeerAddr &dst) {
         ip->src_addr = out.ipv4;
         std::memcpy(&ip->dst_addr, dst.addr, 4);
         ip->hdr_checksum = 0;
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        ip->hdr_checksum = ipv4_header_checksum(ip);
         // UDP checksum 0: allowed over IPv4, and the AEAD tag already covers the payload.
     } else {
         eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "crypto/aead_burst.hpp"
 #include "dataplane/packet_meta.hpp"
@@ -60,6 +62,25 @@ inline void prefetch_payloads(const crypto::AeadOp *ops, uint16_t n) {
         for (uint32_t off = 0; off < end; off += RTE_CACHE_LINE_SIZE)
             rte_prefetch1(p + off);
     }
+}
+
+// The IPv4 header checksum of a 20-byte header (no options) whose checksum field is zero:
+// what rte_ipv4_cksum returns, from five 32-bit loads instead of its generic 16-bit loop
+// (about 60 instructions per sealed packet). Any alignment.
+inline uint16_t ipv4_header_checksum(const rte_ipv4_hdr *ip) {
+    const auto *p = reinterpret_cast<const uint8_t *>(ip);
+    uint64_t sum = 0;
+    for (int i = 0; i < 5; ++i) {
+        uint32_t word;
+        std::memcpy(&word, p + 4 * i, 4);
+        sum += word;
+    }
+    // One's-complement folding: 16-bit halves of 32-bit words add up to the same sum.
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(~sum);
 }
 
 // ---- TX and rings (worker.cpp) ----

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -101,26 +102,48 @@ inline constexpr uint64_t kCookieValidNs = 120 * kNsPerSecond;
 inline constexpr uint64_t kInitiationMinIntervalNs = kNsPerSecond / 50;
 
 // ---- Little-endian access without alignment or aliasing assumptions ----
-inline uint32_t load_le32(const uint8_t *p) {
-    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+// One unaligned load or store each (memcpy), byte-swapped only on a big-endian host: the
+// byte-by-byte forms were not always merged, and these sit on every packet's path.
+template <typename T>
+constexpr T byte_swapped(T v) {
+    if constexpr (sizeof(T) == 2)
+        return T(__builtin_bswap16(v));
+    else if constexpr (sizeof(T) == 4)
+        return T(__builtin_bswap32(v));
+    else
+        return T(__builtin_bswap64(v));
 }
-inline uint64_t load_le64(const uint8_t *p) {
-    return uint64_t(load_le32(p)) | uint64_t(load_le32(p + 4)) << 32;
+template <typename T>
+inline T load_le(const uint8_t *p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    if constexpr (std::endian::native == std::endian::big)
+        v = byte_swapped(v);
+    return v;
+}
+template <typename T>
+inline void store_le(uint8_t *p, T v) {
+    if constexpr (std::endian::native == std::endian::big)
+        v = byte_swapped(v);
+    std::memcpy(p, &v, sizeof v);
 }
 inline uint16_t load_le16(const uint8_t *p) {
-    return uint16_t(p[0] | p[1] << 8);
+    return load_le<uint16_t>(p);
+}
+inline uint32_t load_le32(const uint8_t *p) {
+    return load_le<uint32_t>(p);
+}
+inline uint64_t load_le64(const uint8_t *p) {
+    return load_le<uint64_t>(p);
 }
 inline void store_le16(uint8_t *p, uint16_t v) {
-    p[0] = uint8_t(v);
-    p[1] = uint8_t(v >> 8);
+    store_le(p, v);
 }
 inline void store_le32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; ++i)
-        p[i] = uint8_t(v >> (8 * i));
+    store_le(p, v);
 }
 inline void store_le64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-        p[i] = uint8_t(v >> (8 * i));
+    store_le(p, v);
 }
 
 // ---- Parse reasons: one list yields the enum and the names (drop-counter labels) ----
