@@ -52,8 +52,9 @@ class DataplaneLink {
                                    int64_t created_ms) = 0;
     // next -> current, current -> previous; the old previous dies after a grace period.
     virtual Status confirm_next_keypair(uint32_t slot) = 0;
-    // The previous keypair reached REJECT_AFTER_TIME: it must stop decrypting.
-    virtual Status retire_previous_keypair(uint32_t slot) = 0;
+    // The keypair with receiver index `local_index` reached REJECT_AFTER_TIME: it stops
+    // sealing and opening, and its index position is free for the index allocator.
+    virtual Status retire_keypair(uint32_t slot, uint32_t local_index) = 0;
     // Outer packets of the session go to `to` via `next_hop` from now on.
     virtual Status publish_binding(uint32_t slot, const TransportAddr &to,
                                    const MacAddr &next_hop) = 0;

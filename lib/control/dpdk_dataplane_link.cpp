@@ -61,8 +61,8 @@ Status DpdkDataplaneLink::confirm_next_keypair(uint32_t slot) {
     return dp::confirm_next_keypair(tables_, slot);
 }
 
-Status DpdkDataplaneLink::retire_previous_keypair(uint32_t slot) {
-    return dp::retire_previous_keypair(tables_, slot);
+Status DpdkDataplaneLink::retire_keypair(uint32_t slot, uint32_t local_index) {
+    return dp::retire_keypair_by_index(tables_, slot, local_index);
 }
 
 Status DpdkDataplaneLink::publish_binding(uint32_t slot, const TransportAddr &to,

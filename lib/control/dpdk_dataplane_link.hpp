@@ -26,7 +26,7 @@ class DpdkDataplaneLink final : public DataplaneLink {
     Status install_keypair(uint32_t slot, KeypairRole role, const proto::TransportKeypair &keys,
                            uint32_t key_epoch, int64_t created_ms) override;
     Status confirm_next_keypair(uint32_t slot) override;
-    Status retire_previous_keypair(uint32_t slot) override;
+    Status retire_keypair(uint32_t slot, uint32_t local_index) override;
     Status publish_binding(uint32_t slot, const TransportAddr &to,
                            const MacAddr &next_hop) override;
     Status add_route(const IpPrefix &prefix, uint32_t slot) override;

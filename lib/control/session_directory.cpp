@@ -537,13 +537,14 @@ void SessionDirectory::keep_alive(Session &s, const TrafficDelta &traffic, int64
 
 void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
     const uint64_t now_ns = static_cast<uint64_t>(now_ms) * proto::kNsPerMs;
-    const bool had_previous = s.keypairs.previous() != nullptr;
     const auto dead = s.keypairs.expire(now_ns);
     if (dead.empty())
         return;
+    // The data plane lets go of each expired keypair (and its index position) before the
+    // index is free to be handed out again.
+    for (uint32_t idx : dead)
+        check(link_.retire_keypair(s.slot, idx));
     release_indices(dead);
-    if (had_previous && s.keypairs.previous() == nullptr)
-        check(link_.retire_previous_keypair(s.slot));
     if (s.keypairs.current() == nullptr && s.keypairs.next() == nullptr)
         drive(s, KeyExpired{}, now_ms, s.binding_mac);
 }

@@ -167,11 +167,7 @@ std::atomic<Keypair *> &index_entry_mut(Tables &t, uint32_t index) {
 void retire_keypair(Tables &t, Keypair *kp) {
     if (kp == nullptr)
         return;
-    // A position the control core has handed to a newer keypair already is not this one's.
-    Keypair *expected = kp;
-    index_entry_mut(t, kp->local_index)
-        .compare_exchange_strong(expected, nullptr, std::memory_order_release,
-                                 std::memory_order_relaxed);
+    index_entry_mut(t, kp->local_index).store(nullptr, std::memory_order_release);
     defer(t, DeferredKind::keypair, kp, 0, 0);
 }
 
@@ -225,6 +221,11 @@ Result<Keypair *> make_keypair(Tables &t, uint32_t slot, const KeypairInit &init
     if (there != nullptr && there->local_index == init.local_index)
         return table_error("install_keypair",
                            "local index " + std::to_string(init.local_index) + " already in use");
+    if (there != nullptr)
+        return table_error("install_keypair",
+                           "local index " + std::to_string(init.local_index) +
+                               ": its by_index position is held by local index " +
+                               std::to_string(there->local_index));
     const uint16_t owner = t.sessions[slot].owner.load(std::memory_order_relaxed);
     void *mem = t.ledger->keypairs[owner].take();
     if (mem == nullptr)
@@ -531,6 +532,21 @@ Status retire_previous_keypair(Tables &t, uint32_t slot) {
     if (auto st = check_slot(t, slot, "retire_previous_keypair"); !st)
         return st;
     retire_keypair(t, t.sessions[slot].previous.exchange(nullptr, std::memory_order_acq_rel));
+    return Ok{};
+}
+
+Status retire_keypair_by_index(Tables &t, uint32_t slot, uint32_t local_index) {
+    if (auto st = check_slot(t, slot, "retire_keypair_by_index"); !st)
+        return st;
+    SessionEntry &e = t.sessions[slot];
+    for (auto *role : {&e.previous, &e.current, &e.next}) {
+        Keypair *kp = role->load(std::memory_order_relaxed);
+        if (kp != nullptr && kp->local_index == local_index) {
+            role->store(nullptr, std::memory_order_release);
+            retire_keypair(t, kp);
+            break;
+        }
+    }
     return Ok{};
 }
 

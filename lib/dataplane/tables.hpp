@@ -206,15 +206,18 @@ void destroy_tables(Tables &t);
 // set_session_flags(kSessionLive).
 Result<uint32_t> alloc_session(Tables &t, uint64_t session_id, uint16_t owner);
 
-// Publishes a new keypair for `slot` at its local index's by_index position (fails if a live
-// keypair already has that index; a different keypair left at the position, one the control
-// core has given up, loses it). Keypairs pushed out of the session are unpublished and freed after
-// a grace period, their keys wiped first.
+// Publishes a new keypair for `slot` at its local index's by_index position; fails, leaving
+// everything as it was, if another keypair holds that position (the control core frees a
+// position only after the keypair there retired). Keypairs pushed out of the session are
+// unpublished and freed after a grace period, their keys wiped first.
 Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, KeypairRole role);
 // next -> current, current -> previous (the old previous is retired). No-op without a next.
 Status confirm_next_keypair(Tables &t, uint32_t slot);
 // Retires the previous keypair (expired: REJECT_AFTER_TIME, or replaced).
 Status retire_previous_keypair(Tables &t, uint32_t slot);
+// Retires whichever of the slot's keypairs (previous, current, next) has `local_index`: it
+// stops sealing and opening at once and its by_index position is free. Ok if none has it.
+Status retire_keypair_by_index(Tables &t, uint32_t slot, uint32_t local_index);
 
 // Publishes a copy of `b` as the session's binding; the old one is freed after a grace period.
 Status publish_binding(Tables &t, uint32_t slot, const Binding &b);

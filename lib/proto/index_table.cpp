@@ -19,22 +19,21 @@ IndexTable::IndexTable(RandomSource random) : random_(std::move(random)) {}
 
 IndexTable::IndexTable(unsigned position_bits, RandomSource random)
     : random_(random ? std::move(random) : RandomSource([] { return randombytes_random(); })),
-      position_bits_(std::min(position_bits, 32u)) {
-    if (position_bits_ == 0)
-        return;
-    const uint64_t positions = uint64_t(1) << position_bits_;
-    for (uint64_t p = 0; p < positions; ++p)
-        free_.push_back(uint32_t(p));
-}
+      position_bits_(std::min(position_bits, 32u)) {}
 
 Result<uint32_t> IndexTable::allocate(uint64_t owner) {
     if (position_bits_ != 0) {
-        if (free_.empty())
+        uint32_t position;
+        if (never_used_ < (uint64_t(1) << position_bits_)) {
+            position = uint32_t(never_used_++);
+        } else if (!free_.empty()) {
+            position = free_.front();
+            free_.pop_front();
+        } else {
             return make_error("index table", "every receiver index position is live");
-        const uint32_t position = free_.front();
+        }
         const uint32_t high = position_bits_ >= 32 ? 0 : random_() << position_bits_;
         const uint32_t index = high | position;
-        free_.pop_front();
         live_.emplace(index, owner);
         return index;
     }

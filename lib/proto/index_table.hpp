@@ -30,9 +30,10 @@ class IndexTable {
     IndexTable();
     // Draws from `random` instead (tests force collisions through it).
     explicit IndexTable(RandomSource random);
-    // Positioned indices (the gateway): the low `position_bits` bits come from a FIFO of free
-    // positions, so a released position waits as long as possible before it is handed out
-    // again; the high bits from `random` (the CSPRNG when empty).
+    // Positioned indices (the gateway): the low `position_bits` bits are a free position,
+    // never-used ones first, then released ones oldest first, so a released position waits
+    // as long as possible before it is handed out again; the high bits come from `random`
+    // (the CSPRNG when empty).
     explicit IndexTable(unsigned position_bits, RandomSource random = {});
 
     // A fresh index not currently live, bound to `owner`. Fails only if many random draws in
@@ -49,7 +50,8 @@ class IndexTable {
     static constexpr int kMaxDraws = 64;
     RandomSource random_;
     unsigned position_bits_ = 0;  // 0: unpositioned
-    std::deque<uint32_t> free_;   // positioned: free positions, oldest release first
+    uint64_t never_used_ = 0;     // positioned: positions below this were handed out once
+    std::deque<uint32_t> free_;   // positioned: released positions, oldest release first
     std::unordered_map<uint32_t, uint64_t> live_;
 };
 

@@ -471,22 +471,46 @@ TEST(Tables, AnIndexIsFoundOnlyWhole) {
     destroy_tables(t);
 }
 
-// The control core may hand out a position again while a keypair it has given up (an expired
-// current one) still sits there: the new keypair takes the position, and retiring the old one
-// later leaves the new one in place.
-TEST(Tables, ANewKeypairTakesAPositionFromOneTheControlCoreGaveUp) {
+TEST(Tables, APositionHeldByAnotherIndexIsRefused) {
+    Tables t = make(2, 1);  // 16 positions
+    const uint32_t a = *alloc_session(t, 1, 0);
+    const uint32_t b = *alloc_session(t, 2, 0);
+    ASSERT_TRUE(install_keypair(t, a, keys(0x10003, 1), KeypairRole::Current).ok());
+    Keypair *held = t.sessions[a].current.load();
+    const jg::Status refused = install_keypair(t, b, keys(0x20003, 2), KeypairRole::Current);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find(
+                  "local index 131075: its by_index position is held by local index 65539"),
+              std::string::npos)
+        << refused.error().message();
+    EXPECT_EQ(t.sessions[b].current.load(), nullptr) << "nothing half-installed";
+    EXPECT_EQ(by_index(t, 0x10003), held);
+    destroy_tables(t);
+}
+
+// An expired keypair leaves the data plane by its index: it stops at once (whichever role it
+// had) and its position is free for the next index the control core hands out there.
+TEST(Tables, RetiringAKeypairByIndexFreesItsRoleAndPosition) {
     Tables t = make(2, 1);
     const uint32_t a = *alloc_session(t, 1, 0);
     const uint32_t b = *alloc_session(t, 2, 0);
     ASSERT_TRUE(install_keypair(t, a, keys(0x10003, 1), KeypairRole::Current).ok());
-    Keypair *old = t.sessions[a].current.load();
-    ASSERT_TRUE(install_keypair(t, b, keys(0x20003, 2), KeypairRole::Current).ok());
-    Keypair *fresh = t.sessions[b].current.load();
-    EXPECT_EQ(by_index(t, 0x20003), fresh);
+    ASSERT_TRUE(install_keypair(t, a, keys(0x10004, 2), KeypairRole::Next).ok());
+    Keypair *next = t.sessions[a].next.load();
+    const uint32_t pending = pending_reclaim(t);
+
+    ASSERT_TRUE(retire_keypair_by_index(t, a, 0x10003).ok());
+    EXPECT_EQ(t.sessions[a].current.load(), nullptr) << "the expired current no longer seals";
+    EXPECT_EQ(t.sessions[a].next.load(), next) << "the unexpired next stays";
     EXPECT_EQ(by_index(t, 0x10003), nullptr);
-    EXPECT_EQ(t.sessions[a].current.load(), old) << "session a keeps its keypair object";
-    ASSERT_TRUE(retire_session(t, a).ok());
-    EXPECT_EQ(by_index(t, 0x20003), fresh) << "retiring a must not clear b's position";
+    EXPECT_EQ(pending_reclaim(t), pending + 1) << "freed after a grace period";
+    ASSERT_TRUE(retire_keypair_by_index(t, a, 0x10003).ok()) << "already gone: nothing to do";
+    ASSERT_TRUE(retire_keypair_by_index(t, a, 0x777).ok());
+    EXPECT_EQ(pending_reclaim(t), pending + 1);
+
+    ASSERT_TRUE(install_keypair(t, b, keys(0x20003, 3), KeypairRole::Current).ok());
+    EXPECT_EQ(by_index(t, 0x20003), t.sessions[b].current.load());
+    EXPECT_FALSE(retire_keypair_by_index(t, 9, 0x20003).ok()) << "slot 9 does not exist";
     destroy_tables(t);
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "control/session_directory.hpp"
@@ -76,8 +77,8 @@ class RecordingDataplane final : public DataplaneLink {
         routes[prefix.to_string()] = slot;
         return Ok{};
     }
-    Status retire_previous_keypair(uint32_t slot) override {
-        previous_retired.push_back(slot);
+    Status retire_keypair(uint32_t slot, uint32_t local_index) override {
+        keypairs_retired.emplace_back(slot, local_index);
         return Ok{};
     }
     Status set_session_flags(uint32_t slot, uint8_t f) override {
@@ -131,7 +132,7 @@ class RecordingDataplane final : public DataplaneLink {
     std::map<uint32_t, uint64_t> session_ids;
     std::vector<InstalledKeypair> keypairs;
     std::vector<uint32_t> confirmed;
-    std::vector<uint32_t> previous_retired;
+    std::vector<std::pair<uint32_t, uint32_t>> keypairs_retired;  // (slot, local index)
     std::map<uint32_t, TransportAddr> bindings;
     std::map<uint32_t, MacAddr> binding_macs;
     int binding_writes = 0;

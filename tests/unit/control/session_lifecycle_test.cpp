@@ -287,6 +287,10 @@ TEST_F(SessionLifecycle, KeysExpireWithoutARehandshakeAndEndTheSession) {
     ASSERT_EQ(ended.size(), 1u);
     EXPECT_EQ(ended[0].reason_code, Reason::key_expired);
     EXPECT_EQ(dp.retired.size(), 1u);
+    // The expired current keypair leaves the data plane at once (no more sealing under it),
+    // not only with the session.
+    ASSERT_EQ(dp.keypairs_retired.size(), 1u);
+    EXPECT_EQ(dp.keypairs_retired[0].first, dp.retired[0]);
 }
 
 TEST_F(SessionLifecycle, RehandshakeEveryTwoMinutesKeepsTheSessionAlive) {
@@ -305,7 +309,7 @@ TEST_F(SessionLifecycle, RehandshakeEveryTwoMinutesKeepsTheSessionAlive) {
     EXPECT_EQ(dir->live_sessions(), 1u);
     EXPECT_EQ(dir->sessions_snapshot().at(0).key_epoch, 3u);
     EXPECT_EQ(dp.confirmed.size(), 4u);
-    EXPECT_EQ(dp.previous_retired.size(), 2u) << "each previous keypair stops at 180 s";
+    EXPECT_EQ(dp.keypairs_retired.size(), 2u) << "each previous keypair stops at 180 s";
 }
 
 TEST_F(SessionLifecycle, TerminatedSessionsLeaveTheSnapshotAfterRetention) {
