@@ -17,6 +17,23 @@ bool is_plain(const YAML::Node &node) {
     return node.Tag() == "?";
 }
 
+// A scalar as an error message may quote it: control bytes escaped, so a typo cannot send
+// terminal escape sequences to whoever reads the message.
+std::string quotable(const std::string &text) {
+    std::string out;
+    for (const char c : text) {
+        const auto b = static_cast<unsigned char>(c);
+        if (b < 0x20 || b == 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", b);
+            out += hex;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 std::string kind_of(const YAML::Node &node) {
     switch (node.Type()) {
         case YAML::NodeType::Sequence:
@@ -26,8 +43,8 @@ std::string kind_of(const YAML::Node &node) {
         case YAML::NodeType::Null:
             return "nothing";
         default:
-            return is_plain(node) ? "\"" + node.Scalar() + "\""
-                                  : "the string \"" + node.Scalar() + "\"";
+            return is_plain(node) ? "\"" + quotable(node.Scalar()) + "\""
+                                  : "the string \"" + quotable(node.Scalar()) + "\"";
     }
 }
 
@@ -188,6 +205,12 @@ std::string text_problem(std::string_view s) {
         if (cp <= 0x9f) {  // C1 controls (U+0080..U+009F)
             std::snprintf(where, sizeof where, "a control character (U+%04X) at byte %zu",
                           unsigned(cp), i);
+            return std::string("contains ") + where;
+        }
+        // Noncharacters: outside YAML's printable set, and yaml-cpp writes them as U+FFFD.
+        if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe) {
+            std::snprintf(where, sizeof where, "a noncharacter (U+%04X) at byte %zu", unsigned(cp),
+                          i);
             return std::string("contains ") + where;
         }
         i += len;

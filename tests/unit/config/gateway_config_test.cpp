@@ -970,6 +970,20 @@ TEST(GatewayConfig, StringsWithControlCharactersOrBrokenUtf8AreRefused) {
     y = ConfigYaml{};
     y.node_id = "node_id: gw\xed\xa0\x80\n";  // an encoded surrogate
     EXPECT_EQ(error_of(y), "t.yaml: node_id: is not valid UTF-8 at byte 2");
+    y = ConfigYaml{};
+    y.rest = "audit: {path: \"/log\xef\xbf\xbe\"}\n";  // U+FFFE, a noncharacter
+    EXPECT_EQ(error_of(y), "t.yaml: audit.path: contains a noncharacter (U+FFFE) at byte 4");
+    y.rest = "audit: {path: \"\xef\xb7\x90\"}\n";  // U+FDD0
+    EXPECT_EQ(error_of(y), "t.yaml: audit.path: contains a noncharacter (U+FDD0) at byte 0");
+    y.rest = "audit: {path: \"\xf4\x8f\xbf\xbf\"}\n";  // U+10FFFF
+    EXPECT_EQ(error_of(y), "t.yaml: audit.path: contains a noncharacter (U+10FFFF) at byte 0");
+}
+
+TEST(GatewayConfig, AScalarQuotedInAnErrorHasItsControlBytesEscaped) {
+    ConfigYaml y;
+    y.rest = "listen_port: \"\\e[31m\"\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: listen_port: expected an integer, got the string \"\\x1b[31m\"");
 }
 
 TEST(GatewayConfig, NonAsciiTextSurvivesRenderAndParse) {
