@@ -686,8 +686,11 @@ PassResult run_pass(Rig &rig, Worker &w, std::vector<Feed> feeds, Feed *flood, u
 }
 
 double median(std::vector<double> v) {
+    if (v.empty())
+        return 0;
     std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
+    const size_t mid = v.size() / 2;
+    return v.size() % 2 != 0 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
 json drops_json(const uint64_t *drops) {
