@@ -528,13 +528,6 @@ Status confirm_next_keypair(Tables &t, uint32_t slot) {
     return Ok{};
 }
 
-Status retire_previous_keypair(Tables &t, uint32_t slot) {
-    if (auto st = check_slot(t, slot, "retire_previous_keypair"); !st)
-        return st;
-    retire_keypair(t, t.sessions[slot].previous.exchange(nullptr, std::memory_order_acq_rel));
-    return Ok{};
-}
-
 Status retire_keypair_by_index(Tables &t, uint32_t slot, uint32_t local_index) {
     if (auto st = check_slot(t, slot, "retire_keypair_by_index"); !st)
         return st;

@@ -213,8 +213,6 @@ Result<uint32_t> alloc_session(Tables &t, uint64_t session_id, uint16_t owner);
 Status install_keypair(Tables &t, uint32_t slot, const KeypairInit &init, KeypairRole role);
 // next -> current, current -> previous (the old previous is retired). No-op without a next.
 Status confirm_next_keypair(Tables &t, uint32_t slot);
-// Retires the previous keypair (expired: REJECT_AFTER_TIME, or replaced).
-Status retire_previous_keypair(Tables &t, uint32_t slot);
 // Retires whichever of the slot's keypairs (previous, current, next) has `local_index`: it
 // stops sealing and opening at once and its by_index position is free. Ok if none has it.
 Status retire_keypair_by_index(Tables &t, uint32_t slot, uint32_t local_index);

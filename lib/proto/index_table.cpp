@@ -13,7 +13,7 @@ unsigned receiver_index_position_bits(uint32_t max_sessions) {
     return std::min<unsigned>(unsigned(std::bit_width(positions - 1)), 32);
 }
 
-IndexTable::IndexTable() : random_([] { return randombytes_random(); }) {}
+IndexTable::IndexTable() : IndexTable(0u) {}
 
 IndexTable::IndexTable(RandomSource random) : random_(std::move(random)) {}
 

@@ -126,7 +126,7 @@ TEST(Tables, ResponderKeypairWaitsInNextUntilConfirmed) {
     ASSERT_TRUE(confirm_next_keypair(t, s).ok());
     EXPECT_EQ(e.current.load()->local_index, 22u);
     EXPECT_EQ(e.previous.load()->local_index, 21u);
-    ASSERT_TRUE(retire_previous_keypair(t, s).ok());
+    ASSERT_TRUE(retire_keypair_by_index(t, s, 21).ok());  // the previous one
     EXPECT_EQ(e.previous.load(), nullptr);
     EXPECT_EQ(by_index(t, 21), nullptr);
     EXPECT_TRUE(confirm_next_keypair(t, s).ok()) << "no next: nothing to do";
@@ -341,7 +341,7 @@ TEST(Tables, FreedKeypairsHaveTheirKeysWiped) {
     ASSERT_TRUE(install_keypair(t, *s, keys(10, 0x5a), KeypairRole::Current).ok());
     Keypair *old = t.sessions[*s].current.load();
     ASSERT_TRUE(install_keypair(t, *s, keys(11, 0x6b), KeypairRole::Current).ok());
-    ASSERT_TRUE(retire_previous_keypair(t, *s).ok());
+    ASSERT_TRUE(retire_keypair_by_index(t, *s, 10).ok());  // the previous one
     reclaim(t);
     // The pool keeps the memory: reading it is defined, and no key byte survives.
     for (uint8_t byte : old->send_key)
