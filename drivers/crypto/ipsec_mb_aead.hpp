@@ -30,7 +30,8 @@ class IpsecMbAead {
     // fill its SIMD lanes where it has multi-buffer ChaCha20-Poly1305 (1.3 on AVX2 runs each
     // job inside submit; see docs/performance.md); each op's `ok` is set. No allocation; any n
     // (processed in rounds of kRoundOps). Returns how many ops have ok == 1 (sealed / authentic),
-    // so the caller can count drops without a second pass.
+    // so the caller can count drops without a second pass. Each op's payload and tag are
+    // prefetched two ops ahead of its job, so callers need not prefetch them.
     uint16_t seal_burst(AeadOp *ops, uint16_t n) noexcept;
     uint16_t open_burst(AeadOp *ops, uint16_t n) noexcept;
 

@@ -201,7 +201,6 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
     }
     if (n_ops == 0)
         return;
-    prefetch_payloads(ops, n_ops);
     w.aead->open_burst(ops, n_ops);
     NeighborMemo memo;
 

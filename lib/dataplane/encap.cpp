@@ -71,7 +71,6 @@ bool frame_transport(const Worker &w, rte_mbuf *m, Keypair &kp, uint16_t len, ui
 void seal_and_emit(Worker &w, SealJob *jobs, crypto::AeadOp *ops, uint16_t n) {
     if (n == 0)
         return;
-    prefetch_payloads(ops, n);
     w.aead->seal_burst(ops, n);
     for (uint16_t j = 0; j < n; ++j) {
         if (!ops[j].ok) {

@@ -53,17 +53,6 @@ inline const PortInfo &port_info(const Worker &w, PortSide side) {
     return side == kOuterSide ? w.outer : w.inner;
 }
 
-// Pulls every op's payload and tag towards this core (L2) before the AEAD burst runs, so the
-// lines the NIC or another core wrote arrive in parallel instead of one stream at a time.
-inline void prefetch_payloads(const crypto::AeadOp *ops, uint16_t n) {
-    for (uint16_t i = 0; i < n; ++i) {
-        const uint8_t *p = ops[i].data;
-        const uint32_t end = ops[i].len + crypto::kAeadTagBytes;
-        for (uint32_t off = 0; off < end; off += RTE_CACHE_LINE_SIZE)
-            rte_prefetch1(p + off);
-    }
-}
-
 // The IPv4 header checksum of a 20-byte header (no options) whose checksum field is zero:
 // what rte_ipv4_cksum returns, from five 32-bit loads instead of its generic 16-bit loop
 // (about 60 instructions per sealed packet). Any alignment.
