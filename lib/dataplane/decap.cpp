@@ -253,7 +253,7 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
         switch (c.kind) {
             case proto::PlaintextKind::keepalive:
                 counter_add(w.counters.keepalives, 1);
-                rte_pktmbuf_free(it.m);
+                free_later(w, it.m);
                 break;
             case proto::PlaintextKind::ipv4:
                 forward_inner(w, it.m, pt, c.length, 4, slot, now, memo);

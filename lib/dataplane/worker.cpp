@@ -120,6 +120,14 @@ int bringup_loop(Worker &w) {
 
 }  // namespace
 
+void free_queued(Worker &w) {
+    WorkerLocal::FreeList &f = w.local.to_free;
+    if (f.n == 0)
+        return;
+    rte_pktmbuf_free_bulk(f.pkts, f.n);
+    f.n = 0;
+}
+
 void tx_flush(Worker &w, PortSide side) {
     WorkerLocal::TxBuffer &b = w.local.tx[side];
     if (b.n == 0)
@@ -227,6 +235,7 @@ int worker_loop(void *arg) {
         }
         tx_flush(w, kOuterSide);
         tx_flush(w, kInnerSide);
+        free_queued(w);  // after the flushes: a full TX queue drops
         // Every pointer loaded from the tables in this iteration is dead now.
         rte_rcu_qsbr_quiescent(qsbr, w.index);
 

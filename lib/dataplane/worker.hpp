@@ -157,6 +157,7 @@ struct HandshakeBudget {
 inline constexpr unsigned kHandshakeBuckets = 4096;  // direct-mapped by source hash
 inline constexpr unsigned kArpRecords = 64;          // ARP requests we sent, direct-mapped
 inline constexpr uint16_t kTxBufferSize = 64;        // per port; flushed when full or per loop
+inline constexpr uint16_t kFreeListSize = 64;        // mbufs freed together; see free_later
 
 // The worker's private mutable state (only its lcore touches it).
 struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
@@ -174,6 +175,11 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
         uint64_t tsc;
     };
     TxBuffer tx[2];  // [0] outer, [1] inner
+    struct FreeList {
+        rte_mbuf *pkts[kFreeListSize];
+        uint16_t n;
+    };
+    FreeList to_free;  // dropped or consumed this loop iteration; freed at its end
     HandshakeBucket buckets[kHandshakeBuckets];
     ArpRecord arp_sent[kArpRecords];
     uint64_t tsc_hz;
