@@ -82,10 +82,10 @@ void finish_job(IMB_JOB *job, bool open) {
     op->ok = authentic ? 1 : 0;
 }
 
-// Pulls an op's payload and tag into this core's cache. The bytes were written by a NIC or
-// another core, so each line is a miss; fetched while the ops before it are being processed,
-// they arrive in time. Prefetching a whole burst at once instead (47 KB at 1420 B) overflows
-// L1 and evicts the first packets' lines before their turn.
+// Pulls an op's payload and tag into this core's L1. The bytes were written by a NIC or
+// another core, so each line is a miss; fetched while the ops before it are processed, they
+// arrive in time. Measured against prefetching the whole burst into L2 before the first job
+// (what the data plane did before): see docs/performance.md.
 void prefetch_op(const AeadOp &op) {
     constexpr uintptr_t kLine = 64;
     const uintptr_t first = reinterpret_cast<uintptr_t>(op.data) & ~(kLine - 1);
@@ -97,8 +97,9 @@ void prefetch_op(const AeadOp &op) {
 
 // How many ops ahead of the one being submitted are prefetched: enough that a packet's misses
 // overlap the AEADs of the ops before it, few enough that its lines are still in L1 when its
-// job runs. One, two and four measured alike at 512 and 1420 B; all beat a whole-burst
-// prefetch (docs/performance.md).
+// job runs. That holds where ipsec-mb runs each job inside submit (1.3 on SSE/AVX/AVX2); a
+// multi-buffer code path that holds jobs until its lanes fill sees the whole round fetched
+// ahead instead. Write hints (prefetchw) measured no better here.
 constexpr uint16_t kPrefetchAhead = 2;
 
 }  // namespace

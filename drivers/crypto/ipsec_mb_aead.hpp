@@ -31,7 +31,7 @@ class IpsecMbAead {
     // job inside submit; see docs/performance.md); each op's `ok` is set. No allocation; any n
     // (processed in rounds of kRoundOps). Returns how many ops have ok == 1 (sealed / authentic),
     // so the caller can count drops without a second pass. Each op's payload and tag are
-    // prefetched two ops ahead of its job, so callers need not prefetch them.
+    // prefetched two ops ahead of its submit, so callers need not prefetch them.
     uint16_t seal_burst(AeadOp *ops, uint16_t n) noexcept;
     uint16_t open_burst(AeadOp *ops, uint16_t n) noexcept;
 

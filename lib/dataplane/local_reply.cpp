@@ -138,7 +138,7 @@ void handle_arp(Worker &w, rte_mbuf *m, PortSide side) {
         return;
     }
     if (learned) {
-        rte_pktmbuf_free(m);  // consumed: its content went up as a NeighborLearned
+        free_later(w, m);  // consumed: its content went up as a NeighborLearned
         return;
     }
     drop(w, m, DropReason::arp_ignored);
@@ -214,7 +214,7 @@ bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us) {
         return true;
     }
     if (side == kInnerSide)
-        rte_pktmbuf_free(m);  // consumed by learning
+        free_later(w, m);  // consumed by learning
     else
         drop(w, m, DropReason::multicast);
     return true;
@@ -239,14 +239,14 @@ void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now) {
     counter_add(w.counters.drops[unsigned(DropReason::neighbor_unknown)], 1);
     const PortInfo &in = w.inner;
     if (in.ipv4 == 0 || !neighbor_request_due(w, ipv4, now)) {
-        rte_pktmbuf_free(m);
+        free_later(w, m);
         return;
     }
     rte_pktmbuf_reset(m);
     auto *eth =
         reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, kEthLen + sizeof(rte_arp_hdr)));
     if (eth == nullptr) {
-        rte_pktmbuf_free(m);
+        free_later(w, m);
         return;
     }
     std::memset(eth, 0xff, sizeof(eth->dst_addr));
@@ -273,7 +273,7 @@ void request_neighbor6(Worker &w, rte_mbuf *m, const uint8_t target[16], uint64_
     uint32_t key;
     std::memcpy(&key, target + 12, 4);
     if (std::memcmp(in.ipv6, kZero, 16) == 0 || !neighbor_request_due(w, key ^ 0x6, now)) {
-        rte_pktmbuf_free(m);
+        free_later(w, m);
         return;
     }
     constexpr uint16_t kNsLen = kNdFixedLen + 8;
@@ -281,7 +281,7 @@ void request_neighbor6(Worker &w, rte_mbuf *m, const uint8_t target[16], uint64_
     auto *eth = reinterpret_cast<rte_ether_hdr *>(
         rte_pktmbuf_append(m, uint16_t(kEthLen + sizeof(rte_ipv6_hdr) + kNsLen)));
     if (eth == nullptr) {
-        rte_pktmbuf_free(m);
+        free_later(w, m);
         return;
     }
     // Solicited-node multicast: ff02::1:ffXX:XXXX from the target's last 24 bits, and its MAC

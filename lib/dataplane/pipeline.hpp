@@ -49,9 +49,10 @@ struct EncapItem {
 void free_queued(Worker &w);
 
 // Frees m (and its segments) by the end of this loop iteration. The free reads m->next, in
-// the mbuf's second line, which a NIC or another core wrote last: fetched now and freed with
-// the iteration's other drops, those misses overlap instead of stalling each drop in turn
-// (under an initiation flood, most packets are drops).
+// the mbuf's second line, which this core has not touched since RX (the core that freed or
+// reset the mbuf last, or the producer on a ring port, wrote it), so it is usually a miss:
+// fetched now and freed with the iteration's other drops, those misses overlap instead of
+// stalling each drop in turn (under an initiation flood, most packets are drops).
 inline void free_later(Worker &w, rte_mbuf *m) {
     WorkerLocal::FreeList &f = w.local.to_free;
     if (f.n == kFreeListSize)

@@ -1,5 +1,6 @@
 // The worker lcore loop: RX bursts, handoff and down rings through the pipeline stages, TX
-// flushes and the RCU quiescent report once per iteration. Hot path: one worker lcore each.
+// flushes, queued frees and the RCU quiescent report once per iteration. Hot path: one worker
+// lcore each.
 #include "dataplane/worker.hpp"
 
 #include <rte_cycles.h>
