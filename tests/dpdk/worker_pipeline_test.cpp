@@ -595,6 +595,32 @@ TEST_F(Pipeline, DecapDeliversIpv6InnerPacketsOverAnIpv6Outer) {
     EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV6, pkt));
 }
 
+TEST_F(Pipeline, AnIpv6SourceDifferingFromTheBindingInItsLastByteIsReported) {
+    const uint32_t slot = make_session(0, KeypairRole::Current, binding_b6());
+    launch();
+    const Bytes pkt = ipv6(kTunnelIp6, kHostIp6, 17, udp(5, 6, Bytes(20, 0x42)));
+    auto frame_from = [&](const uint8_t *src, uint64_t counter) {
+        const Bytes wg = transport(gw_recv, kLocalIndex, counter, pkt);
+        return ether(kOuterMac, kPeerMacB, RTE_ETHER_TYPE_IPV6,
+                     ipv6(src, kOuterIp6, 17, udp(50000, kListenPort, wg)));
+    };
+    inject(outer_port().rx[0], frame_from(kPeerIp6, 0));
+    ASSERT_EQ(take(inner_port().tx[0], 1).size(), 1u);
+    EXPECT_TRUE(take_up(0, 1, 200ms).empty()) << "the bound source is not news";
+    EXPECT_NE(tables.sessions[slot].last_rx_tsc.load(), 0u) << "a packet on the binding is seen";
+
+    uint8_t other[16];
+    std::memcpy(other, kPeerIp6, 16);
+    other[15] ^= 0x01;
+    inject(outer_port().rx[0], frame_from(other, 1));
+    ASSERT_EQ(take(inner_port().tx[0], 1).size(), 1u);
+    auto got = take_up(0, 2, 300ms);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(packet_meta(got[0])->kind, MetaKind::SourceChanged);
+    EXPECT_EQ(std::memcmp(packet_meta(got[0])->src_addr, other, 16), 0);
+    rte_pktmbuf_free(got[0]);
+}
+
 TEST_F(Pipeline, BadTagsReplaysAndTooOldCountersAreDroppedByReason) {
     const uint32_t slot = make_session(0);
     launch();
