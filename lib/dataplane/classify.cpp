@@ -30,8 +30,9 @@ bool ipv6_is_zero(const uint8_t *a) {
 }
 
 // A UDP datagram to our listen port on the outer port: WireGuard, by message type.
-void classify_wireguard(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len, const PeerAddr &src,
-                        uint64_t now, BurstLists &lists) {
+[[gnu::always_inline]] inline void classify_wireguard(Worker &w, rte_mbuf *m, uint8_t *payload,
+                                                      uint16_t len, const PeerAddr &src,
+                                                      uint64_t now, BurstLists &lists) {
     if (len >= 4 && payload[0] == uint8_t(proto::MessageType::transport)) {
         // Transport lengths are not checked against the 16-byte padding: wireguard-go stops
         // padding at its MTU, so a full-size plaintext is not a multiple of 16.
@@ -53,8 +54,8 @@ void classify_wireguard(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len, 
 }
 
 // Returns the UDP payload bounds, or false when the datagram is inconsistent.
-bool udp_payload(uint8_t *l4, uint32_t l4_len, uint8_t **payload, uint16_t *len, uint16_t *sport,
-                 uint16_t *dport) {
+[[gnu::always_inline]] inline bool udp_payload(uint8_t *l4, uint32_t l4_len, uint8_t **payload,
+                                               uint16_t *len, uint16_t *sport, uint16_t *dport) {
     if (l4_len < sizeof(rte_udp_hdr))
         return false;
     const auto *udp = reinterpret_cast<const rte_udp_hdr *>(l4);
