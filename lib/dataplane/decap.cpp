@@ -179,8 +179,10 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
             hand_off(w, owner, m);
             continue;
         }
-        // Compared with the packet's source after the AEAD: fetch it meanwhile.
+        // Compared with the packet's source after the AEAD: fetch it meanwhile, and the
+        // session's counter line, which every authenticated packet writes.
         rte_prefetch0(se.binding.load(std::memory_order_relaxed));
+        rte_prefetch0(&se.rx_packets);
         const uint64_t counter = proto::load_le64(items[i].msg + proto::transport_off::counter);
         switch (kp[i]->replay.check(counter)) {
             case proto::ReplayVerdict::fresh:

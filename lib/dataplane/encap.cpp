@@ -166,6 +166,7 @@ void encap_burst(Worker &w, EncapItem *items, uint16_t n) {
             const SessionEntry &se = t.sessions[slot4[i]];
             prefetch_keypair_send(se.current.load(std::memory_order_relaxed));
             rte_prefetch0(se.binding.load(std::memory_order_relaxed));
+            rte_prefetch0(&se.tx_packets);  // the counter line every sealed packet writes
         }
     }
     SealJob jobs[kBurstSize];
