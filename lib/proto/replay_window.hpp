@@ -41,9 +41,12 @@ struct ReplayWindow {
     static constexpr uint64_t kBlockBits = 64;
     static constexpr uint64_t kBlocks = kReplayWindowSize / kBlockBits + 1;
 
-    uint64_t greatest;  // greatest counter accepted so far (meaningless while !any)
-    uint64_t blocks[kBlocks];
-    bool any;  // at least one counter accepted
+    // `any` sits beside `greatest`: check() reads both for every packet, and a data plane
+    // prefetches that one line (plus the block for the counter).
+    uint64_t greatest = 0;  // greatest counter accepted so far (meaningless while !any)
+    bool any = false;       // at least one counter accepted
+    // All zero while !any: nothing sets a bit before the first counter is accepted.
+    uint64_t blocks[kBlocks]{};
 
     void reset() { std::memset(this, 0, sizeof(*this)); }
 
@@ -85,9 +88,9 @@ struct ReplayWindow {
     // Clears the blocks the window enters (at most all of them) as `greatest` moves up.
     void slide_to(uint64_t counter) {
         const uint64_t new_block = counter / kBlockBits;
-        if (!any) {
-            std::memset(blocks, 0, sizeof(blocks));
-        } else {
+        // The first counter needs no clearing: the blocks are still all zero. Clearing them
+        // anyway wrote the whole window (five lines) for every new keypair's first packet.
+        if (any) {
             const uint64_t old_block = greatest / kBlockBits;
             uint64_t steps = new_block - old_block;
             if (steps > kBlocks) {

@@ -109,6 +109,23 @@ TEST_F(ReplayWindowTest, ResetForgetsAcceptedCounters) {
     EXPECT_EQ(w.check(0), ReplayVerdict::fresh);
 }
 
+// The first accepted counter does not clear the blocks, so a window must start with none set,
+// whether constructed or reset after use, wherever its first counter lands.
+TEST(ReplayWindowStart, KnowsNoCounterBelowItsFirstWhetherConstructedOrReset) {
+    ReplayWindow constructed;
+    ReplayWindow reused;
+    for (uint64_t c = 0; c < 3 * kReplayWindowSize; c += 3)
+        ASSERT_EQ(reused.update(c), ReplayVerdict::fresh) << c;
+    reused.reset();
+    for (ReplayWindow *w : {&constructed, &reused}) {
+        const uint64_t first = 2 * kReplayWindowSize + 17;
+        ASSERT_EQ(w->update(first), ReplayVerdict::fresh);
+        for (uint64_t c = first - kReplayWindowSize; c < first; ++c)
+            ASSERT_EQ(w->check(c), ReplayVerdict::fresh) << c;
+        EXPECT_EQ(w->check(first), ReplayVerdict::duplicate);
+    }
+}
+
 TEST(ReplayVerdict, NamesComeFromTheSameList) {
     EXPECT_EQ(replay_verdict_name(ReplayVerdict::too_old), "too_old");
     EXPECT_EQ(replay_verdict_name(ReplayVerdict::exhausted), "exhausted");
