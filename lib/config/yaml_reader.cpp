@@ -17,19 +17,63 @@ bool is_plain(const YAML::Node &node) {
     return node.Tag() == "?";
 }
 
-// A scalar as an error message may quote it: control bytes escaped, so a typo cannot send
+// One character of `s` at byte i: its length in bytes, 0 where the bytes are not well-formed
+// UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), and code point.
+struct Utf8Char {
+    std::size_t len;
+    uint32_t cp;
+};
+
+Utf8Char decode_utf8(std::string_view s, std::size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80)
+        return {1, c};
+    const std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                            : c >= 0xe0 && c <= 0xef ? 3
+                            : c >= 0xf0 && c <= 0xf4 ? 4
+                                                     : 0;
+    if (len == 0 || i + len > s.size())
+        return {0, 0};
+    uint32_t cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+    for (std::size_t k = 1; k < len; ++k) {
+        const auto cont = static_cast<unsigned char>(s[i + k]);
+        if ((cont & 0xc0) != 0x80)
+            return {0, 0};
+        cp = cp << 6 | (cont & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return {0, 0};
+    return {len, cp};
+}
+
+bool is_control(uint32_t cp) {
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);  // C0, DEL, C1
+}
+
+// Outside YAML's printable set; yaml-cpp writes them as U+FFFD.
+bool is_noncharacter(uint32_t cp) {
+    return (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe;
+}
+
+// A scalar as an error message may quote it: control characters (C0, DEL, C1),
+// noncharacters and bytes that are not UTF-8 escaped as \xNN, so a typo cannot send
 // terminal escape sequences to whoever reads the message.
-std::string quotable(const std::string &text) {
+std::string quotable(std::string_view text) {
     std::string out;
-    for (const char c : text) {
-        const auto b = static_cast<unsigned char>(c);
-        if (b < 0x20 || b == 0x7f) {
-            char hex[8];
-            std::snprintf(hex, sizeof hex, "\\x%02x", b);
-            out += hex;
+    for (std::size_t i = 0; i < text.size();) {
+        const Utf8Char ch = decode_utf8(text, i);
+        const std::size_t n = ch.len != 0 ? ch.len : 1;
+        if (ch.len == 0 || is_control(ch.cp) || is_noncharacter(ch.cp)) {
+            for (std::size_t k = 0; k < n; ++k) {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(text[i + k]));
+                out += hex;
+            }
         } else {
-            out += c;
+            out.append(text.substr(i, n));
         }
+        i += n;
     }
     return out;
 }
@@ -174,46 +218,27 @@ std::optional<bool> read_bool(const YAML::Node &node, std::string_view path, Dia
 
 std::string text_problem(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
+        const Utf8Char ch = decode_utf8(s, i);
         char where[64];
-        if (c < 0x20 || c == 0x7f) {
-            std::snprintf(where, sizeof where, "a control character (0x%02x) at byte %zu", c, i);
-            return std::string("contains ") + where;
-        }
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        // Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
-        const std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-                                : c >= 0xe0 && c <= 0xef ? 3
-                                : c >= 0xf0 && c <= 0xf4 ? 4
-                                                         : 0;
-        bool good = len != 0 && i + len <= s.size();
-        uint32_t cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-        for (std::size_t k = 1; good && k < len; ++k) {
-            const auto cont = static_cast<unsigned char>(s[i + k]);
-            good = (cont & 0xc0) == 0x80;
-            cp = cp << 6 | (cont & 0x3f);
-        }
-        good = good && !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
-               !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
-        if (!good) {
+        if (ch.len == 0) {
             std::snprintf(where, sizeof where, "at byte %zu", i);
             return std::string("is not valid UTF-8 ") + where;
         }
-        if (cp <= 0x9f) {  // C1 controls (U+0080..U+009F)
-            std::snprintf(where, sizeof where, "a control character (U+%04X) at byte %zu",
-                          unsigned(cp), i);
+        if (is_control(ch.cp)) {
+            if (ch.cp < 0x80)
+                std::snprintf(where, sizeof where, "a control character (0x%02x) at byte %zu",
+                              unsigned(ch.cp), i);
+            else
+                std::snprintf(where, sizeof where, "a control character (U+%04X) at byte %zu",
+                              unsigned(ch.cp), i);
             return std::string("contains ") + where;
         }
-        // Noncharacters: outside YAML's printable set, and yaml-cpp writes them as U+FFFD.
-        if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe) {
-            std::snprintf(where, sizeof where, "a noncharacter (U+%04X) at byte %zu", unsigned(cp),
-                          i);
+        if (is_noncharacter(ch.cp)) {
+            std::snprintf(where, sizeof where, "a noncharacter (U+%04X) at byte %zu",
+                          unsigned(ch.cp), i);
             return std::string("contains ") + where;
         }
-        i += len;
+        i += ch.len;
     }
     return {};
 }

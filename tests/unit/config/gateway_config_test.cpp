@@ -984,6 +984,17 @@ TEST(GatewayConfig, AScalarQuotedInAnErrorHasItsControlBytesEscaped) {
     y.rest = "listen_port: \"\\e[31m\"\n";
     EXPECT_EQ(error_of(y),
               "t.yaml: listen_port: expected an integer, got the string \"\\x1b[31m\"");
+    // C1 controls (here CSI, U+009B, which terminals also obey) and bytes that are not
+    // UTF-8 are escaped byte by byte; other text is quoted as it is.
+    y.rest = "listen_port: \"\\x9b31m\"\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: listen_port: expected an integer, got the string \"\\xc2\\x9b31m\"");
+    y.rest =
+        "listen_port: 8\xff"
+        "0\n";
+    EXPECT_EQ(error_of(y), "t.yaml: listen_port: expected an integer, got \"8\\xff0\"");
+    y.rest = "listen_port: z\xc3\xbcrich\n";
+    EXPECT_EQ(error_of(y), "t.yaml: listen_port: expected an integer, got \"z\xc3\xbcrich\"");
 }
 
 TEST(GatewayConfig, NonAsciiTextSurvivesRenderAndParse) {
