@@ -14,14 +14,19 @@
 #include <rte_udp.h>
 #include <rte_version.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -81,7 +86,106 @@ struct Options {
     uint32_t flood_size = 1420;
     std::string out = "dataplane_bench.json";
     bool quick = false;
+    bool hugepages = false;
 };
+
+// ---- 2 MiB hugepages for the run (--hugepages) ----
+// Production runs DPDK on hugepages (docs/operations.md); without them (--no-huge, the
+// default here) a million sessions' tables miss the TLB on nearly every access. The run
+// raises nr_hugepages by what it needs, mounts a private hugetlbfs, and puts both back at
+// exit, on a failed check (std::exit), on SIGINT/SIGTERM/SIGHUP and on a crash. Kept in fixed
+// buffers so the signal handler only makes system calls.
+constexpr const char *kNrHugepages = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+struct HugepageLease {
+    char mount_dir[64] = {};
+    char restore[24] = {};  // nr_hugepages as it was, written back on release
+    size_t restore_len = 0;
+};
+HugepageLease g_lease;
+
+void release_hugepages() {
+    if (g_lease.mount_dir[0] != 0) {
+        umount2(g_lease.mount_dir, MNT_DETACH);  // lazily: DPDK may still map its pages
+        rmdir(g_lease.mount_dir);
+        g_lease.mount_dir[0] = 0;
+    }
+    if (g_lease.restore_len != 0) {
+        // Pages still mapped become surplus and go back to the kernel when unmapped.
+        const int fd = open(kNrHugepages, O_WRONLY);
+        if (fd >= 0) {
+            const ssize_t w = write(fd, g_lease.restore, g_lease.restore_len);
+            (void)w;
+            close(fd);
+        }
+        g_lease.restore_len = 0;
+    }
+}
+
+void release_on_signal(int sig) {
+    release_hugepages();
+    _exit(128 + sig);
+}
+
+long read_nr_hugepages() {
+    std::ifstream f(kNrHugepages);
+    long n = -1;
+    f >> n;
+    return f ? n : -1;
+}
+
+bool write_nr_hugepages(long n) {
+    std::ofstream f(kNrHugepages);
+    f << n << '\n';
+    f.flush();
+    return bool(f);
+}
+
+// Reserves `pages` more 2 MiB pages and a hugetlbfs mount for them. Returns the mount
+// directory, or an empty string after printing why not (nothing is left changed).
+std::string lease_hugepages(long pages) {
+    const long before = read_nr_hugepages();
+    if (before < 0) {
+        std::fprintf(stderr, "--hugepages: cannot read %s (no 2 MiB hugepage support?)\n",
+                     kNrHugepages);
+        return {};
+    }
+    std::snprintf(g_lease.restore, sizeof g_lease.restore, "%ld\n", before);
+    g_lease.restore_len = std::strlen(g_lease.restore);
+    std::atexit(release_hugepages);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE})
+        std::signal(sig, release_on_signal);
+    if (!write_nr_hugepages(before + pages)) {
+        std::fprintf(stderr, "--hugepages: cannot write %s: %s (root needed)\n", kNrHugepages,
+                     std::strerror(errno));
+        release_hugepages();
+        return {};
+    }
+    const long got = read_nr_hugepages() - before;
+    if (got < pages) {
+        std::fprintf(stderr,
+                     "--hugepages: the kernel gave %ld of the %ld 2 MiB pages asked for (memory "
+                     "short or fragmented); run without --hugepages\n",
+                     got, pages);
+        release_hugepages();
+        return {};
+    }
+    std::snprintf(g_lease.mount_dir, sizeof g_lease.mount_dir, "/tmp/dpbench-huge-XXXXXX");
+    if (mkdtemp(g_lease.mount_dir) == nullptr) {
+        std::fprintf(stderr, "--hugepages: mkdtemp: %s\n", std::strerror(errno));
+        g_lease.mount_dir[0] = 0;
+        release_hugepages();
+        return {};
+    }
+    if (mount("nodev", g_lease.mount_dir, "hugetlbfs", 0, "pagesize=2M") != 0) {
+        std::fprintf(stderr, "--hugepages: mounting hugetlbfs on %s: %s\n", g_lease.mount_dir,
+                     std::strerror(errno));
+        rmdir(g_lease.mount_dir);
+        g_lease.mount_dir[0] = 0;
+        release_hugepages();
+        return {};
+    }
+    return g_lease.mount_dir;
+}
 
 // ---- Deterministic per-session material ----
 uint64_t splitmix(uint64_t &s) {
@@ -849,7 +953,8 @@ std::vector<uint32_t> parse_list(const std::string &s) {
 const char *const kUsage =
     "usage: dataplane_bench [--quick] [--out FILE] [--sizes 64,512,1420]\n"
     "         [--sessions 1,1000,100000,1000000] [--dirs decap,encap,mixed]\n"
-    "         [--packets N] [--passes N] [--no-flood]\n";
+    "         [--packets N] [--passes N] [--no-flood] [--hugepages]\n"
+    "  --hugepages  run on 2 MiB pages as production does (root; reserved and given back)\n";
 
 bool parse_options(int argc, char **argv, Options &o) {
     for (int i = 1; i < argc; ++i) {
@@ -883,6 +988,8 @@ bool parse_options(int argc, char **argv, Options &o) {
                 o.packets = uint32_t(std::stoul(value()));
             } else if (a == "--passes") {
                 o.passes = unsigned(std::stoul(value()));
+            } else if (a == "--hugepages") {
+                o.hugepages = true;
             } else if (a == "--no-flood") {
                 o.flood = false;
             } else if (a == "--dirs") {
@@ -936,12 +1043,32 @@ int main(int argc, char **argv) {
     uint32_t max_sessions = 0;
     for (uint32_t n : opt.sessions)
         max_sessions = std::max(max_sessions, n);
-    // Tables for a million sessions take about 1 GB of DPDK memory (no hugepages here).
-    const std::string mem = std::to_string(512 + uint64_t(max_sessions) * 1400 / (1 << 20));
-    std::vector<std::string> eal = {
-        "dataplane_bench", "--no-huge", "--no-pci",      "-m",   mem,           "--no-shconf",
-        "--lcores",        "0@0,1@1",   "--file-prefix", prefix, "--log-level", "lib.eal:error",
-        "--main-lcore",    "0"};
+    // Tables for a million sessions take about 1.3 GB of DPDK memory.
+    const uint64_t mem_mb = 512 + uint64_t(max_sessions) * 1400 / (1 << 20);
+    const std::string mem = std::to_string(mem_mb);
+    std::vector<std::string> eal = {"dataplane_bench",
+                                    "--no-pci",
+                                    "-m",
+                                    mem,
+                                    "--no-shconf",
+                                    "--lcores",
+                                    "0@0,1@1",
+                                    "--file-prefix",
+                                    prefix,
+                                    "--log-level",
+                                    "lib.eal:error",
+                                    "--main-lcore",
+                                    "0"};
+    if (opt.hugepages) {
+        // -m is preallocated at start-up; the slack covers DPDK's own rounding per memseg list.
+        const std::string dir = lease_hugepages(long(mem_mb / 2 + 64));
+        if (dir.empty())
+            return 1;
+        // Unlinked once mapped: nothing stays in the mount if the run dies.
+        eal.insert(eal.begin() + 1, {"--huge-dir", dir, "--huge-unlink"});
+    } else {
+        eal.insert(eal.begin() + 1, "--no-huge");
+    }
     std::vector<char *> eal_argv;
     for (auto &a : eal)
         eal_argv.push_back(a.data());
@@ -995,6 +1122,7 @@ int main(int argc, char **argv) {
                          {"passes", opt.passes},
                          {"burst", kBurstSize},
                          {"quick", opt.quick},
+                         {"hugepages", opt.hugepages},
                          {"worker_lcore", kWorkerLcore}};
     doc["cases"] = json::array();
     doc["tables"] = json::array();

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """CI smoke for dataplane_bench: runs --quick and checks the JSON is complete and sane.
 
-usage: dataplane_bench_smoke.py PATH/TO/dataplane_bench
+usage: dataplane_bench_smoke.py PATH/TO/dataplane_bench [--hugepages]
 Checks that the worker moved every prepared packet (no drops), that each figure is a positive
 number, that the efficiency is a ratio, and that no mbuf leaked. It does not judge speed.
+With --hugepages (root) the run uses 2 MiB pages it reserves itself; the check adds that it
+gave them back: nr_hugepages as before, no hugetlbfs mount or directory of its own left.
 """
+import glob
 import json
 import os
 import subprocess
@@ -17,18 +20,42 @@ def fail(msg):
     sys.exit(1)
 
 
+NR_HUGEPAGES = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+
+def nr_hugepages():
+    with open(NR_HUGEPAGES) as f:
+        return int(f.read())
+
+
+def leftovers():
+    with open("/proc/mounts") as f:
+        mounts = [line.split()[1] for line in f if "/dpbench-huge-" in line]
+    return mounts + glob.glob("/tmp/dpbench-huge-*")
+
+
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--hugepages"]):
         sys.exit(__doc__)
+    huge = sys.argv[2:] == ["--hugepages"]
+    if huge:
+        pages_before, left_before = nr_hugepages(), leftovers()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "quick.json")
-        run = subprocess.run([sys.argv[1], "--quick", "--out", out], capture_output=True,
-                             text=True, timeout=100)
+        run = subprocess.run([sys.argv[1], "--quick", "--out", out] + sys.argv[2:],
+                             capture_output=True, text=True, timeout=100)
         print(run.stdout[-4000:])
         if run.returncode != 0:
             fail("exit status %d: %s" % (run.returncode, run.stderr[-2000:]))
         with open(out) as f:
             doc = json.load(f)
+    if doc["config"]["hugepages"] != huge:
+        fail("config.hugepages is %r" % doc["config"]["hugepages"])
+    if huge:
+        if nr_hugepages() != pages_before:
+            fail("nr_hugepages %d after the run, %d before" % (nr_hugepages(), pages_before))
+        if leftovers() != left_before:
+            fail("left behind: %r" % sorted(set(leftovers()) - set(left_before)))
     machine = doc["machine"]
     for key in ("cpu_model", "dpdk_version", "ipsec_mb_arch", "cpu_flags"):
         if not machine.get(key):
