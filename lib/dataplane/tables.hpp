@@ -22,6 +22,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -58,7 +59,6 @@ struct Keypair {
     uint32_t remote_index;  // the peer's: written into every packet we send
     uint32_t session_slot;  // into Tables::sessions
     uint32_t key_epoch;     // 0 for the session's first keypair, +1 per rotation
-    int64_t created_ms;     // control-core clock (CLOCK_MONOTONIC ms)
     bool is_initiator;      // the gateway initiated this handshake
     // written: owner worker only; never read elsewhere
     bool confirm_reported = false;  // KeypairConfirmed went up for this (next) keypair
@@ -70,7 +70,13 @@ struct Keypair {
     Counter recv_greatest{0};  // greatest counter accepted (mirror of replay.greatest)
     // written: owner worker only; never read elsewhere
     proto::ReplayWindow replay;
+    int64_t created_ms;  // control-core clock (CLOCK_MONOTONIC ms); only the control core reads it
 };
+// Pools pack keypairs 400 bytes apart from cache-aligned chunks, so a keypair starts 16-byte
+// aligned. With the window 16-byte aligned too, its `greatest` and `any` (its first 16 bytes,
+// read for every packet) never straddle a cache line, and one prefetch covers both.
+static_assert(offsetof(Keypair, replay) % 16 == 0 && offsetof(proto::ReplayWindow, any) < 16);
+static_assert(sizeof(Keypair) % 16 == 0);
 
 // Workers: start fetching what sealing under `kp` touches (send key, remote index, send
 // counter). Null is fine.
