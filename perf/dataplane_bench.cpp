@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,17 +92,53 @@ struct Options {
 
 // ---- 2 MiB hugepages for the run (--hugepages) ----
 // Production runs DPDK on hugepages (docs/operations.md); without them (--no-huge, the
-// default here) a million sessions' tables miss the TLB on nearly every access. The run
-// raises nr_hugepages by what it needs, mounts a private hugetlbfs, and puts both back at
-// exit, on a failed check (std::exit), on SIGINT/SIGTERM/SIGHUP and on a crash. Kept in fixed
-// buffers so the signal handler only makes system calls.
+// default here) the mbufs and a million sessions' tables miss the TLB on nearly every access.
+// The run takes a lock (one lease at a time on a machine), raises nr_hugepages by what it
+// needs, mounts a private hugetlbfs, and gives back what it added and the mount at exit, on a
+// failed check (std::exit), on SIGINT/SIGTERM/SIGHUP and on a crash (re-raised afterwards).
+// Only SIGKILL skips that: then write the old nr_hugepages back and `umount -l` the
+// /tmp/dpbench-huge-* mount by hand. The state lives in fixed buffers so the signal handler
+// only makes system calls.
 constexpr const char *kNrHugepages = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+constexpr const char *kLeaseLock = "/run/lock/jumpgate-dpbench-hugepages";
+constexpr int kExitNoHugepages = 77;  // what meson reports as a skipped test
 struct HugepageLease {
     char mount_dir[64] = {};
-    char restore[24] = {};  // nr_hugepages as it was, written back on release
-    size_t restore_len = 0;
+    long added = 0;  // pages this run added to nr_hugepages; taken off again on release
 };
 HugepageLease g_lease;
+
+// nr_hugepages through plain system calls (async-signal-safe); -1 when unreadable.
+long read_nr_hugepages() {
+    const int fd = open(kNrHugepages, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    char buf[24];
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    long v = 0;
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i)
+        v = v * 10 + (buf[i] - '0');
+    return v;
+}
+
+bool write_nr_hugepages(long v) {
+    char buf[24];
+    size_t n = sizeof buf;
+    buf[--n] = '\n';
+    do {
+        buf[--n] = char('0' + v % 10);
+        v /= 10;
+    } while (v > 0 && n > 0);
+    const int fd = open(kNrHugepages, O_WRONLY);
+    if (fd < 0)
+        return false;
+    const bool ok = write(fd, buf + n, sizeof buf - n) == ssize_t(sizeof buf - n);
+    close(fd);
+    return ok;
+}
 
 void release_hugepages() {
     if (g_lease.mount_dir[0] != 0) {
@@ -109,63 +146,59 @@ void release_hugepages() {
         rmdir(g_lease.mount_dir);
         g_lease.mount_dir[0] = 0;
     }
-    if (g_lease.restore_len != 0) {
+    if (g_lease.added != 0) {
+        // Only what this run added, so a pool someone else raised meanwhile keeps its pages.
         // Pages still mapped become surplus and go back to the kernel when unmapped.
-        const int fd = open(kNrHugepages, O_WRONLY);
-        if (fd >= 0) {
-            const ssize_t w = write(fd, g_lease.restore, g_lease.restore_len);
-            (void)w;
-            close(fd);
-        }
-        g_lease.restore_len = 0;
+        const long now = read_nr_hugepages();
+        if (now >= 0)
+            write_nr_hugepages(now > g_lease.added ? now - g_lease.added : 0);
+        g_lease.added = 0;
     }
 }
 
 void release_on_signal(int sig) {
     release_hugepages();
-    _exit(128 + sig);
-}
-
-long read_nr_hugepages() {
-    std::ifstream f(kNrHugepages);
-    long n = -1;
-    f >> n;
-    return f ? n : -1;
-}
-
-bool write_nr_hugepages(long n) {
-    std::ofstream f(kNrHugepages);
-    f << n << '\n';
-    f.flush();
-    return bool(f);
+    std::signal(sig, SIG_DFL);  // then die of the signal: status and core dump as they were
+    std::raise(sig);
 }
 
 // Reserves `pages` more 2 MiB pages and a hugetlbfs mount for them. Returns the mount
 // directory, or an empty string after printing why not (nothing is left changed).
 std::string lease_hugepages(long pages) {
+    // Held until the process ends, however it ends: the kernel drops the lock with the fd.
+    const int lock = open(kLeaseLock, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (lock < 0) {
+        std::fprintf(stderr, "--hugepages: cannot open %s: %s\n", kLeaseLock, std::strerror(errno));
+        return {};
+    }
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        std::fprintf(stderr, "--hugepages: another run holds %s; waiting for it\n", kLeaseLock);
+        if (flock(lock, LOCK_EX) != 0) {
+            std::fprintf(stderr, "--hugepages: lock: %s\n", std::strerror(errno));
+            return {};
+        }
+    }
     const long before = read_nr_hugepages();
     if (before < 0) {
         std::fprintf(stderr, "--hugepages: cannot read %s (no 2 MiB hugepage support?)\n",
                      kNrHugepages);
         return {};
     }
-    std::snprintf(g_lease.restore, sizeof g_lease.restore, "%ld\n", before);
-    g_lease.restore_len = std::strlen(g_lease.restore);
     std::atexit(release_hugepages);
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE})
         std::signal(sig, release_on_signal);
     if (!write_nr_hugepages(before + pages)) {
         std::fprintf(stderr, "--hugepages: cannot write %s: %s (root needed)\n", kNrHugepages,
                      std::strerror(errno));
-        release_hugepages();
         return {};
     }
-    const long got = read_nr_hugepages() - before;
-    if (got < pages) {
+    const long after = read_nr_hugepages();
+    g_lease.added = after > before ? after - before : 0;
+    if (g_lease.added < pages) {
         std::fprintf(stderr,
                      "--hugepages: the kernel gave %ld of the %ld 2 MiB pages asked for (memory "
                      "short or fragmented); run without --hugepages\n",
-                     got, pages);
+                     g_lease.added, pages);
         release_hugepages();
         return {};
     }
@@ -184,6 +217,8 @@ std::string lease_hugepages(long pages) {
         release_hugepages();
         return {};
     }
+    std::printf("# hugepages: %ld x 2 MiB added to the kernel's pool, hugetlbfs on %s\n",
+                g_lease.added, g_lease.mount_dir);
     return g_lease.mount_dir;
 }
 
@@ -1059,13 +1094,14 @@ int main(int argc, char **argv) {
                                     "lib.eal:error",
                                     "--main-lcore",
                                     "0"};
+    std::string hugepage_dir;
     if (opt.hugepages) {
         // -m is preallocated at start-up; the slack covers DPDK's own rounding per memseg list.
-        const std::string dir = lease_hugepages(long(mem_mb / 2 + 64));
-        if (dir.empty())
-            return 1;
+        hugepage_dir = lease_hugepages(long(mem_mb / 2 + 64));
+        if (hugepage_dir.empty())
+            return kExitNoHugepages;
         // Unlinked once mapped: nothing stays in the mount if the run dies.
-        eal.insert(eal.begin() + 1, {"--huge-dir", dir, "--huge-unlink"});
+        eal.insert(eal.begin() + 1, {"--huge-dir", hugepage_dir, "--huge-unlink"});
     } else {
         eal.insert(eal.begin() + 1, "--no-huge");
     }
@@ -1123,6 +1159,7 @@ int main(int argc, char **argv) {
                          {"burst", kBurstSize},
                          {"quick", opt.quick},
                          {"hugepages", opt.hugepages},
+                         {"hugepage_mount", hugepage_dir},
                          {"worker_lcore", kWorkerLcore}};
     doc["cases"] = json::array();
     doc["tables"] = json::array();
