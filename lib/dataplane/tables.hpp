@@ -78,19 +78,24 @@ struct Keypair {
 static_assert(offsetof(Keypair, replay) % 16 == 0 && offsetof(proto::ReplayWindow, any) < 16);
 static_assert(sizeof(Keypair) % 16 == 0);
 
+// A keypair starts 0, 16, 32 or 48 bytes into a cache line, so what one direction reads
+// spans up to three lines: the prefetches below name one field on each, whatever the start.
+
 // Workers: start fetching what sealing under `kp` touches (send key, remote index, send
 // counter). Null is fine.
 inline void prefetch_keypair_send(const Keypair *kp) {
     if (kp == nullptr)
         return;
     rte_prefetch0(kp);
+    rte_prefetch0(&kp->remote_index);
     rte_prefetch0(&kp->send_counter);
 }
 
-// Workers: start fetching what opening `counter` under `kp` touches (receive key, counters,
-// the replay window's head and the block holding `counter`).
+// Workers: start fetching what opening `counter` under `kp` touches (receive key, indices,
+// counters, the replay window's head and the block holding `counter`).
 inline void prefetch_keypair_receive(const Keypair *kp, uint64_t counter) {
     rte_prefetch0(kp);
+    rte_prefetch0(&kp->local_index);
     rte_prefetch0(&kp->recv_packets);
     rte_prefetch0(&kp->replay.greatest);
     rte_prefetch0(kp->replay.block_for(counter));
