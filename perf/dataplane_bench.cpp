@@ -212,9 +212,7 @@ std::string lease_hugepages(long pages) {
     if (mount("nodev", g_lease.mount_dir, "hugetlbfs", 0, "pagesize=2M") != 0) {
         std::fprintf(stderr, "--hugepages: mounting hugetlbfs on %s: %s\n", g_lease.mount_dir,
                      std::strerror(errno));
-        rmdir(g_lease.mount_dir);
-        g_lease.mount_dir[0] = 0;
-        release_hugepages();
+        release_hugepages();  // its umount of the unmounted directory fails harmlessly
         return {};
     }
     std::printf("# hugepages: %ld x 2 MiB added to the kernel's pool, hugetlbfs on %s\n",
