@@ -11,6 +11,7 @@ run's lease was active). Exits 77 (meson: skipped) when the kernel has no pages 
 import glob
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,11 @@ def main():
         fail("the flood case sent no initiation")
     if not doc["flood_case"]["drops"].get("bad_mac1", 0) > 0:
         fail("no flood initiation was dropped for its bad mac1")
+    pairs = doc["flood_case"]["interleaved_ratio_samples"]
+    if len(pairs) != doc["flood_case"]["passes"] or not all(0 < r < 2 for r in pairs):
+        fail("flood case: interleaved ratios %r are not one plausible ratio per pass" % pairs)
+    if abs(doc["flood"]["throughput_vs_unloaded_interleaved"] - statistics.median(pairs)) > 1e-9:
+        fail("flood: the interleaved figure is not the median of its pairs")
     for t in doc["tables"]:
         if not t["bytes_per_session"] > 0 or not t["insert_sessions_per_s"] > 0:
             fail("tables entry without memory or insert rate: %r" % t)
