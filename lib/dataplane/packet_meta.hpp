@@ -59,7 +59,13 @@ struct PacketMeta {
 };
 
 // Bytes of private area every packet mbuf pool must have (rte_pktmbuf_pool_create priv_size).
-inline constexpr uint16_t kMbufPrivSize = RTE_ALIGN_CEIL(sizeof(PacketMeta), RTE_MBUF_PRIV_ALIGN);
+// Rounded up to a whole cache line, not just RTE_MBUF_PRIV_ALIGN: the data buffer follows the
+// private area, so any other size starts every frame part-way into a line and its Ethernet,
+// IP, UDP and WireGuard headers straddle two lines, of which the worker prefetches one (and
+// a NIC writing a partial line pays a read-modify-write).
+inline constexpr uint16_t kMbufPrivSize = RTE_ALIGN_CEIL(sizeof(PacketMeta), RTE_CACHE_LINE_SIZE);
+static_assert((sizeof(rte_mbuf) + kMbufPrivSize + RTE_PKTMBUF_HEADROOM) % RTE_CACHE_LINE_SIZE == 0,
+              "a frame must start on a cache line");
 
 inline PacketMeta *packet_meta(rte_mbuf *m) {
     return static_cast<PacketMeta *>(rte_mbuf_to_priv(m));

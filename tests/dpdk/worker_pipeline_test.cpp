@@ -583,6 +583,19 @@ TEST_F(Pipeline, DecapDeliversTheInnerPacketToItsNeighborOnTheInnerPort) {
     EXPECT_EQ(total_drops(*workers[0]), 0u);
 }
 
+TEST(PacketPool, EveryFrameStartsOnACacheLine) {
+    // The worker prefetches a frame's first line for its Ethernet, IP, UDP and WireGuard
+    // headers; a frame starting part-way into a line would leave some on the next one.
+    ASSERT_NE(pool(), nullptr);
+    EXPECT_EQ(rte_pktmbuf_priv_size(pool()), kMbufPrivSize);
+    rte_mbuf *m[64];
+    ASSERT_EQ(rte_pktmbuf_alloc_bulk(pool(), m, 64), 0);
+    for (rte_mbuf *b : m)
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(rte_pktmbuf_mtod(b, void *)) % RTE_CACHE_LINE_SIZE,
+                  0u);
+    rte_pktmbuf_free_bulk(m, 64);
+}
+
 TEST_F(Pipeline, DecapDeliversIpv6InnerPacketsOverAnIpv6Outer) {
     make_session(0, KeypairRole::Current, binding_b6());
     launch();
