@@ -84,7 +84,7 @@ void classify_ipv4(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
         return;
     }
     // Ethernet pads short frames; everything after the IP packet is not ours to forward.
-    rte_pktmbuf_trim(m, uint16_t(frame - kEthLen - total));
+    trim_segment(m, uint16_t(frame - kEthLen - total));
 
     const PortInfo &p = port_info(w, side);
     if (p.ipv4 != 0 && ip->dst_addr == p.ipv4) {
@@ -152,7 +152,7 @@ void classify_ipv6(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
         drop(w, m, DropReason::malformed_l3);
         return;
     }
-    rte_pktmbuf_trim(m, uint16_t(frame - kEthLen - total));
+    trim_segment(m, uint16_t(frame - kEthLen - total));
 
     const PortInfo &p = port_info(w, side);
     const bool to_us = !ipv6_is_zero(p.ipv6) && std::memcmp(ip->dst_addr, p.ipv6, 16) == 0;

@@ -100,7 +100,7 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
     }
     mac_bits = reinterpret_cast<uintptr_t>(found);
     rte_pktmbuf_adj(m, uint16_t(pt - rte_pktmbuf_mtod(m, uint8_t *)));
-    rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - len));
+    trim_segment(m, uint16_t(rte_pktmbuf_data_len(m) - len));
     auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_prepend(m, kEthLen));
     std::memcpy(eth->dst_addr.addr_bytes, &mac_bits, RTE_ETHER_ADDR_LEN);
     eth->src_addr = in.mac;
@@ -113,7 +113,7 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
 void control_up(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, const DecapItem &it,
                 uint32_t slot, const Keypair &kp, uint64_t counter, uint64_t now) {
     rte_pktmbuf_adj(m, uint16_t(pt - rte_pktmbuf_mtod(m, uint8_t *)));
-    rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - len));
+    trim_segment(m, uint16_t(rte_pktmbuf_data_len(m) - len));
     PacketMeta *meta = packet_meta(m);
     std::memset(meta, 0, sizeof(*meta));
     meta->kind = MetaKind::ControlMessage;

@@ -54,8 +54,7 @@ bool frame_transport(const Worker &w, rte_mbuf *m, Keypair &kp, uint16_t len, ui
         why = DropReason::no_room;
         return false;
     }
-    auto *tail = reinterpret_cast<uint8_t *>(
-        rte_pktmbuf_append(m, uint16_t(padded - len + proto::kTagSize)));
+    uint8_t *tail = append_segment(m, uint16_t(padded - len + proto::kTagSize));
     std::memset(tail, 0, padded - len);
     auto *hdr =
         reinterpret_cast<uint8_t *>(rte_pktmbuf_prepend(m, uint16_t(proto::kTransportHeaderSize)));

@@ -44,6 +44,27 @@ struct EncapItem {
     uint8_t family;
 };
 
+// ---- Single-segment length edits ----
+// Every mbuf reaches the stages single-segment (classify_burst and send_control_burst drop
+// the others), so the stages change the one segment's lengths directly: rte_pktmbuf_trim
+// and rte_pktmbuf_append first walk m->next, in the mbuf's second line, which nothing else
+// on a forwarded packet's way through the worker reads, and that read missed on every packet.
+
+// Removes `len` bytes (<= data_len) from the end of the data.
+inline void trim_segment(rte_mbuf *m, uint16_t len) {
+    m->data_len = uint16_t(m->data_len - len);
+    m->pkt_len -= len;
+}
+
+// Adds `len` bytes (<= rte_pktmbuf_tailroom(m), checked by the caller) to the end of the
+// data; returns the first of them.
+inline uint8_t *append_segment(rte_mbuf *m, uint16_t len) {
+    uint8_t *tail = rte_pktmbuf_mtod_offset(m, uint8_t *, m->data_len);
+    m->data_len = uint16_t(m->data_len + len);
+    m->pkt_len += len;
+    return tail;
+}
+
 // ---- Freeing (worker.cpp) ----
 // Frees every mbuf free_later queued, in one rte_pktmbuf_free_bulk.
 void free_queued(Worker &w);

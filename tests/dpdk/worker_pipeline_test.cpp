@@ -596,6 +596,35 @@ TEST(PacketPool, EveryFrameStartsOnACacheLine) {
     rte_pktmbuf_free_bulk(m, 64);
 }
 
+TEST_F(Pipeline, EthernetPaddingIsCutOffBothWays) {
+    make_session(0);
+    launch();
+    const Bytes trailer(24, 0xaa);
+    // Decap: an outer frame with bytes after its IP packet.
+    const Bytes in = inner_packet(kTunnelIp, kHostIp, 3);
+    Bytes outer = data_frame(0, in);
+    outer.insert(outer.end(), trailer.begin(), trailer.end());
+    inject(outer_port().rx[0], outer);
+    auto got = take(inner_port().tx[0], 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, in));
+    // Encap: an inner frame padded the same way tunnels the IP packet alone.
+    const Bytes pkt = inner_packet(kHostIp, kTunnelIp, 3);
+    Bytes frame = ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4, pkt);
+    frame.insert(frame.end(), trailer.begin(), trailer.end());
+    inject(inner_port().rx[0], frame);
+    auto out = take(outer_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    uint64_t counter;
+    auto plain = open_wg(gw_send, decode_outer(out[0]).payload, &counter);
+    ASSERT_TRUE(plain.has_value());
+    ASSERT_EQ(plain->size(), (pkt.size() + 15) / 16 * 16) << "padded to 16, trailer gone";
+    EXPECT_EQ(Bytes(plain->begin(), plain->begin() + pkt.size()), pkt);
+    for (size_t k = pkt.size(); k < plain->size(); ++k)
+        EXPECT_EQ((*plain)[k], 0) << "byte " << k;
+    EXPECT_EQ(total_drops(*workers[0]), 0u);
+}
+
 TEST_F(Pipeline, DecapDeliversIpv6InnerPacketsOverAnIpv6Outer) {
     make_session(0, KeypairRole::Current, binding_b6());
     launch();
