@@ -910,17 +910,25 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
     // flood costs the worker memory traffic more than crypto, and a ceiling timed between
     // passes does not track the drift of that.
     std::vector<double> unloaded_cyc_samples, pair_ratio_samples;
+    uint64_t unloaded_done = 0, unloaded_drops = 0;
+    auto unloaded_pass = [&] {
+        const auto [r, cyc] = one_pass(false);
+        unloaded_done += r.decrypted + r.encrypted;
+        for (uint64_t d : r.drops)
+            unloaded_drops += d;
+        return cyc;
+    };
     for (unsigned p = 0; p < opt.passes; ++p) {
-        ceiling_samples.push_back(ceiling_now());
         const bool unloaded_first = p % 2 == 0;
         double unloaded_cyc = 0;
         if (c.flood && unloaded_first)
-            unloaded_cyc = one_pass(false).second;
+            unloaded_cyc = unloaded_pass();
+        ceiling_samples.push_back(ceiling_now());
         double pass_cyc = 0;
         std::tie(last, pass_cyc) = one_pass(c.flood);
         cyc_samples.push_back(pass_cyc);
         if (c.flood && !unloaded_first)
-            unloaded_cyc = one_pass(false).second;
+            unloaded_cyc = unloaded_pass();
         if (c.flood) {
             unloaded_cyc_samples.push_back(unloaded_cyc);
             pair_ratio_samples.push_back(unloaded_cyc / pass_cyc);
@@ -971,6 +979,8 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
         j["flood_pps_worker_cpu"] = double(flood_fed) / worker_cpu_total;
         j["flood_valid_mac1_share"] = 0.5;
         j["unloaded_cycles_per_packet_samples"] = unloaded_cyc_samples;
+        j["unloaded_packets_done"] = unloaded_done;
+        j["unloaded_drops"] = unloaded_drops;
         // Unloaded / loaded worker cycles per data packet, each pair back to back.
         j["interleaved_ratio_samples"] = pair_ratio_samples;
         j["throughput_vs_unloaded_interleaved"] = median(pair_ratio_samples);

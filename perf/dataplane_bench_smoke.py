@@ -107,6 +107,10 @@ def main():
         fail("the flood case sent no initiation")
     if not doc["flood_case"]["drops"].get("bad_mac1", 0) > 0:
         fail("no flood initiation was dropped for its bad mac1")
+    flood = doc["flood_case"]
+    if flood["unloaded_packets_done"] != flood["packets_done"] or flood["unloaded_drops"] != 0:
+        fail("flood case: the unloaded passes did %d of %d packets with %d drops" %
+             (flood["unloaded_packets_done"], flood["packets_done"], flood["unloaded_drops"]))
     pairs = doc["flood_case"]["interleaved_ratio_samples"]
     if len(pairs) != doc["flood_case"]["passes"] or not all(0 < r < 2 for r in pairs):
         fail("flood case: interleaved ratios %r are not one plausible ratio per pass" % pairs)
