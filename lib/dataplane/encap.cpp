@@ -119,18 +119,10 @@ void emit_outer(Worker &w, rte_mbuf *m, const PeerAddr &dst) {
     udp->dgram_cksum = 0;
     if (dst.family == 4) {
         eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(l3);
-        ip->version_ihl = RTE_IPV4_VHL_DEF;
-        ip->type_of_service = 0;
-        ip->total_length = rte_cpu_to_be_16(uint16_t(ip_len + udp_len));
-        ip->packet_id = rte_cpu_to_be_16(w.local.ipv4_id++);
-        ip->fragment_offset = 0;
-        ip->time_to_live = kOuterTtl;
-        ip->next_proto_id = kIpProtoUdp;
-        ip->src_addr = out.ipv4;
-        std::memcpy(&ip->dst_addr, dst.addr, 4);
-        ip->hdr_checksum = 0;
-        ip->hdr_checksum = ipv4_header_checksum(ip);
+        uint32_t dst_addr;
+        std::memcpy(&dst_addr, dst.addr, 4);
+        store_ipv4_header(l3, uint16_t(ip_len + udp_len), w.local.ipv4_id++, kOuterTtl, kIpProtoUdp,
+                          out.ipv4, dst_addr);
         // UDP checksum 0: allowed over IPv4, and the AEAD tag already covers the payload.
     } else {
         eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);

@@ -850,18 +850,42 @@ TEST_F(Pipeline, EncapSealsInnerPacketsToTheBindingWithConsecutiveCounters) {
     EXPECT_EQ(tables.sessions[slot].current.load()->send_counter.load(), 3u);
 }
 
-TEST(Ipv4HeaderChecksum, AgreesWithDpdkOnRandomHeadersAtAnyAlignment) {
+TEST(Ipv4Header, StoredFieldsAndChecksumAgreeWithDpdkAtAnyAlignment) {
     std::mt19937 rng(7);
-    alignas(8) uint8_t buf[32];
+    alignas(8) uint8_t buf[40];
     for (int n = 0; n < 20000; ++n) {
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(buf + n % 8);
         for (auto &b : buf)
             b = uint8_t(rng());
-        ip->version_ihl = RTE_IPV4_VHL_DEF;
-        if (n % 3 == 0)  // sums that carry: all-ones fields
-            std::memset(reinterpret_cast<uint8_t *>(ip) + 2, 0xff, 8);
-        ip->hdr_checksum = 0;
-        ASSERT_EQ(jg::dp::ipv4_header_checksum(ip), rte_ipv4_cksum(ip)) << "header " << n;
+        uint8_t *at = buf + n % 8;
+        const Bytes before(buf, buf + sizeof(buf));
+        // Every third header has all-ones fields: sums that carry.
+        const bool ones = n % 3 == 0;
+        const auto total = uint16_t(ones ? 0xffff : rng());
+        const auto id = uint16_t(ones ? 0xffff : rng());
+        const auto ttl = uint8_t(ones ? 0xff : rng());
+        const auto proto = uint8_t(ones ? 0xff : rng());
+        const uint32_t src = ones ? 0xffffffffu : uint32_t(rng());
+        const uint32_t dst = ones ? 0xffffffffu : uint32_t(rng());
+        jg::dp::store_ipv4_header(at, total, id, ttl, proto, src, dst);
+        rte_ipv4_hdr ip;
+        std::memcpy(&ip, at, sizeof(ip));
+        ASSERT_EQ(ip.version_ihl, RTE_IPV4_VHL_DEF) << "header " << n;
+        ASSERT_EQ(ip.type_of_service, 0) << "header " << n;
+        ASSERT_EQ(rte_be_to_cpu_16(ip.total_length), total) << "header " << n;
+        ASSERT_EQ(rte_be_to_cpu_16(ip.packet_id), id) << "header " << n;
+        ASSERT_EQ(ip.fragment_offset, 0) << "header " << n;
+        ASSERT_EQ(ip.time_to_live, ttl) << "header " << n;
+        ASSERT_EQ(ip.next_proto_id, proto) << "header " << n;
+        ASSERT_EQ(ip.src_addr, src) << "header " << n;
+        ASSERT_EQ(ip.dst_addr, dst) << "header " << n;
+        const uint16_t stored = ip.hdr_checksum;
+        ip.hdr_checksum = 0;
+        ASSERT_EQ(stored, rte_ipv4_cksum(&ip)) << "header " << n;
+        // Nothing outside the 20 bytes is written.
+        const size_t off = size_t(at - buf);
+        ASSERT_TRUE(std::equal(buf, at, before.begin())) << "header " << n;
+        ASSERT_TRUE(std::equal(at + 20, buf + sizeof(buf), before.begin() + off + 20))
+            << "header " << n;
     }
 }
 
