@@ -85,7 +85,7 @@ void admit_handshake(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len,
         return;
     }
     rte_pktmbuf_adj(m, uint16_t(payload - rte_pktmbuf_mtod(m, uint8_t *)));
-    rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - len));
+    trim_segment(m, uint16_t(rte_pktmbuf_data_len(m) - len));
     PacketMeta *meta = packet_meta(m);
     std::memset(meta, 0, sizeof(*meta));
     switch (type) {
