@@ -116,6 +116,10 @@ def main():
         fail("flood case: interleaved ratios %r are not one plausible ratio per pass" % pairs)
     if abs(doc["flood"]["throughput_vs_unloaded_interleaved"] - statistics.median(pairs)) > 1e-9:
         fail("flood: the interleaved figure is not the median of its pairs")
+    probe = doc.get("memory_probe", {})
+    per_line = probe.get("ns_per_line_by_chains", {})
+    if sorted(per_line) != ["1", "16", "32", "4"] or not all(v > 0 for v in per_line.values()):
+        fail("memory_probe missing or not positive: %r" % probe)
     for t in doc["tables"]:
         if not t["bytes_per_session"] > 0 or not t["insert_sessions_per_s"] > 0:
             fail("tables entry without memory or insert rate: %r" % t)
