@@ -92,68 +92,6 @@ struct Options {
     bool hugepages = false;
 };
 
-// ---- What a table miss costs here (memory_probe) ----
-// With many sessions the worker's per-packet cost above the 1,000-session figure is table
-// lines fetched from DRAM. The probe measures that price on the memory the tables live in
-// (DPDK memory: 2 MiB pages under --hugepages): a chase through a random cycle over every
-// line of a buffer, one chain (the latency of a dependent miss) and several chains at once
-// (the cost per line when misses overlap, as the worker's burst prefetches make them).
-
-struct ProbeLine {
-    ProbeLine *next;
-    uint8_t pad[RTE_CACHE_LINE_SIZE - sizeof(ProbeLine *)];
-};
-static_assert(sizeof(ProbeLine) == RTE_CACHE_LINE_SIZE);
-
-// Nanoseconds per line over `accesses` loads, `chains` independent chains advancing in turn.
-double chase_ns_per_line(ProbeLine *const *starts, unsigned chains, uint64_t accesses) {
-    constexpr unsigned kMaxChains = 32;
-    ProbeLine *at[kMaxChains];
-    for (unsigned c = 0; c < chains; ++c)
-        at[c] = starts[c];
-    const uint64_t rounds = accesses / chains;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t r = 0; r < rounds; ++r)
-        for (unsigned c = 0; c < chains; ++c)
-            at[c] = at[c]->next;
-    const double ns =
-        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
-    // Keeps the loads: the chains' ends feed an observable value.
-    uintptr_t sink = 0;
-    for (unsigned c = 0; c < chains; ++c)
-        sink ^= reinterpret_cast<uintptr_t>(at[c]);
-    asm volatile("" : : "r"(sink));
-    return ns / double(rounds * chains);
-}
-
-json memory_probe(size_t bytes) {
-    const size_t lines = bytes / sizeof(ProbeLine);
-    auto *buf = static_cast<ProbeLine *>(
-        rte_malloc("bench_probe", lines * sizeof(ProbeLine), RTE_CACHE_LINE_SIZE));
-    if (buf == nullptr)
-        return json{{"error", "rte_malloc of " + std::to_string(bytes) + " bytes failed"}};
-    std::vector<uint32_t> order(lines);
-    for (size_t i = 0; i < lines; ++i)
-        order[i] = uint32_t(i);
-    std::mt19937_64 rng(0x6a756d70);
-    std::shuffle(order.begin(), order.end(), rng);
-    for (size_t i = 0; i < lines; ++i)
-        buf[order[i]].next = &buf[order[(i + 1) % lines]];
-    json out{{"bytes", lines * sizeof(ProbeLine)}, {"tsc_hz", rte_get_tsc_hz()}};
-    json per = json::object();
-    for (unsigned chains : {1u, 4u, 16u, 32u}) {
-        ProbeLine *starts[32];
-        for (unsigned c = 0; c < chains; ++c)
-            starts[c] = &buf[order[c * (lines / chains)]];
-        // About half a second for one chain, less for the overlapped ones.
-        const double ns = chase_ns_per_line(starts, chains, chains == 1 ? 2000000 : 8000000);
-        per[std::to_string(chains)] = ns;
-    }
-    out["ns_per_line_by_chains"] = per;
-    rte_free(buf);
-    return out;
-}
-
 // ---- 2 MiB hugepages for the run (--hugepages) ----
 // Production runs DPDK on hugepages (docs/operations.md); without them (--no-huge, the
 // default here) the mbufs and a million sessions' tables miss the TLB on nearly every access.
@@ -526,6 +464,68 @@ size_t heap_allocated() {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---- What a table miss costs here (memory_probe) ----
+// With many sessions the worker's per-packet cost above the 1,000-session figure is table
+// lines fetched from DRAM. The probe measures that price on the memory the tables live in
+// (DPDK memory: 2 MiB pages under --hugepages): a chase through a random cycle over every
+// line of a buffer, one chain (the latency of a dependent miss) and several chains at once
+// (the cost per line when misses overlap, as the worker's burst prefetches make them).
+
+struct ProbeLine {
+    ProbeLine *next;
+    uint8_t pad[RTE_CACHE_LINE_SIZE - sizeof(ProbeLine *)];
+};
+static_assert(sizeof(ProbeLine) == RTE_CACHE_LINE_SIZE);
+constexpr unsigned kProbeChains[] = {1, 4, 16, 32};  // ascending
+constexpr unsigned kProbeChainsMax = kProbeChains[std::size(kProbeChains) - 1];
+
+// Nanoseconds per line over `accesses` loads, `chains` independent chains advancing in turn.
+double chase_ns_per_line(ProbeLine *const *starts, unsigned chains, uint64_t accesses) {
+    ProbeLine *at[kProbeChainsMax];
+    for (unsigned c = 0; c < chains; ++c)
+        at[c] = starts[c];
+    const uint64_t rounds = accesses / chains;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t r = 0; r < rounds; ++r)
+        for (unsigned c = 0; c < chains; ++c)
+            at[c] = at[c]->next;
+    const double ns = seconds_since(t0) * 1e9;
+    // Keeps the loads: the chains' ends feed an observable value.
+    uintptr_t sink = 0;
+    for (unsigned c = 0; c < chains; ++c)
+        sink ^= reinterpret_cast<uintptr_t>(at[c]);
+    asm volatile("" : : "r"(sink));
+    return ns / double(rounds * chains);
+}
+
+json memory_probe(size_t bytes) {
+    const size_t lines = bytes / sizeof(ProbeLine);
+    auto *buf = static_cast<ProbeLine *>(
+        rte_malloc("bench_probe", lines * sizeof(ProbeLine), RTE_CACHE_LINE_SIZE));
+    if (buf == nullptr)
+        return json{{"error", "rte_malloc of " + std::to_string(bytes) + " bytes failed"}};
+    std::vector<uint32_t> order(lines);
+    for (size_t i = 0; i < lines; ++i)
+        order[i] = uint32_t(i);
+    std::mt19937_64 rng(0x6a756d70);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t i = 0; i < lines; ++i)
+        buf[order[i]].next = &buf[order[(i + 1) % lines]];
+    json out{{"bytes", lines * sizeof(ProbeLine)}};
+    json per = json::object();
+    for (unsigned chains : kProbeChains) {
+        ProbeLine *starts[kProbeChainsMax];
+        for (unsigned c = 0; c < chains; ++c)
+            starts[c] = &buf[order[c * (lines / chains)]];
+        // About half a second for one chain, less for the overlapped ones.
+        const double ns = chase_ns_per_line(starts, chains, chains == 1 ? 2000000 : 8000000);
+        per[std::to_string(chains)] = ns;
+    }
+    out["ns_per_line_by_chains"] = per;
+    rte_free(buf);
+    return out;
 }
 
 // ---- Tables with N live sessions ----
