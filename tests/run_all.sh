@@ -60,7 +60,8 @@ sanitizer_builds() {
     meson setup "$TSAN_BUILD" -Dwerror=true -Db_sanitize=thread -Db_lundef=false \
       -Dperf=false -Dbuildtype=debugoptimized >/dev/null || return 1
   fi
-  ninja -C "$TSAN_BUILD" -j"$JOBS" tests/dpdk/dpdk_tables_test tests/dpdk/dpdk_tables_concurrent_test || rc=2
+  ninja -C "$TSAN_BUILD" -j"$JOBS" tests/dpdk/dpdk_tables_test tests/dpdk/dpdk_tables_concurrent_test \
+    tests/dpdk/dpdk_host_table4_test || rc=2
   return $rc
 }
 SAN_LOG=$ROOT/sanitizer-build.log
@@ -105,7 +106,7 @@ if [ $asan_ok -eq 1 ]; then
   unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 fi
 
-tsan_tests="dpdk-tables dpdk-tables-concurrent"
+tsan_tests="dpdk-tables dpdk-tables-concurrent dpdk-host-table4"
 if [ $tsan_ok -eq 1 ]; then
   step "ThreadSanitizer: $tsan_tests ($(basename "$TSAN_BUILD"))"
   # The IPv6 grace-period test measures a 20 ms wait from after it starts a thread, which

@@ -116,7 +116,7 @@ struct Deferred {
     uint64_t token;  // rte_rcu_qsbr_start() at retirement
     DeferredKind kind;
     void *object;      // keypair, binding; for index_position the rte_hash it belongs to
-    int32_t position;  // rte_hash key position (hosts4, hosts6)
+    int32_t position;  // rte_hash key position (hosts6)
     uint32_t slot;
 };
 
@@ -259,10 +259,6 @@ bool is_host(uint8_t family, uint8_t prefix_len) {
     return prefix_len == (family == 4 ? 32 : 128);
 }
 
-rte_hash *host_hash(const Tables &t, uint8_t family) {
-    return family == 4 ? t.hosts4 : t.hosts6;
-}
-
 // A host route's key as rte_hash_crc wants it: aligned words.
 struct alignas(8) HostKey {
     uint8_t bytes[16] = {};
@@ -299,9 +295,11 @@ void forget_host4(Tables &t, uint32_t slot, const uint8_t *addr) {
 }
 
 int route_delete(Tables &t, const Route &r) {
+    if (is_host4(r.family, r.prefix_len))
+        return host_table4_erase(t.hosts4, ipv4_word(r.addr));
     if (is_host(r.family, r.prefix_len)) {
         // The key position stays reserved until no worker can still be reading it.
-        rte_hash *h = host_hash(t, r.family);
+        rte_hash *h = t.hosts6;
         const HostKey k = host_key(r.family, r.addr);
         const int32_t pos = rte_hash_del_key(h, k.bytes);
         if (pos < 0)
@@ -391,10 +389,9 @@ Result<Tables> create_tables(const TablesConfig &cfg) {
     if (t.neighbors6 == nullptr)
         return fail("neighbors6 hash");
     charge(mem_use.neighbors);
+    if (!host_table4_create(t.hosts4, std::max<uint32_t>(cfg.max_hosts4, 1), cfg.socket))
+        return fail("hosts4 table");
     // Host routes are deleted under readers: positions are freed after a grace period.
-    t.hosts4 = create_hash(cfg.name + "_h4", cfg.max_hosts4, 4, cfg.socket, true);
-    if (t.hosts4 == nullptr)
-        return fail("hosts4 hash");
     t.hosts6 = create_hash(cfg.name + "_h6", cfg.max_hosts6, 16, cfg.socket, true);
     if (t.hosts6 == nullptr)
         return fail("hosts6 hash");
@@ -446,7 +443,7 @@ void destroy_tables(Tables &t) {
     rte_free(t.by_index);
     rte_hash_free(t.neighbors4);
     rte_hash_free(t.neighbors6);
-    rte_hash_free(t.hosts4);
+    host_table4_free(t.hosts4);
     rte_hash_free(t.hosts6);
     rte_fib_free(t.routes4);
     rte_lpm6_free(t.routes6);
@@ -573,10 +570,13 @@ Status add_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t prefix_
     if (moved && is_host4(family, prefix_len))
         forget_host4(t, previous->second, addr);
     int rc;
-    if (is_host(family, prefix_len)) {
+    if (is_host4(family, prefix_len)) {
         // Over an existing key (a host moving between sessions) the slot is replaced with
         // one atomic store.
-        rte_hash *h = host_hash(t, family);
+        rc = host_table4_set(t.hosts4, ipv4_word(addr), slot);
+    } else if (is_host(family, prefix_len)) {
+        // As above; rte_hash replaces the data of an existing key in one store too.
+        rte_hash *h = t.hosts6;
         const HostKey k = host_key(family, addr);
         const uintptr_t data = slot;
         rc = rte_hash_add_key_data(h, k.bytes, reinterpret_cast<void *>(data));
@@ -645,30 +645,20 @@ int lookup_route6(const Tables &t, const uint8_t ip[16], uint32_t *slot) {
 }
 
 void route4_bulk(const Tables &t, const uint32_t *ip_be, uint32_t *slot, uint16_t n) {
-    const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
-    void *data[RTE_HASH_LOOKUP_BULK_MAX];
-    uint64_t hits = 0;
-    for (uint16_t i = 0; i < n; ++i)
-        keys[i] = &ip_be[i];
-    rte_hash_lookup_bulk_data(t.hosts4, keys, n, &hits, data);
-    if (hits == (n == 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1)) {
-        for (uint16_t i = 0; i < n; ++i)
-            slot[i] = uint32_t(reinterpret_cast<uintptr_t>(data[i]));
-        return;
-    }
+    host_table4_find_bulk(t.hosts4, ip_be, slot, n);
     // Misses go to the prefix table together, so rte_fib still resolves them in one call.
     uint32_t miss_ip[RTE_HASH_LOOKUP_BULK_MAX];
     uint64_t miss_hop[RTE_HASH_LOOKUP_BULK_MAX];
     uint16_t n_miss = 0;
     for (uint16_t i = 0; i < n; ++i)
-        if (!(hits >> i & 1))
+        if (slot[i] == kNoSession)
             miss_ip[n_miss++] = rte_be_to_cpu_32(ip_be[i]);
+    if (n_miss == 0)
+        return;
     rte_fib_lookup_bulk(t.routes4, miss_ip, miss_hop, n_miss);
     uint16_t next = 0;
     for (uint16_t i = 0; i < n; ++i) {
-        if (hits >> i & 1) {
-            slot[i] = uint32_t(reinterpret_cast<uintptr_t>(data[i]));
-        } else {
+        if (slot[i] == kNoSession) {
             const uint64_t hop = miss_hop[next++];
             slot[i] = hop < t.max_sessions ? uint32_t(hop) : kNoSession;
         }
@@ -676,9 +666,8 @@ void route4_bulk(const Tables &t, const uint32_t *ip_be, uint32_t *slot, uint16_
 }
 
 uint32_t route4(const Tables &t, uint32_t ip_be) {
-    void *data = nullptr;
-    if (rte_hash_lookup_data(t.hosts4, &ip_be, &data) >= 0)
-        return uint32_t(reinterpret_cast<uintptr_t>(data));
+    if (const uint32_t slot = host_table4_find(t.hosts4, ip_be); slot != kNoSession)
+        return slot;
     uint32_t ip = rte_be_to_cpu_32(ip_be);
     uint64_t hop = kRouteMiss;
     rte_fib_lookup_bulk(t.routes4, &ip, &hop, 1);
@@ -767,11 +756,10 @@ TablesMemory table_memory(const Tables &t) {
 
 size_t bytes_per_session() {
     // by_index: four 8-byte positions per slot, up to twice that after rounding to a power of
-    // two. hosts4 per entry: a 16-byte key slot (data pointer + 4-byte key, 16-aligned), its
-    // share of a 64-byte bucket of 8 and a 4-byte free-slot ring entry, both rounded up to a
-    // power of two (up to 2x).
+    // two. hosts4: a 64-byte bucket per 3.5 hosts.
     constexpr size_t kIndexPositions = 2 * 4 * sizeof(void *);
-    constexpr size_t kHostEntry = 16 + 2 * (64 / 8 + 4);
+    constexpr size_t kHostEntry =
+        (2 * sizeof(HostBucket4) + HostBucket4::kEntries - 1) / HostBucket4::kEntries;
     return sizeof(SessionEntry) + sizeof(Keypair) + kIndexPositions + kHostEntry + kBindingStride;
 }
 

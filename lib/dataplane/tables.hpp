@@ -27,6 +27,7 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "dataplane/host_table4.hpp"
 #include "dataplane/worker_counter.hpp"
 #include "proto/replay_window.hpp"
 
@@ -161,11 +162,12 @@ struct Tables {
     rte_fib *routes4 = nullptr;
     rte_lpm6 *routes6 = nullptr;  // inner IPv6 destination -> session slot
     // Host routes (/32, /128), the common allowed IP of a roaming client, live in exact-match
-    // hashes instead: a host prefix is the longest there is, so a hit there is the longest
+    // tables instead: a host prefix is the longest there is, so a hit there is the longest
     // match and the LPM tables are asked only on a miss. An rte_rib node pair per /32 cost
-    // about 400 bytes per session, a hash entry about 40; a /128 in rte_lpm6 takes up to 13
-    // tbl8 groups of 1 KiB. Keys: IPv4 4 bytes network order, IPv6 16 bytes; data: the slot.
-    rte_hash *hosts4 = nullptr;
+    // about 400 bytes per session, a HostTable4 entry about 18 (one line per lookup); a /128
+    // in rte_lpm6 takes up to 13 tbl8 groups of 1 KiB. hosts6: rte_hash, key the 16-byte
+    // address, data the slot.
+    HostTable4 hosts4;
     rte_hash *hosts6 = nullptr;
     rte_hash *neighbors4 = nullptr;  // inner IPv4 next hop (u32, network order) -> MAC (u64)
     rte_hash *neighbors6 = nullptr;  // inner IPv6 next hop (16 bytes) -> MAC (u64)

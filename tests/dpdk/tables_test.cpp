@@ -427,11 +427,20 @@ TEST(Tables, AHostRouteMovesBetweenSessionsAndItsKeyWaitsForReaders) {
     EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), b)
         << "retiring the first owner must not delete the moved host route";
 
-    // A worker that has not reported quiescence may still hold the deleted key's position.
+    // An IPv4 host's entry is emptied in place: nothing waits for readers.
     const uint32_t before = pending_reclaim(t);
     ASSERT_TRUE(remove_route(t, 4, host4, 32).ok());
     EXPECT_EQ(route4_host(t, RTE_IPV4(10, 7, 0, 2)), kNoSession);
     EXPECT_EQ(t.sessions[b].host4.load(), 0u);
+    EXPECT_EQ(pending_reclaim(t), before);
+    // An IPv6 host's rte_hash key position: a worker that has not reported quiescence may
+    // still hold it.
+    uint8_t host6[16] = {0x20, 0x01, 0x0d, 0xb8};
+    host6[15] = 2;
+    ASSERT_TRUE(add_route(t, 6, host6, 128, b).ok());
+    EXPECT_EQ(route6(t, host6), b);
+    ASSERT_TRUE(remove_route(t, 6, host6, 128).ok());
+    EXPECT_EQ(route6(t, host6), kNoSession);
     EXPECT_EQ(pending_reclaim(t), before + 1);
     EXPECT_EQ(reclaim(t), 0u);
     rte_rcu_qsbr_quiescent(t.qsbr, 0);
