@@ -64,8 +64,10 @@ bool host_table4_create(HostTable4 &t, uint32_t capacity, int socket) {
     }
     void *mem =
         rte_malloc_socket("jg_hosts4", sizeof(HostBucket4) * n, RTE_CACHE_LINE_SIZE, socket);
-    if (mem == nullptr)
+    if (mem == nullptr) {
+        rte_errno = ENOMEM;  // rte_malloc_socket does not say
         return false;
+    }
     t.buckets = static_cast<HostBucket4 *>(mem);
     t.n_buckets = uint32_t(n);
     t.capacity = capacity;
@@ -87,6 +89,8 @@ void host_table4_free(HostTable4 &t) {
 }
 
 int host_table4_set(HostTable4 &t, uint32_t ip_be, uint32_t slot) {
+    if (slot == UINT32_MAX)
+        return -EINVAL;  // with 255.255.255.255 it would read as an empty entry
     uint32_t b;
     unsigned i;
     if (locate(t, ip_be, b, i)) {

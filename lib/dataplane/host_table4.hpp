@@ -48,7 +48,7 @@ struct HostTable4 {
 bool host_table4_create(HostTable4 &t, uint32_t capacity, int socket);
 void host_table4_free(HostTable4 &t);
 // Adds `ip_be` (network order) -> `slot`, or moves an existing host to `slot` with one store.
-// 0, or -ENOSPC when `capacity` hosts are in the table. slot must be < UINT32_MAX.
+// 0, -ENOSPC when `capacity` hosts are in the table, -EINVAL for slot UINT32_MAX.
 int host_table4_set(HostTable4 &t, uint32_t ip_be, uint32_t slot);
 // 0, or -ENOENT.
 int host_table4_erase(HostTable4 &t, uint32_t ip_be);

@@ -164,7 +164,7 @@ struct Tables {
     // Host routes (/32, /128), the common allowed IP of a roaming client, live in exact-match
     // tables instead: a host prefix is the longest there is, so a hit there is the longest
     // match and the LPM tables are asked only on a miss. An rte_rib node pair per /32 cost
-    // about 400 bytes per session, a HostTable4 entry about 18 (one line per lookup); a /128
+    // about 400 bytes per session, a HostTable4 entry about 19 (one line per lookup); a /128
     // in rte_lpm6 takes up to 13 tbl8 groups of 1 KiB. hosts6: rte_hash, key the 16-byte
     // address, data the slot.
     HostTable4 hosts4;
@@ -284,7 +284,7 @@ struct TablesMemory {
     size_t by_index = 0;   // receiver-index array (4 positions per session slot)
     size_t routes4 = 0;    // rte_fib: 64 MiB tbl24 plus tbl8 groups and rte_rib nodes
     size_t routes6 = 0;    // rte_lpm6: 64 MiB tbl24 plus rules and tbl8 groups
-    size_t hosts = 0;      // both host-route hashes
+    size_t hosts = 0;      // host routes: HostTable4 (/32) and rte_hash (/128)
     size_t neighbors = 0;  // both neighbor hashes
     size_t other = 0;      // RCU state
     size_t keypairs = 0;   // keypair pool chunks (grow with keypairs in use)
