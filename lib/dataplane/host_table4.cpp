@@ -11,37 +11,19 @@
 namespace jg::dp {
 namespace {
 
-uint32_t next_bucket(const HostTable4 &t, uint32_t b) {
-    return b + 1 == t.n_buckets ? 0 : b + 1;
-}
-
 uint64_t pack(uint32_t ip_be, uint32_t slot) {
     return uint64_t(slot) << 32 | ip_be;
 }
 
 // Where `ip_be` is stored: bucket and entry, or false.
 bool locate(const HostTable4 &t, uint32_t ip_be, uint32_t &bucket, unsigned &entry) {
-    uint32_t b = host_table4_home(t, ip_be);
-    for (uint32_t probed = 0; probed < t.n_buckets; ++probed) {
-        const HostBucket4 &bk = t.buckets[b];
-        for (unsigned i = 0; i < HostBucket4::kEntries; ++i) {
-            const uint64_t e = bk.entry[i].load(std::memory_order_relaxed);
-            if (e != kHostEntryEmpty && uint32_t(e) == ip_be) {
-                bucket = b;
-                entry = i;
-                return true;
-            }
-        }
-        if (bk.overflow.load(std::memory_order_relaxed) == 0)
-            return false;
-        b = next_bucket(t, b);
-    }
-    return false;
+    return host_table4_probe(t, ip_be, host_table4_home(t, ip_be), &bucket, &entry) !=
+           kHostEntryEmpty;
 }
 
 // Adds `delta` to the overflow of every bucket from `ip_be`'s home up to, not including, `last`.
 void count_path(HostTable4 &t, uint32_t ip_be, uint32_t last, int delta) {
-    for (uint32_t b = host_table4_home(t, ip_be); b != last; b = next_bucket(t, b)) {
+    for (uint32_t b = host_table4_home(t, ip_be); b != last; b = host_table4_next(t, b)) {
         std::atomic<uint32_t> &o = t.buckets[b].overflow;
         o.store(uint32_t(int64_t(o.load(std::memory_order_relaxed)) + delta),
                 std::memory_order_release);
@@ -108,7 +90,7 @@ int host_table4_set(HostTable4 &t, uint32_t ip_be, uint32_t slot) {
                 break;
         if (i < HostBucket4::kEntries)
             break;
-        b = next_bucket(t, b);
+        b = host_table4_next(t, b);
     }
     // The path's counts first: a reader that finds the entry must also be able to get there.
     count_path(t, ip_be, b, +1);

@@ -62,21 +62,39 @@ inline uint32_t host_table4_home(const HostTable4 &t, uint32_t ip_be) {
     return uint32_t((uint64_t(h) * t.n_buckets) >> 32);
 }
 
-// The slot `ip_be` maps to, or UINT32_MAX. `home` is host_table4_home(t, ip_be).
-inline uint32_t host_table4_find_from(const HostTable4 &t, uint32_t ip_be, uint32_t home) {
+inline uint32_t host_table4_next(const HostTable4 &t, uint32_t bucket) {
+    return bucket + 1 == t.n_buckets ? 0 : bucket + 1;
+}
+
+// The entry holding `ip_be` as loaded (once: an entry reloaded could by then hold another
+// host), or kHostEntryEmpty; where it is in *bucket and *entry. `home` is
+// host_table4_home(t, ip_be). Both sides probe through this: workers for the slot, the control
+// core for the position.
+inline uint64_t host_table4_probe(const HostTable4 &t, uint32_t ip_be, uint32_t home,
+                                  uint32_t *bucket, unsigned *entry) {
     uint32_t b = home;
     for (uint32_t probed = 0; probed < t.n_buckets; ++probed) {
         const HostBucket4 &bk = t.buckets[b];
         for (unsigned i = 0; i < HostBucket4::kEntries; ++i) {
             const uint64_t e = bk.entry[i].load(std::memory_order_acquire);
-            if (uint32_t(e) == ip_be && e != kHostEntryEmpty)
-                return uint32_t(e >> 32);
+            if (uint32_t(e) == ip_be && e != kHostEntryEmpty) {
+                *bucket = b;
+                *entry = i;
+                return e;
+            }
         }
         if (bk.overflow.load(std::memory_order_acquire) == 0)
-            return UINT32_MAX;
-        b = b + 1 == t.n_buckets ? 0 : b + 1;
+            return kHostEntryEmpty;
+        b = host_table4_next(t, b);
     }
-    return UINT32_MAX;
+    return kHostEntryEmpty;
+}
+
+// The slot `ip_be` maps to, or UINT32_MAX. `home` is host_table4_home(t, ip_be).
+inline uint32_t host_table4_find_from(const HostTable4 &t, uint32_t ip_be, uint32_t home) {
+    uint32_t bucket;
+    unsigned entry;
+    return uint32_t(host_table4_probe(t, ip_be, home, &bucket, &entry) >> 32);
 }
 
 inline uint32_t host_table4_find(const HostTable4 &t, uint32_t ip_be) {
