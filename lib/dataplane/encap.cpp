@@ -161,6 +161,7 @@ void encap_burst(Worker &w, EncapItem *items, uint16_t n) {
     for (uint16_t i = 0; i < n; ++i)
         if (items[i].family == 4)
             std::memcpy(&dst4[n4++], items[i].ip + 16, 4);
+    static_assert(kBurstSize <= kRouteBulkMax);
     if (n4 != 0) {
         route4_bulk(t, dst4, slot4, n4);
         // With many sessions each slot, keypair and binding is a cache miss: start them all,

@@ -31,6 +31,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) HostBucket4 {
     uint32_t reserved;
 };
 static_assert(sizeof(HostBucket4) == RTE_CACHE_LINE_SIZE);
+// Readers never lock: an entry or the overflow count is read and replaced in one instruction.
+static_assert(std::atomic<uint64_t>::is_always_lock_free &&
+              std::atomic<uint32_t>::is_always_lock_free);
 
 inline constexpr uint64_t kHostEntryEmpty = ~uint64_t(0);  // slot UINT32_MAX is never a slot
 

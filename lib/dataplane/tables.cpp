@@ -647,8 +647,8 @@ int lookup_route6(const Tables &t, const uint8_t ip[16], uint32_t *slot) {
 void route4_bulk(const Tables &t, const uint32_t *ip_be, uint32_t *slot, uint16_t n) {
     host_table4_find_bulk(t.hosts4, ip_be, slot, n);
     // Misses go to the prefix table together, so rte_fib still resolves them in one call.
-    uint32_t miss_ip[RTE_HASH_LOOKUP_BULK_MAX];
-    uint64_t miss_hop[RTE_HASH_LOOKUP_BULK_MAX];
+    uint32_t miss_ip[kRouteBulkMax];
+    uint64_t miss_hop[kRouteBulkMax];
     uint16_t n_miss = 0;
     for (uint16_t i = 0; i < n; ++i)
         if (slot[i] == kNoSession)
