@@ -104,11 +104,13 @@ inline uint32_t host_table4_find(const HostTable4 &t, uint32_t ip_be) {
     return host_table4_find_from(t, ip_be, host_table4_home(t, ip_be));
 }
 
-// Looks up n addresses, their home buckets all fetched before the first is read: one round of
-// misses for the burst. n <= 64.
+inline constexpr uint16_t kHostFindBulkMax = 64;  // addresses per host_table4_find_bulk call
+
+// Looks up n (<= kHostFindBulkMax) addresses, their home buckets all fetched before the first
+// is read: one round of misses for the burst.
 inline void host_table4_find_bulk(const HostTable4 &t, const uint32_t *ip_be, uint32_t *slot,
                                   uint16_t n) {
-    uint32_t home[64];
+    uint32_t home[kHostFindBulkMax];
     for (uint16_t i = 0; i < n; ++i) {
         home[i] = host_table4_home(t, ip_be[i]);
         __builtin_prefetch(&t.buckets[home[i]], 0, 3);

@@ -253,7 +253,8 @@ Status remove_route(Tables &t, uint8_t family, const uint8_t *addr, uint8_t pref
 int lookup_route4(const Tables &t, uint32_t ip, uint32_t *slot);
 int lookup_route6(const Tables &t, const uint8_t ip[16], uint32_t *slot);
 
-inline constexpr uint16_t kRouteBulkMax = 64;  // addresses per route4_bulk call
+// Addresses per route4_bulk call: it hands them to host_table4_find_bulk in one call.
+inline constexpr uint16_t kRouteBulkMax = kHostFindBulkMax;
 // Workers (any core): longest-prefix session slot for each of `n` (<= kRouteBulkMax) IPv4
 // addresses in network order, host routes first; kNoSession where nothing matches.
 void route4_bulk(const Tables &t, const uint32_t *ip_be, uint32_t *slot, uint16_t n);
