@@ -461,14 +461,15 @@ class AbuseHandshake : public ::testing::Test {
     // test would be measuring the wire, not the gateway. The flood still keeps the worker's
     // RX ring all but full.
     static constexpr unsigned kPeerReserve = 64;
+    static constexpr unsigned kFloodBurst = 32;  // frames per enqueue
     static int flood_loop(void *arg) {
         auto &f = *static_cast<Flood *>(arg);
-        rte_mbuf *m[32];
+        rte_mbuf *m[kFloodBurst];
         size_t next = 0;
-        const uint64_t gap = f.per_second != 0 ? rte_get_tsc_hz() * 32 / f.per_second : 0;
+        const uint64_t gap = f.per_second != 0 ? rte_get_tsc_hz() * kFloodBurst / f.per_second : 0;
         uint64_t due = rte_rdtsc();
         while (!f.stop.load(std::memory_order_relaxed)) {
-            if (rte_ring_free_count(f.rx) < kPeerReserve + 32) {
+            if (rte_ring_free_count(f.rx) < kPeerReserve + kFloodBurst) {
                 rte_pause();
                 continue;
             }
@@ -479,16 +480,16 @@ class AbuseHandshake : public ::testing::Test {
                 // Behind after a preemption: resume the pace, do not burst to catch up.
                 due = now > due + 8 * gap ? now + gap : due + gap;
             }
-            if (rte_pktmbuf_alloc_bulk(f.pool, m, 32) != 0)
+            if (rte_pktmbuf_alloc_bulk(f.pool, m, kFloodBurst) != 0)
                 continue;
             for (rte_mbuf *mb : m) {
                 const Bytes &fr = f.frames[next++ % f.frames.size()];
                 std::memcpy(rte_pktmbuf_append(mb, uint16_t(fr.size())), fr.data(), fr.size());
             }
             const unsigned n =
-                rte_ring_mp_enqueue_burst(f.rx, reinterpret_cast<void **>(m), 32, nullptr);
-            if (n < 32)
-                rte_pktmbuf_free_bulk(m + n, 32 - n);  // the wire lost them before the NIC
+                rte_ring_mp_enqueue_burst(f.rx, reinterpret_cast<void **>(m), kFloodBurst, nullptr);
+            if (n < kFloodBurst)  // only if the peers outgrew the reserve; never leak
+                rte_pktmbuf_free_bulk(m + n, kFloodBurst - n);
             f.sent.fetch_add(n, std::memory_order_relaxed);
         }
         return 0;
