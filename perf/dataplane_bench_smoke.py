@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """CI smoke for dataplane_bench: runs --quick and checks the JSON is complete and sane.
 
-usage: dataplane_bench_smoke.py PATH/TO/dataplane_bench [--hugepages]
+usage: dataplane_bench_smoke.py PATH/TO/dataplane_bench [--hugepages] [--demote-frames]
 Checks that the worker moved every prepared packet (no drops), that each figure is a positive
 number, that the efficiency is a ratio, and that no mbuf leaked. It does not judge speed.
 With --hugepages (root) the run uses 2 MiB pages it reserves itself; the check adds that it
 gave them back: its hugetlbfs mount and directory gone, nr_hugepages as before (unless another
 run's lease was active). Exits 77 (meson: skipped) when the kernel has no pages to give.
+With --demote-frames the generator's frames go to the shared cache; the JSON must say so.
 """
 import glob
 import json
@@ -53,9 +54,12 @@ def run_bench(cmd):
 
 
 def main():
-    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--hugepages"]):
+    extra = sys.argv[2:]
+    if len(sys.argv) < 2 or any(a not in ("--hugepages", "--demote-frames") for a in extra) \
+            or len(set(extra)) != len(extra):
         sys.exit(__doc__)
-    huge = sys.argv[2:] == ["--hugepages"]
+    huge = "--hugepages" in extra
+    demote = "--demote-frames" in extra
     if huge:
         pages_before, left_before = nr_hugepages(), leftovers()
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,6 +75,8 @@ def main():
             doc = json.load(f)
     if doc["config"]["hugepages"] != huge:
         fail("config.hugepages is %r" % doc["config"]["hugepages"])
+    if doc["config"]["demote_frames"] != demote:
+        fail("config.demote_frames is %r" % doc["config"]["demote_frames"])
     if huge:
         mount = doc["config"]["hugepage_mount"]
         if not mount.startswith("/tmp/dpbench-huge-"):
