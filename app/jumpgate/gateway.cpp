@@ -35,6 +35,8 @@
 namespace jg::app {
 static_assert(kMaxWorkerQueues == dp::kMaxQueuesPerWorker,
               "config validates against the data plane's limit");
+static_assert(kMaxWorkers == dp::kMaxWorkers, "config validates against the data plane's limit");
+static_assert(kMaxSessions == dp::kMaxSessions, "config validates against the tables' limit");
 namespace {
 
 // Set from the signal handler; lock-free atomics are async-signal-safe.
@@ -434,10 +436,13 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
         log << "jumpgate: " << key.error().message() << "\n";
         return 1;
     }
-    if (cfg.private_key.kind == PrivateKeySource::Kind::File) {
-        if (auto warn = key_file_permission_warning(cfg.private_key.path))
-            log << "warning: " << *warn << "\n";
+    std::vector<std::string> key_warnings;
+    if (auto st = check_key_files(cfg, key_warnings); !st) {
+        log << "jumpgate: " << st.error().message() << "\n";
+        return 1;
     }
+    for (const auto &warn : key_warnings)
+        log << "warning: " << warn << "\n";
     log << "node " << cfg.node_id << ", public key " << encode_key(derive_public_key(*key))
         << (cfg.private_key.kind == PrivateKeySource::Kind::Ephemeral ? " (ephemeral)" : "")
         << "\n";

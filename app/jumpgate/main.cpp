@@ -40,6 +40,14 @@ int check_config(const std::string &path) {
         std::cerr << "jumpgate: invalid configuration: " << cfg.error().message() << "\n";
         return 1;
     }
+    std::vector<std::string> warnings;
+    if (auto st = jg::check_key_files(*cfg, warnings); !st) {
+        std::cerr << "jumpgate: invalid configuration: " << path << ": " << st.error().message()
+                  << "\n";
+        return 1;
+    }
+    for (const auto &warn : warnings)
+        std::cerr << "jumpgate: warning: " << warn << "\n";
     std::cout << "# " << path << ": valid. Effective configuration:\n"
               << jg::render_gateway_config(*cfg);
     return 0;

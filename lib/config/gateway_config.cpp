@@ -241,7 +241,7 @@ std::vector<PortConfig> read_ports(MapReader &top, const EalConfig &eal) {
 
     std::map<std::string, std::size_t> names;
     std::map<std::string, std::size_t> used_devices;
-    std::vector<std::string> outer;
+    std::vector<std::string> outer, inner;
     for (std::size_t i = 0; i < ports.size(); ++i) {
         const auto path = index_path("ports", i);
         const auto &p = ports[i];
@@ -256,17 +256,20 @@ std::vector<PortConfig> read_ports(MapReader &top, const EalConfig &eal) {
         else if (auto [it, fresh] = used_devices.emplace(device, i); !fresh)
             diag.fail(path + ".device", "device " + p.device + " is already used by ports[" +
                                             std::to_string(it->second) + "]");
-        if (p.role == PortRole::Outer)
-            outer.push_back(path);
+        (p.role == PortRole::Outer ? outer : inner).push_back(path);
     }
+    // The data plane forwards decrypted traffic to one inner port (ARCHITECTURE.md): a second
+    // one would pass here and be refused by the gateway after DPDK had started.
     if (ports.empty())
-        diag.fail("ports", "at least two ports are needed (one outer, one or more inner)");
+        diag.fail("ports", "two ports are needed (one outer, one inner)");
     else if (outer.size() != 1)
         diag.fail("ports", "exactly one port must have role outer, found " +
                                std::to_string(outer.size()) +
                                (outer.empty() ? "" : " (" + join(outer) + ")"));
-    else if (ports.size() < 2)
-        diag.fail("ports", "at least one port must have role inner");
+    else if (inner.size() != 1)
+        diag.fail("ports", "exactly one port must have role inner, found " +
+                               std::to_string(inner.size()) +
+                               (inner.empty() ? "" : " (" + join(inner) + ")"));
     return ports;
 }
 
@@ -324,6 +327,11 @@ std::vector<WorkerConfig> read_workers(MapReader &top, const EalConfig &eal,
         return workers;
     if (workers.empty()) {
         diag.fail("workers", "at least one worker is needed");
+        return workers;
+    }
+    if (workers.size() > kMaxWorkers) {
+        diag.fail("workers", std::to_string(workers.size()) + " workers; at most " +
+                                 std::to_string(kMaxWorkers));
         return workers;
     }
 
@@ -422,6 +430,12 @@ PeerConfig read_peer(const YAML::Node &node, const std::string &path, Diagnostic
         auto p = parse_ip_prefix(ips[i], PrefixForm::Network);
         if (!p)
             diag.fail(index_path(r.path_of("allowed_ips"), i), p.error().what);
+        else if (p->length == 0)
+            // rte_lpm and rte_lpm6 take depths from 1: the route would fail at every handshake.
+            diag.fail(index_path(r.path_of("allowed_ips"), i),
+                      ips[i] + ": a /0 route to a peer is not supported; use its two halves (" +
+                          (p->family == 4 ? "0.0.0.0/1 and 128.0.0.0/1" : "::/1 and 8000::/1") +
+                          ")");
         else
             peer.allowed_ips.push_back(*p);
     }
@@ -534,7 +548,8 @@ AuditConfig read_audit(MapReader &top) {
 LimitsConfig read_limits(MapReader &top) {
     LimitsConfig l;
     MapReader r(top.get("limits").value_or(YAML::Node()), "limits", top.diag());
-    l.max_sessions = static_cast<uint32_t>(r.integer("max_sessions", l.max_sessions, 1, 1 << 24));
+    l.max_sessions =
+        static_cast<uint32_t>(r.integer("max_sessions", l.max_sessions, 1, kMaxSessions));
     l.handshake_rate_per_sec = static_cast<uint32_t>(
         r.integer("handshake_rate_per_sec", l.handshake_rate_per_sec, 0, kMaxU32));
     r.finish();
@@ -818,6 +833,24 @@ Result<SecretKey> load_private_key(const PrivateKeySource &source) {
     if (source.kind == PrivateKeySource::Kind::Ephemeral)
         return generate_private_key();
     return read_secret_key_file(source.path);
+}
+
+Status check_key_files(const GatewayConfig &config, std::vector<std::string> &warnings) {
+    const auto check = [&](const std::string &where, const std::string &path) -> Status {
+        if (auto key = read_secret_key_file(path); !key)  // SecretKey wipes itself
+            return make_error(where, key.error().message());
+        if (auto warn = key_file_permission_warning(path))
+            warnings.push_back(where + ": " + *warn);
+        return Ok{};
+    };
+    if (config.private_key.kind == PrivateKeySource::Kind::File)
+        if (auto st = check("private_key_file", config.private_key.path); !st)
+            return st;
+    for (std::size_t i = 0; i < config.peers.size(); ++i)
+        if (const auto &psk = config.peers[i].preshared_key_file)
+            if (auto st = check(index_path("peers", i) + ".preshared_key_file", *psk); !st)
+                return st;
+    return Ok{};
 }
 
 }  // namespace jg

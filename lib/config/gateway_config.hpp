@@ -25,6 +25,11 @@ inline constexpr uint32_t kMaxMtu = 9000;       // bytes
 // Rx queues one worker may poll: the data plane's fixed per-worker array (dp::Worker), which
 // the gateway static_asserts this equals. Config cannot include DPDK headers, hence the copy.
 inline constexpr uint32_t kMaxWorkerQueues = 16;
+// Worker lcores and session slots the data plane's tables are built for (dp::kMaxWorkers, the
+// table limit on max_sessions); the gateway static_asserts both, so --check-config refuses
+// what start-up would.
+inline constexpr uint32_t kMaxWorkers = 16;
+inline constexpr uint32_t kMaxSessions = uint32_t(1) << 21;
 
 struct EalConfig {
     std::vector<uint32_t> lcores;       // sorted, unique; YAML "0-1,4" or [0, 1, 4]
@@ -163,6 +168,13 @@ std::vector<std::string> eal_arguments(const GatewayConfig &config, std::string_
 // The gateway's private key: read from its file or generated when ephemeral. A loose file
 // mode is not an error (see key_file_permission_warning).
 Result<SecretKey> load_private_key(const PrivateKeySource &source);
+
+// Reads and decodes every key file the configuration names (private key, preshared keys) and
+// wipes them again: the YAML loads without touching the files, and a missing or garbled key
+// must stop --check-config and start-up before EAL init, not a port already up. The error
+// names the YAML path ("peers[1].preshared_key_file"). Warnings (loose file modes) are
+// appended to `warnings`.
+Status check_key_files(const GatewayConfig &config, std::vector<std::string> &warnings);
 
 // "0-3,8" for {0,1,2,3,8}: the form DPDK's -l takes.
 std::string format_lcore_list(const std::vector<uint32_t> &lcores);

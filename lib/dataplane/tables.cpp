@@ -330,9 +330,9 @@ void wait_route_grace(Tables &t) {
 }  // namespace
 
 Result<Tables> create_tables(const TablesConfig &cfg) {
-    if (cfg.max_sessions == 0 || cfg.max_sessions > (1u << 21))
-        return table_error("max_sessions",
-                           "must be in 1..2097152 (rte_lpm6 next hops are 21 bits)");
+    if (cfg.max_sessions == 0 || cfg.max_sessions > kMaxSessions)
+        return table_error("max_sessions", "must be in 1.." + std::to_string(kMaxSessions) +
+                                               " (rte_lpm6 next hops are 21 bits)");
     if (cfg.n_workers == 0 || cfg.n_workers > kMaxWorkers)
         return table_error("n_workers", "must be in 1.." + std::to_string(kMaxWorkers));
     Tables t;

@@ -41,6 +41,8 @@ namespace jg::dp {
 
 inline constexpr uint32_t kNoSession = UINT32_MAX;
 inline constexpr unsigned kMaxWorkers = 16;
+// Session slots: rte_lpm6 next hops (session slots) are 21 bits.
+inline constexpr uint32_t kMaxSessions = uint32_t(1) << 21;
 
 // Where a session's outer packets go. Immutable once published.
 struct Binding {

@@ -59,7 +59,7 @@ TEST(DeployConfigs, SixteenCoreExampleValidates) {
     ASSERT_TRUE(c) << c.error().message();
     EXPECT_EQ(c->eal.lcores.size(), 16u);
     EXPECT_EQ(c->workers.size(), 15u);
-    EXPECT_EQ(c->ports.size(), 3u);
+    EXPECT_EQ(c->ports.size(), 2u);
     EXPECT_EQ(c->find_port("corp")->mtu, 9000u);
 }
 

@@ -309,7 +309,38 @@ TEST(GatewayConfig, AnInnerPortIsRequired) {
     y.ports = R"(ports:
   - {name: outer, role: outer, device: net_tap0, rx_queues: 2, tx_queues: 2}
 )";
-    EXPECT_EQ(error_of(y), "t.yaml: ports: at least one port must have role inner");
+    EXPECT_EQ(error_of(y), "t.yaml: ports: exactly one port must have role inner, found 0");
+}
+
+// The data plane forwards to one inner port; a second must not pass --check-config and then
+// stop the gateway after DPDK has started.
+TEST(GatewayConfig, TwoInnerPortsAreRejected) {
+    ConfigYaml y;
+    y.eal =
+        "eal: {lcores: \"0-2\", no_huge: true, no_pci: true, vdevs: [net_tap0, net_tap1, "
+        "net_tap2]}\n";
+    y.ports = R"(ports:
+  - {name: outer, role: outer, device: net_tap0, rx_queues: 2, tx_queues: 2}
+  - {name: inner, role: inner, device: net_tap1, tx_queues: 2}
+  - {name: lab, role: inner, device: net_tap2, tx_queues: 2}
+)";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: ports: exactly one port must have role inner, found 2 (ports[1], ports[2])");
+}
+
+TEST(GatewayConfig, MoreWorkersThanTheDataPlaneRunsAreRejected) {
+    ConfigYaml y;
+    y.eal = "eal: {lcores: \"0-17\", no_huge: true, no_pci: true, vdevs: [net_tap0, net_tap1]}\n";
+    y.ports = R"(ports:
+  - {name: outer, role: outer, device: net_tap0, rx_queues: 17, tx_queues: 17}
+  - {name: inner, role: inner, device: net_tap1, tx_queues: 17}
+)";
+    y.workers =
+        "workers:\n  - {lcore: 1, queues: [{port: outer, queue: 0}, {port: inner, queue: 0}]}\n";
+    for (int i = 1; i < 17; ++i)
+        y.workers += "  - {lcore: " + std::to_string(i + 1) +
+                     ", queues: [{port: outer, queue: " + std::to_string(i) + "}]}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: workers: 17 workers; at most 16");
 }
 
 TEST(GatewayConfig, UnknownPortRoleIsRejected) {
@@ -415,8 +446,7 @@ TEST(GatewayConfig, Ipv4AddressInTheIpv6FieldIsRejected) {
 TEST(GatewayConfig, NoPortsAtAllIsRejected) {
     ConfigYaml y;
     y.ports = "ports: []\n";
-    EXPECT_EQ(error_of(y),
-              "t.yaml: ports: at least two ports are needed (one outer, one or more inner)");
+    EXPECT_EQ(error_of(y), "t.yaml: ports: two ports are needed (one outer, one inner)");
 }
 
 TEST(GatewayConfig, SingleInnerPortHasNoOuterPort) {
@@ -614,6 +644,21 @@ TEST(GatewayConfig, AllowedIpThatIsNotAnAddressIsABadCidr) {
               "address");
 }
 
+// The route tables take prefixes from /1: a /0 would pass here and fail at every handshake.
+TEST(GatewayConfig, AllowedIpDefaultRouteIsRejectedWithItsHalves) {
+    EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
+                                  ", allowed_ips: [0.0.0.0/0]}\n")),
+              "t.yaml: peers[0].allowed_ips[0]: 0.0.0.0/0: a /0 route to a peer is not "
+              "supported; use its two halves (0.0.0.0/1 and 128.0.0.0/1)");
+    EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
+                                  ", allowed_ips: [10.0.0.2/32, \"::/0\"]}\n")),
+              "t.yaml: peers[0].allowed_ips[1]: ::/0: a /0 route to a peer is not supported; use "
+              "its two halves (::/1 and 8000::/1)");
+    EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
+                                  ", allowed_ips: [0.0.0.0/1, 128.0.0.0/1]}\n")),
+              "OK");
+}
+
 TEST(GatewayConfig, DuplicatePeerKeysAreRejected) {
     EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {name: a, public_key: ") + kKeyA +
                                   "}\n  - {name: b, public_key: " + kKeyA + "}\n")),
@@ -649,11 +694,11 @@ TEST(GatewayConfig, SameIpv6PrefixOnTwoPeersIsRejected) {
 TEST(GatewayConfig, AdjacentPrefixesOfDifferentPeersDoNotOverlap) {
     EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
                                   ", allowed_ips: [10.0.0.0/25, 10.0.1.0/24]}\n  - {public_key: " +
-                                  kKeyB + ", allowed_ips: [10.0.0.128/25, \"0.0.0.0/0\"]}\n")),
-              "t.yaml: peers[1].allowed_ips[1]: 0.0.0.0/0 overlaps 10.0.0.0/25 of peers[0]");
+                                  kKeyB + ", allowed_ips: [10.0.0.128/25, \"0.0.0.0/1\"]}\n")),
+              "t.yaml: peers[1].allowed_ips[1]: 0.0.0.0/1 overlaps 10.0.0.0/25 of peers[0]");
     EXPECT_EQ(error_of(with_peers(std::string("peers:\n  - {public_key: ") + kKeyA +
                                   ", allowed_ips: [10.0.0.0/25, 10.0.1.0/24]}\n  - {public_key: " +
-                                  kKeyB + ", allowed_ips: [10.0.0.128/25, \"::/0\"]}\n")),
+                                  kKeyB + ", allowed_ips: [10.0.0.128/25, \"::/1\"]}\n")),
               "OK");
 }
 
@@ -909,9 +954,12 @@ TEST(GatewayConfig, EmptyAuditPathIsRejected) {
 TEST(GatewayConfig, MaxSessionsOutsideItsRangeIsRejected) {
     ConfigYaml y;
     y.rest = "limits: {max_sessions: 0}\n";
-    EXPECT_EQ(error_of(y), "t.yaml: limits.max_sessions: must be in 1..16777216, got 0");
-    y.rest = "limits: {max_sessions: 16777217}\n";
-    EXPECT_EQ(error_of(y), "t.yaml: limits.max_sessions: must be in 1..16777216, got 16777217");
+    EXPECT_EQ(error_of(y), "t.yaml: limits.max_sessions: must be in 1..2097152, got 0");
+    // The tables' limit, so --check-config refuses what start-up would.
+    y.rest = "limits: {max_sessions: 2097153}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: limits.max_sessions: must be in 1..2097152, got 2097153");
+    y.rest = "limits: {max_sessions: 2097152}\n";
+    EXPECT_EQ(error_of(y), "OK");
 }
 
 TEST(GatewayConfig, ListenPortOutsideItsRangeIsRejected) {
