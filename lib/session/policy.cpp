@@ -1,6 +1,9 @@
 #include "session/policy.hpp"
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace jg {
 namespace {
@@ -36,6 +39,25 @@ Status validate_policy(const Policy &p) {
 
     if (p.version.empty())
         return fail("version", "must not be empty (every audit event carries it)");
+    // The contract bounds durations from below only; deadlines are `now + duration` in int64
+    // ms, so an "unlimited" INT64_MAX would wrap into the past and expire at once instead.
+    const std::pair<std::string_view, std::optional<int64_t>> durations[] = {
+        {"session.max_lifetime_ms", s.max_lifetime_ms},
+        {"session.transport_lost_ttl_ms", s.transport_lost_ttl_ms},
+        {"volatility.heartbeat_volatile_ms", v.heartbeat_volatile_ms},
+        {"volatility.loss_window_ms", v.loss_window_ms},
+        {"volatility.volatile_to_degraded_ms", v.volatile_to_degraded_ms},
+        {"volatility.stability_window_ms", v.stability_window_ms},
+        {"volatility.latency_volatile_threshold_ms", v.latency_volatile_threshold_ms},
+        {"volatility.jitter_volatile_threshold_ms", v.jitter_volatile_threshold_ms},
+        {"switching.switch_cooldown_ms", w.switch_cooldown_ms},
+        {"switching.recovery_window_ms", w.recovery_window_ms},
+        {"security.reattach_proof_max_age_ms", c.reattach_proof_max_age_ms},
+    };
+    for (const auto &[key, value] : durations)
+        if (value && *value > kMaxPolicyDurationMs)
+            return fail(key, "must be at most " + str(kMaxPolicyDurationMs) + " (30 days), got " +
+                                 str(*value));
     if (s.max_lifetime_ms <= 0)
         return fail("session.max_lifetime_ms", "must be > 0, got " + str(s.max_lifetime_ms));
     if (s.transport_lost_ttl_ms <= 0)

@@ -75,8 +75,11 @@ inline constexpr std::string_view kRequiredPolicyKeys[] = {
     "security.reattach_proof_max_age_ms",
 };
 
-// Checks every bound of the contract. The error's `where` is the offending key
-// ("volatility.heartbeat_volatile_ms"), so callers can prefix their own path.
+// Upper bound on every policy duration (ms): 30 days. Deadlines are computed in int64 ms.
+inline constexpr int64_t kMaxPolicyDurationMs = int64_t(30) * 24 * 3600 * 1000;
+
+// Checks every bound of the contract, and kMaxPolicyDurationMs. The error's `where` is the
+// offending key ("volatility.heartbeat_volatile_ms"), so callers can prefix their own path.
 Status validate_policy(const Policy &p);
 
 std::string_view legacy_roaming_name(LegacyRoaming r);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 
 #include "session/policy_set.hpp"
 #include "session_fixture.hpp"
@@ -79,6 +80,45 @@ TEST(PolicyValidation, BoundaryValuesAreAccepted) {
     p.switching.switch_cooldown_ms = 0;
     p.switching.switch_improvement_factor = 1.0;
     p.security.replay_window_size = 16;
+    EXPECT_TRUE(validate_policy(p).ok());
+}
+
+// "Unlimited" written as INT64_MAX would wrap `now + duration` into the past: every duration
+// is capped at 30 days, and the error names the key and the cap.
+TEST(PolicyValidation, DurationsAboveThirtyDaysAreRefusedByKey) {
+    static constexpr int64_t kHuge = std::numeric_limits<int64_t>::max();
+    const std::vector<BadValue> cases = {
+        {"session.max_lifetime_ms", [](Policy &p) { p.session.max_lifetime_ms = kHuge; }},
+        {"session.transport_lost_ttl_ms",
+         [](Policy &p) { p.session.transport_lost_ttl_ms = kMaxPolicyDurationMs + 1; }},
+        {"volatility.heartbeat_volatile_ms",
+         [](Policy &p) { p.volatility.heartbeat_volatile_ms = kHuge; }},
+        {"volatility.loss_window_ms", [](Policy &p) { p.volatility.loss_window_ms = kHuge; }},
+        {"volatility.volatile_to_degraded_ms",
+         [](Policy &p) { p.volatility.volatile_to_degraded_ms = kHuge; }},
+        {"volatility.stability_window_ms",
+         [](Policy &p) { p.volatility.stability_window_ms = kHuge; }},
+        {"volatility.latency_volatile_threshold_ms",
+         [](Policy &p) { p.volatility.latency_volatile_threshold_ms = kHuge; }},
+        {"volatility.jitter_volatile_threshold_ms",
+         [](Policy &p) { p.volatility.jitter_volatile_threshold_ms = kHuge; }},
+        {"switching.switch_cooldown_ms", [](Policy &p) { p.switching.switch_cooldown_ms = kHuge; }},
+        {"switching.recovery_window_ms", [](Policy &p) { p.switching.recovery_window_ms = kHuge; }},
+        {"security.reattach_proof_max_age_ms",
+         [](Policy &p) { p.security.reattach_proof_max_age_ms = kHuge; }},
+    };
+    for (const BadValue &c : cases) {
+        Policy p;
+        c.spoil(p);
+        const Status st = validate_policy(p);
+        ASSERT_FALSE(st.ok()) << c.key;
+        EXPECT_EQ(st.error().where, c.key);
+        EXPECT_NE(st.error().what.find("must be at most 2592000000 (30 days)"), std::string::npos)
+            << st.error().what;
+    }
+    Policy p;
+    p.session.max_lifetime_ms = kMaxPolicyDurationMs;
+    p.switching.recovery_window_ms = kMaxPolicyDurationMs;
     EXPECT_TRUE(validate_policy(p).ok());
 }
 
