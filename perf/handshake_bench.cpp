@@ -24,6 +24,7 @@
 
 #include "config/gateway_config.hpp"
 #include "config/keys.hpp"
+#include "control/control_clock.hpp"
 #include "control/control_core.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/tables.hpp"
@@ -170,7 +171,7 @@ bool build(const Options &o, Setup &s) {
 // Every peer's initiation for one round, built by lib/proto's initiator.
 std::vector<Initiation> initiations(const Setup &s, uint32_t round) {
     std::vector<Initiation> out(s.clients.size());
-    const uint64_t unix_ns = uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
+    const uint64_t unix_ns = uint64_t(jg::control::control_clock().now_ms()) * jg::proto::kNsPerMs;
     for (size_t i = 0; i < s.clients.size(); ++i) {
         jg::proto::CookieJar jar(s.gateway_public);
         auto hs = jg::proto::InitiatorHandshake::create_initiation(
@@ -218,7 +219,7 @@ RoundResult run_round(Setup &s, const std::vector<Initiation> &msgs) {
     size_t handled = 0;
     const auto start = Clock::now();
     const double cpu_start = thread_cpu_seconds();
-    int64_t next_tick = jg::control::wall_clock_ms() + kTickMs;
+    int64_t next_tick = jg::control::control_clock().now_ms() + kTickMs;
     while (handled < msgs.size()) {
         while (next < msgs.size() && rte_ring_free_count(s.up[0]) > 0) {
             rte_mbuf *m = rte_pktmbuf_alloc(s.pool);
@@ -230,7 +231,7 @@ RoundResult run_round(Setup &s, const std::vector<Initiation> &msgs) {
             rte_ring_sp_enqueue(s.up[0], m);
             ++next;
         }
-        const int64_t now = jg::control::wall_clock_ms();
+        const int64_t now = jg::control::control_clock().now_ms();
         handled += s.core->poll(now);
         r.responses += drain_down(s.down[0]);
         if (now >= next_tick) {

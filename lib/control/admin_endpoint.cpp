@@ -16,6 +16,7 @@
 
 #include "config/policy_file.hpp"
 #include "control/admin_requests.hpp"
+#include "control/control_clock.hpp"
 #include "control/control_core.hpp"
 #include "control/control_loop.hpp"
 #include "telemetry/audit_json.hpp"
@@ -40,7 +41,7 @@ struct AdminEndpointState {
         wanted.store(true, std::memory_order_relaxed);
         const auto fresh = [&] {
             return snapshot != nullptr &&
-                   wall_clock_ms() - snapshot->taken_at_ms <= 2 * kAdminPublishIntervalMs;
+                   control_clock().now_ms() - snapshot->taken_at_ms <= 2 * kAdminPublishIntervalMs;
         };
         std::unique_lock lock(snapshot_mutex);
         snapshot_published.wait_for(lock, std::chrono::milliseconds(kAdminRequestTimeoutMs),
@@ -138,7 +139,7 @@ int cmd_sessions(const char *, const char *params, rte_tel_data *d) {
         auto snap = ep.current();
         if (!snap)
             return error_reply(d, "the control core published no state within 2 s; retry");
-        const int64_t now = wall_clock_ms();
+        const int64_t now = control_clock().now_ms();
         const uint64_t total = snap->sessions.size();
         const uint64_t first = std::min(offset, total);
         const uint64_t last = std::min<uint64_t>(first + kAdminSessionsPerPage, total);
@@ -173,7 +174,7 @@ int cmd_session(const char *, const char *params, rte_tel_data *d) {
         const SessionDetail &detail = *reply->detail;
         const SessionSummary &s = detail.summary;
         rte_tel_data_start_dict(d);
-        put_session_fields(d, s, wall_clock_ms());
+        put_session_fields(d, s, control_clock().now_ms());
         put(d, "created_at_ms", static_cast<uint64_t>(std::max<int64_t>(0, s.created_at_ms)));
         put(d, "worker", uint64_t{s.owner});
         put(d, "transitions", uint64_t{s.counters.transitions});
@@ -330,7 +331,8 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
         put(d, "handshake_refused", refused);
         put(d, "policy_generation", snap->policy_generation);
         put(d, "snapshot_age_ms",
-            static_cast<uint64_t>(std::max<int64_t>(0, wall_clock_ms() - snap->taken_at_ms)));
+            static_cast<uint64_t>(
+                std::max<int64_t>(0, control_clock().now_ms() - snap->taken_at_ms)));
         for (size_t i = 0; i < ep.sources.workers.size(); ++i) {
             const dp::Worker *w = ep.sources.workers[i];
             const WorkerTotals t = sum_workers(std::span<const dp::Worker *const>(&w, 1));

@@ -24,7 +24,7 @@ namespace jg::control {
 
 // The control core as the read-only admin commands see it: immutable once published.
 struct AdminSnapshot {
-    int64_t taken_at_ms = 0;               // wall clock
+    int64_t taken_at_ms = 0;               // control_clock() ms
     std::vector<SessionSummary> sessions;  // by session id
     std::shared_ptr<const PolicySet> policies;
     uint64_t policy_generation = 0;  // 1 = the configuration's set, +1 per reload

@@ -4,7 +4,6 @@
 #include <rte_ring.h>
 
 #include <bit>
-#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -37,11 +36,6 @@ std::optional<UpKind> up_kind(dp::MetaKind k) {
 }
 
 }  // namespace
-
-int64_t wall_clock_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 ControlCore::ControlCore(dp::Tables &tables, const ControlRings &rings)
     : link_(tables, rings.down, rings.pool, rings.outer_port_id),
@@ -110,7 +104,8 @@ unsigned ControlCore::poll(int64_t now_ms) {
     return handled;
 }
 
-void ControlCore::tick(int64_t now_ms) {
+void ControlCore::tick(int64_t now_ms, int64_t system_offset_ms) {
+    directory_->set_system_clock_offset(system_offset_ms);
     directory_->tick(now_ms);
 }
 

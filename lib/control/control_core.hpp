@@ -44,10 +44,11 @@ class ControlCore {
                                                        AuditWriter &audit);
 
     // Drains every up ring (at most kUpBurstPerRing mbufs each) and frees the mbufs.
-    // `now_ms`: wall-clock ms (see SessionDirectory). Returns how many events it handled.
+    // `now_ms`: control_clock() ms (see SessionDirectory). Returns how many events it handled.
     unsigned poll(int64_t now_ms);
     // Timers (health, TTLs, recovery windows, key expiry) and RCU reclamation.
-    void tick(int64_t now_ms);
+    // `system_offset_ms`: control_clock().system_offset_ms(), for clients' wall-clock times.
+    void tick(int64_t now_ms, int64_t system_offset_ms = 0);
 
     std::vector<SessionSummary> sessions_snapshot() const {
         return directory_->sessions_snapshot();
@@ -67,8 +68,5 @@ class ControlCore {
     std::unique_ptr<SessionDirectory> directory_;
     uint64_t malformed_events_ = 0;  // multi-segment or unknown-kind mbufs on an up ring
 };
-
-// Wall-clock milliseconds (CLOCK_REALTIME): the clock ControlCore and the audit log use.
-int64_t wall_clock_ms();
 
 }  // namespace jg::control

@@ -1,5 +1,6 @@
 #include "control/control_loop.hpp"
 
+#include "control/control_clock.hpp"
 #include "control/control_core.hpp"
 
 #include <chrono>
@@ -29,17 +30,19 @@ void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
     auto next_stats = start + std::chrono::milliseconds(cfg.stats_interval_ms);
     const auto tick = std::chrono::milliseconds(cfg.tick_ms > 0 ? cfg.tick_ms : 10);
     auto next_tick = start + tick;
+    ControlClock &clk = control_clock();
 
     while (!stop.load(std::memory_order_relaxed)) {
         // Handshakes wait in the rings while we sleep, so sleep only when they are empty.
-        const unsigned handled = core != nullptr ? core->poll(wall_clock_ms()) : 0;
+        const unsigned handled = core != nullptr ? core->poll(clk.now_ms()) : 0;
         if (handled == 0)
             std::this_thread::sleep_until(std::min(next_tick, clock::now() + tick));
         const auto now = clock::now();
         if (now >= next_tick) {
-            const int64_t now_ms = wall_clock_ms();
+            clk.slew();
+            const int64_t now_ms = clk.now_ms();
             if (core != nullptr)
-                core->tick(now_ms);
+                core->tick(now_ms, clk.system_offset_ms());
             if (on_tick)
                 on_tick(now_ms);
             next_tick = now + tick;

@@ -36,7 +36,7 @@ WorkerTotals sum_workers(std::span<const dp::Worker *const> workers);
 // `stop` itself in the latter case so workers see one flag. With a `core`, the loop polls its
 // up rings continuously (sleeping tick_ms only when a pass found nothing) and runs its timers
 // every tick_ms; without one it only ticks and prints statistics (bring-up mode).
-// `on_tick`, if set, runs on this lcore after every tick with the wall-clock ms (metrics
+// `on_tick`, if set, runs on this lcore after every tick with control_clock() ms (metrics
 // publishing: the only safe place to read the single-threaded ControlCore).
 void run_control_loop(const ControlLoopConfig &cfg, std::atomic<bool> &stop,
                       std::span<const dp::Worker *const> workers, std::ostream &log,

@@ -327,7 +327,8 @@ void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
                 // The worker delivered it only after AEAD and the replay window passed.
                 r.proof_ok = true;
                 r.counter_in_window = true;
-                r.client_time_ms = static_cast<int64_t>(m.client_time_ms);
+                // Into the control clock's time line: skew = system clock - client clock.
+                r.client_time_ms = static_cast<int64_t>(m.client_time_ms) - system_clock_offset_ms_;
                 r.nonce = m.nonce;
                 r.candidate = ev.src;
                 r.client_state_version = m.last_state_version;

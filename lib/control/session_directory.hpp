@@ -123,8 +123,8 @@ struct DirectoryStats {
 
 class SessionDirectory {
   public:
-    // `now_ms` everywhere: the control clock, wall-clock milliseconds (CLOCK_REALTIME), the
-    // epoch jumpgate clients stamp REATTACH_REQUEST with, and what audit ts_ms carries.
+    // `now_ms` everywhere: the control clock (control_clock.hpp), ms since the Unix epoch that
+    // never step; what audit ts_ms carries. Timers and keypair lifetimes are differences of it.
     SessionDirectory(proto::StaticIdentity identity, std::vector<PeerSpec> peers,
                      PolicySet policies, DirectoryOptions options, DataplaneLink &link,
                      AuditWriter &audit, RandomSource random = {});
@@ -137,6 +137,10 @@ class SessionDirectory {
     void handle(const UpEvent &ev, int64_t now_ms);
     // Timers: health sampling, FSM ticks, keypair expiry, reclamation of dead sessions.
     void tick(int64_t now_ms);
+    // The system clock minus now_ms (ControlClock::system_offset_ms; 0 until the system clock
+    // steps). jumpgate clients stamp REATTACH_REQUEST with their wall clock, so its freshness
+    // is judged against the system clock, not against a control clock still slewing.
+    void set_system_clock_offset(int64_t ms) { system_clock_offset_ms_ = ms; }
 
     std::vector<SessionSummary> sessions_snapshot() const;
     std::optional<SessionSummary> find_session(uint64_t session_id) const;
@@ -238,6 +242,7 @@ class SessionDirectory {
     std::unordered_map<uint32_t, uint64_t> by_slot_;           // live sessions only
     bool was_under_load_ = false;
     DirectoryStats stats_;
+    int64_t system_clock_offset_ms_ = 0;
 };
 
 }  // namespace jg::control

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/control_clock.hpp"
 #include "control/control_core.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
 #include "dataplane/packet_meta.hpp"
@@ -350,7 +351,7 @@ class AbuseDatapath : public ::testing::Test {
         const auto deadline = std::chrono::steady_clock::now() + 5s;
         while (rte_ring_enqueue(p.rx[0], m) != 0) {
             ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the worker stopped reading";
-            core->poll(jg::control::wall_clock_ms());
+            core->poll(jg::control::control_clock().now_ms());
             std::this_thread::sleep_for(50us);
         }
         ++injected;
@@ -367,7 +368,7 @@ class AbuseDatapath : public ::testing::Test {
     bool pump_until(const std::function<bool()> &cond, std::chrono::milliseconds limit = 5s) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {
-            const int64_t now = jg::control::wall_clock_ms();
+            const int64_t now = jg::control::control_clock().now_ms();
             core->poll(now);
             core->tick(now);
             if (cond())
@@ -395,7 +396,7 @@ class AbuseDatapath : public ::testing::Test {
     void establish(Client &c, bool jumpgate) {
         jg::proto::CookieJar jar(gateway_public);
         std::array<uint8_t, jg::proto::kInitiationSize> init{};
-        const auto now_ns = uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
+        const auto now_ns = uint64_t(jg::control::control_clock().now_ms()) * jg::proto::kNsPerMs;
         auto hs = jg::proto::InitiatorHandshake::create_initiation(
             c.id, gateway_public, jg::proto::Key{}, 0xc1000 + c.tunnel_ip, now_ns, now_ns, jar,
             init);
@@ -509,7 +510,7 @@ TEST_F(AbuseDatapath, ReplayedDataAndReattachFromManyAddressesAreDroppedWithoutM
     jg::proto::ReattachRequest rr;
     rr.session_id = session_of(c).session_id;
     rr.reason = jg::proto::ReattachReason::path_lost;
-    rr.client_time_ms = uint64_t(jg::control::wall_clock_ms());
+    rr.client_time_ms = uint64_t(jg::control::control_clock().now_ms());
     rr.nonce = 0x5eed;
     captured.push_back(c.seal_next(control_plaintext(rr)));
     for (const Bytes &p : captured)
@@ -639,7 +640,7 @@ TEST_F(AbuseDatapath, OffPathHijackAttemptsNeverMoveABinding) {
     jg::proto::ReattachRequest rr;
     rr.session_id = victim_before.session_id;
     rr.reason = jg::proto::ReattachReason::address_changed;
-    rr.client_time_ms = uint64_t(jg::control::wall_clock_ms());
+    rr.client_time_ms = uint64_t(jg::control::control_clock().now_ms());
     rr.nonce = 77;
     other.at = attacker(500);
     inject(outer, outer_frame(other.at, other.seal_next(control_plaintext(rr))));
@@ -705,7 +706,7 @@ TEST_F(AbuseDatapath, SwitchStormByAnAuthenticatedClientIsBoundedByPolicy) {
             jg::proto::ReattachRequest rr;
             rr.session_id = session_id;
             rr.reason = jg::proto::ReattachReason::better_path;
-            rr.client_time_ms = uint64_t(jg::control::wall_clock_ms());
+            rr.client_time_ms = uint64_t(jg::control::control_clock().now_ms());
             rr.nonce = nonce++;
             inject(outer, outer_frame(c.at, c.seal_next(control_plaintext(rr))));
             ++requests;
@@ -796,7 +797,7 @@ TEST_F(AbuseDatapath, MalformedFramesOfEveryLengthAreAllCountedAsDropsAndLeakNoM
                                      std::nullopt, payload, uint8_t(rng())));
         }
         if (len % 64 == 0)
-            core->poll(jg::control::wall_clock_ms());
+            core->poll(jg::control::control_clock().now_ms());
     }
     // Random frames in back-to-back bursts.
     const uint64_t fixed = injected;
@@ -812,7 +813,7 @@ TEST_F(AbuseDatapath, MalformedFramesOfEveryLengthAreAllCountedAsDropsAndLeakNoM
             rte_ring_enqueue_burst(outer.rx[0], reinterpret_cast<void **>(ms), 32, nullptr);
         injected += n;
         rte_pktmbuf_free_bulk(ms + n, 32 - n);
-        core->poll(jg::control::wall_clock_ms());
+        core->poll(jg::control::control_clock().now_ms());
     }
     ASSERT_TRUE(settle()) << rx_packets() << " of " << injected << " frames received";
     pump_for(50ms);
@@ -861,7 +862,7 @@ TEST_F(AbuseDatapath, PoolExhaustionDropsAreCountedAndNothingLeaks) {
     Client &late = *clients[1];
     jg::proto::CookieJar jar(gateway_public);
     std::array<uint8_t, jg::proto::kInitiationSize> init{};
-    const auto now_ns = uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
+    const auto now_ns = uint64_t(jg::control::control_clock().now_ms()) * jg::proto::kNsPerMs;
     auto hs = jg::proto::InitiatorHandshake::create_initiation(
         late.id, gateway_public, jg::proto::Key{}, 0x1a7e, now_ns, now_ns, jar, init);
     ASSERT_TRUE(hs.ok());

@@ -31,6 +31,7 @@
 #include <tuple>
 #include <vector>
 
+#include "control/control_clock.hpp"
 #include "control/control_core.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
 #include "dataplane/packet_meta.hpp"
@@ -65,7 +66,7 @@ constexpr uint32_t kServerIp = 0x0a090009;   // 10.9.0.9, behind the gateway
 constexpr int64_t kRekeyTimeoutMs = int64_t(jg::proto::kRekeyTimeoutNs / jg::proto::kNsPerMs);
 
 uint64_t ns_now() {
-    return uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
+    return uint64_t(jg::control::control_clock().now_ms()) * jg::proto::kNsPerMs;
 }
 
 // Writes IPv4 + UDP headers (addresses and ports host order) at `at`, before `payload`
@@ -327,7 +328,7 @@ class AbuseHandshake : public ::testing::Test {
     // One turn of the control lcore as the gateway runs it (poll, 10 ms timers), then what
     // the ports transmitted is sorted into `out`.
     void pump_once() {
-        const int64_t now = jg::control::wall_clock_ms();
+        const int64_t now = jg::control::control_clock().now_ms();
         core->poll(now);
         if (now >= next_tick_ms) {
             core->tick(now);

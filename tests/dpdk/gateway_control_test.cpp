@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/control_clock.hpp"
 #include "control/control_core.hpp"
 #include "control/passive_keepalive.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
@@ -303,7 +304,7 @@ class GatewayControl : public ::testing::Test {
     std::optional<Bytes> pump_until_frame(rte_ring *ring, std::chrono::milliseconds limit = 5s) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {
-            core->poll(jg::control::wall_clock_ms());
+            core->poll(jg::control::control_clock().now_ms());
             if (auto f = take_one(ring))
                 return f;
             std::this_thread::sleep_for(200us);
@@ -314,7 +315,7 @@ class GatewayControl : public ::testing::Test {
     bool pump_until(const std::function<bool()> &cond, std::chrono::milliseconds limit = 5s) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {
-            core->poll(jg::control::wall_clock_ms());
+            core->poll(jg::control::control_clock().now_ms());
             if (cond())
                 return true;
             std::this_thread::sleep_for(200us);
@@ -326,7 +327,8 @@ class GatewayControl : public ::testing::Test {
     std::optional<jg::proto::TransportKeypair> connect() {
         jg::proto::CookieJar jar(gateway_public);
         std::array<uint8_t, jg::proto::kInitiationSize> init{};
-        const uint64_t now_ns = uint64_t(jg::control::wall_clock_ms()) * jg::proto::kNsPerMs;
+        const uint64_t now_ns =
+            uint64_t(jg::control::control_clock().now_ms()) * jg::proto::kNsPerMs;
         auto hs = jg::proto::InitiatorHandshake::create_initiation(
             *client, gateway_public, jg::proto::Key{}, 0xc11e, now_ns, now_ns, jar, init);
         if (!hs)
@@ -378,7 +380,7 @@ TEST_F(GatewayControl, ClientHandshakesThroughTheWorkerAndItsFirstPacketReachesT
     // 1. Initiation in, response out, both through the worker.
     jg::proto::CookieJar jar(gateway_public);
     std::array<uint8_t, jg::proto::kInitiationSize> init{};
-    const int64_t now = jg::control::wall_clock_ms();
+    const int64_t now = jg::control::control_clock().now_ms();
     auto hs = jg::proto::InitiatorHandshake::create_initiation(
         *client, gateway_public, jg::proto::Key{}, 0xc11e, uint64_t(now) * jg::proto::kNsPerMs,
         uint64_t(now) * jg::proto::kNsPerMs, jar, init);
@@ -472,7 +474,8 @@ TEST_F(GatewayControl, UnansweredDataGetsOneEmptyTransportPacketAfterTheKeepaliv
     ASSERT_TRUE(pump_until([&] { return tables.sessions[slot].current.load() != nullptr; }));
 
     constexpr int64_t kTimeout = jg::control::kKeepaliveTimeoutMs;
-    const int64_t t = jg::control::wall_clock_ms();  // the first tick samples the data packet
+    const int64_t t =
+        jg::control::control_clock().now_ms();  // the first tick samples the data packet
     tick_through(t, t + kTimeout - 1);
     EXPECT_FALSE(pump_until_frame(outer.tx[0], 100ms).has_value())
         << "a packet before KEEPALIVE_TIMEOUT";
@@ -504,7 +507,7 @@ TEST_F(GatewayControl, PeerKeepalivesGetNoKeepaliveBack) {
     ASSERT_TRUE(kp.has_value()) << "no handshake";
     // What an idle wireguard-go sends: a keepalive confirming the keys, then its persistent
     // keepalives.
-    const int64_t t = jg::control::wall_clock_ms();
+    const int64_t t = jg::control::control_clock().now_ms();
     for (uint64_t counter = 0; counter < 3; ++counter) {
         inject(outer.rx[0], outer_frame(sealed(*kp, counter, Bytes{})));
         ASSERT_TRUE(pump_until([&] { return worker->counters.keepalives.load() == counter + 1; }))

@@ -494,6 +494,26 @@ TEST_F(JumpgateClientTest, StaleReattachIsDenied) {
     EXPECT_EQ(dp.last_control<proto::ReattachResult>()->reason, uint16_t(Reason::stale_request));
 }
 
+// The system clock stepped an hour back under a running gateway: the control clock slews, so
+// now_ms is an hour ahead of the client's (correct) wall clock for a while. Freshness is judged
+// against the system clock, so the request is fresh; an hour-old stamp is still stale.
+TEST_F(JumpgateClientTest, ReattachFreshnessFollowsTheSystemClockWhileTheControlClockSlews) {
+    tick_for(2'500);
+    dir->set_system_clock_offset(-3'600'000);
+    proto::ReattachRequest req;
+    req.session_id = session().session_id;
+    req.client_time_ms = uint64_t(now - 3'600'000);
+    req.nonce = 3;
+    control_from(req, kRoamAddr, kOtherMac);
+    EXPECT_EQ(session().state, SessionState::Recovering);
+    EXPECT_FALSE(dp.last_control<proto::ReattachResult>().has_value());
+
+    req.client_time_ms = uint64_t(now - 7'200'000);
+    req.nonce = 4;
+    control_from(req, kRoamAddr2);
+    EXPECT_EQ(dp.last_control<proto::ReattachResult>()->reason, uint16_t(Reason::stale_request));
+}
+
 TEST_F(JumpgateClientTest, VolatilityIsHintedToTheClient) {
     tick_for(2'500);
     const auto hint = dp.last_control<proto::StateHint>();
