@@ -60,6 +60,10 @@ class DataplaneLink {
                                    const MacAddr &next_hop) = 0;
     virtual Status add_route(const IpPrefix &prefix, uint32_t slot) = 0;
     virtual Status set_session_flags(uint32_t slot, uint8_t flags) = 0;
+    // The owner worker reports a source other than the binding once per new address; this
+    // makes it report the next packet from one again (a switch it reported was refused then,
+    // and the gate allows one now).
+    virtual Status rearm_source_report(uint32_t slot) = 0;
     // Unpublishes the session (routes, keypairs, binding, flags); the slot is reusable after
     // reclaim.
     virtual Status retire_session(uint32_t slot) = 0;

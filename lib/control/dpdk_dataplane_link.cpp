@@ -83,6 +83,10 @@ Status DpdkDataplaneLink::set_session_flags(uint32_t slot, uint8_t flags) {
     return dp::set_session_flags(tables_, slot, flags);
 }
 
+Status DpdkDataplaneLink::rearm_source_report(uint32_t slot) {
+    return dp::rearm_source_report(tables_, slot);
+}
+
 Status DpdkDataplaneLink::retire_session(uint32_t slot) {
     return dp::retire_session(tables_, slot);
 }

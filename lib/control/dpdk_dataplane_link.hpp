@@ -31,6 +31,7 @@ class DpdkDataplaneLink final : public DataplaneLink {
                            const MacAddr &next_hop) override;
     Status add_route(const IpPrefix &prefix, uint32_t slot) override;
     Status set_session_flags(uint32_t slot, uint8_t flags) override;
+    Status rearm_source_report(uint32_t slot) override;
     Status retire_session(uint32_t slot) override;
     void reclaim() override;
     Status learn_neighbor(const TransportAddr &ip, const MacAddr &mac) override;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "config/keys.hpp"
+#include "session/switch_gate.hpp"
 #include "telemetry/audit_json.hpp"
 
 namespace jg::control {
@@ -354,7 +355,17 @@ void SessionDirectory::on_source_changed(const UpEvent &ev, int64_t now_ms) {
     Session *s = session_for(ev);
     if (s == nullptr)
         return;
+    const bool recovering = s->record.state == SessionState::Recovering;
+    const bool gate_closed = !check_switch_gate(s->record.switches, policy_of(*s), now_ms).allowed;
     drive(*s, AddressChangeObserved{ev.src, fresh_challenge()}, now_ms, ev.src_mac);
+    const SessionRecord &r = s->record;
+    const bool followed =
+        r.binding == ev.src || (r.pending.active && r.pending.candidate == ev.src);
+    // legacy_roaming: deny refuses for good (rearming would only repeat the denial).
+    if (!followed && (recovering || gate_closed) && r.state != SessionState::Terminated) {
+        s->source_deferred = true;
+        s->next_sweep_ms = std::min(s->next_sweep_ms, now_ms);
+    }
 }
 
 void SessionDirectory::on_keypair_confirmed(const UpEvent &ev, int64_t now_ms) {
@@ -562,6 +573,12 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
         drive(s, TimerTick{}, now_ms, s.binding_mac);
     if (s.terminated_at_ms == kNever)
         keep_alive(s, traffic, now_ms);
+    if (s.source_deferred && s.terminated_at_ms == kNever &&
+        s.record.state != SessionState::Recovering &&
+        check_switch_gate(s.record.switches, policy_of(s), now_ms).allowed) {
+        s.source_deferred = false;
+        check(link_.rearm_source_report(s.slot));
+    }
     // A resting session (ATTACHED, no path validation running) has its nearest timer seconds
     // away (heartbeat_volatile_ms, KEEPALIVE_TIMEOUT, key and lifetime expiry), so it is swept
     // at a tenth of its heartbeat interval, at most every kRestingSweepMs; any other session

@@ -170,6 +170,11 @@ class SessionDirectory {
         uint16_t owner = 0;
         MacAddr binding_mac{};
         MacAddr candidate_mac{};  // of the address a validation is running to
+        // A new source the worker reported was left unfollowed by the switch gate (cooldown,
+        // rate) or because a recovery was running. The worker reports an address once, and
+        // a peer that moved sends nothing to the old one, so the sweep rearms its report as
+        // soon as a switch could pass; else the binding would stay on a dead address.
+        bool source_deferred = false;
         proto::KeypairSlots keypairs;
         uint32_t next_epoch = 0;
         SlotCounters sampled;         // counters at the last health sample

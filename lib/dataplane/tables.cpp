@@ -692,6 +692,13 @@ Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags) {
     return Ok{};
 }
 
+Status rearm_source_report(Tables &t, uint32_t slot) {
+    if (auto st = check_slot(t, slot, "rearm_source_report"); !st)
+        return st;
+    counter_set(t.sessions[slot].reported_source, 0);
+    return Ok{};
+}
+
 Status retire_session(Tables &t, uint32_t slot) {
     if (auto st = check_slot(t, slot, "retire_session"); !st)
         return st;

@@ -121,7 +121,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     std::atomic<uint8_t> flags{0};
     uint64_t session_id = 0;  // written once before kSessionLive is set
     // written: owner worker, once per new foreign source (rare, so it may share this
-    // read-mostly line); read: owner worker. The last foreign source the owner reported (so
+    // read-mostly line), and the control core, which zeroes it to hear of the source again
+    // (rearm_source_report); read: owner worker. The last foreign source the owner reported (so
     // a roaming peer is reported once per new address, not per packet): packed
     // family|port|addr hash.
     Counter reported_source{0};
@@ -266,6 +267,10 @@ uint32_t route6(const Tables &t, const uint8_t *ip);
 
 // Replaces the SessionFlags bits (release: fields written before are visible to workers).
 Status set_session_flags(Tables &t, uint32_t slot, uint8_t flags);
+
+// Forgets the foreign source the owner worker last reported, so it reports the next packet
+// from an address other than the binding again. Control core.
+Status rearm_source_report(Tables &t, uint32_t slot);
 
 // Unpublishes the session's routes, keypairs (and their indices) and binding, clears its
 // flags; the slot becomes allocatable again after a grace period.

@@ -663,6 +663,41 @@ TEST_F(Pipeline, AnIpv6SourceDifferingFromTheBindingInItsLastByteIsReported) {
     rte_pktmbuf_free(got[0]);
 }
 
+// A foreign source is reported once, not per packet; rearm_source_report (the control core,
+// after a refused switch) makes its next packet reported again.
+TEST_F(Pipeline, AForeignSourceIsReportedOnceUntilTheReportIsRearmed) {
+    const uint32_t slot = make_session(0, KeypairRole::Current, binding_b6());
+    launch();
+    const Bytes pkt = ipv6(kTunnelIp6, kHostIp6, 17, udp(5, 6, Bytes(20, 0x42)));
+    uint8_t other[16];
+    std::memcpy(other, kPeerIp6, 16);
+    other[15] ^= 0x01;
+    auto frame = [&](uint64_t counter) {
+        const Bytes wg = transport(gw_recv, kLocalIndex, counter, pkt);
+        return ether(kOuterMac, kPeerMacB, RTE_ETHER_TYPE_IPV6,
+                     ipv6(other, kOuterIp6, 17, udp(50000, kListenPort, wg)));
+    };
+    inject(outer_port().rx[0], frame(0));
+    ASSERT_EQ(take(inner_port().tx[0], 1).size(), 1u);
+    auto got = take_up(0, 2, 300ms);
+    ASSERT_EQ(got.size(), 1u);
+    rte_pktmbuf_free(got[0]);
+
+    inject(outer_port().rx[0], frame(1));
+    ASSERT_EQ(take(inner_port().tx[0], 1).size(), 1u);
+    EXPECT_TRUE(take_up(0, 1, 200ms).empty()) << "the same source again is not news";
+
+    ASSERT_TRUE(rearm_source_report(tables, slot).ok());
+    inject(outer_port().rx[0], frame(2));
+    ASSERT_EQ(take(inner_port().tx[0], 1).size(), 1u);
+    got = take_up(0, 2, 300ms);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(packet_meta(got[0])->kind, MetaKind::SourceChanged);
+    EXPECT_EQ(std::memcmp(packet_meta(got[0])->src_addr, other, 16), 0);
+    rte_pktmbuf_free(got[0]);
+    EXPECT_FALSE(rearm_source_report(tables, 1u << 20).ok()) << "a slot out of range is refused";
+}
+
 TEST_F(Pipeline, BadTagsReplaysAndTooOldCountersAreDroppedByReason) {
     const uint32_t slot = make_session(0);
     launch();

@@ -85,6 +85,10 @@ class RecordingDataplane final : public DataplaneLink {
         flags[slot] = f;
         return Ok{};
     }
+    Status rearm_source_report(uint32_t slot) override {
+        rearmed.push_back(slot);
+        return Ok{};
+    }
     Status retire_session(uint32_t slot) override {
         retired.push_back(slot);
         flags[slot] = 0;
@@ -139,6 +143,7 @@ class RecordingDataplane final : public DataplaneLink {
     std::map<std::string, uint32_t> routes;
     std::map<uint32_t, uint8_t> flags;
     std::vector<uint32_t> retired;
+    std::vector<uint32_t> rearmed;  // rearm_source_report calls, in order
     int reclaims = 0;
     int neighbors = 0;
     std::map<uint32_t, SlotCounters> slot_counters;

@@ -114,11 +114,46 @@ TEST_F(SessionLifecycle, LegacyRoamingAboveTheSwitchRateIsDenied) {
     ASSERT_EQ(policy.size(), 1u);
     EXPECT_EQ(policy[0].policy_name, "switching.max_switches_per_min");
 
-    advance(60'000);  // the window slid past both switches
+    dir->tick(now);
+    EXPECT_TRUE(dp.rearmed.empty());  // the gate is still closed
+    advance(60'000);                  // the window slid past both switches
     traffic(1);
     dir->tick(now);
+    // The worker reports an address once: it is told to report the peer's source again.
+    EXPECT_EQ(dp.rearmed, std::vector<uint32_t>{slot()});
     source_changed(kRoamAddr3);
     EXPECT_EQ(dp.bindings[slot()], kRoamAddr3);
+}
+
+// A peer that roamed twice within the cooldown sends nothing to the address the binding kept,
+// and its worker has reported the new one already: without a second report the binding
+// would stay on a dead address. Once the cooldown ends the report is rearmed, once.
+TEST_F(SessionLifecycle, LegacyRoamingDeniedByTheCooldownIsFollowedOnceTheGateOpens) {
+    start();
+    ASSERT_TRUE(handshake(client));
+    advance(2'000);
+    source_changed(kRoamAddr);
+    advance(500);
+    source_changed(kRoamAddr2);
+    ASSERT_EQ(dp.bindings[slot()], kRoamAddr);
+    for (int i = 0; i < 90; ++i) {  // 900 ms: still within the 1500 ms cooldown
+        advance(10);
+        dir->tick(now);
+    }
+    EXPECT_TRUE(dp.rearmed.empty());
+    for (int i = 0; i < 20; ++i) {
+        advance(10);
+        dir->tick(now);
+    }
+    EXPECT_EQ(dp.rearmed, std::vector<uint32_t>{slot()});
+    source_changed(kRoamAddr2);  // the worker's report of the peer's next packet
+    EXPECT_EQ(dp.bindings[slot()], kRoamAddr2);
+    for (int i = 0; i < 300; ++i) {
+        advance(10);
+        dir->tick(now);
+    }
+    EXPECT_EQ(dp.rearmed.size(), 1u);
+    EXPECT_TRUE(check_audit().ok());
 }
 
 TEST_F(SessionLifecycle, LegacyRoamingDeniedByPolicyNeverMovesTheBinding) {
@@ -133,6 +168,13 @@ TEST_F(SessionLifecycle, LegacyRoamingDeniedByPolicyNeverMovesTheBinding) {
     EXPECT_TRUE(payloads<audit::TransportSwitch>(events).empty());
     ASSERT_EQ(payloads<audit::TransportSwitchDenied>(events).size(), 1u);
     EXPECT_EQ(payloads<audit::PolicyEvent>(events).at(0).policy_name, "transport.legacy_roaming");
+    // Refused for good: the worker is not asked to report the source again (each report
+    // would only be denied and audited once more).
+    for (int i = 0; i < 500; ++i) {
+        advance(10);
+        dir->tick(now);
+    }
+    EXPECT_TRUE(dp.rearmed.empty());
 }
 
 TEST_F(SessionLifecycle, ReportsForAnUnknownSlotOrKeypairAreStale) {
