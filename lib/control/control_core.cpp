@@ -91,6 +91,7 @@ unsigned ControlCore::poll(int64_t now_ms) {
             std::memcpy(ev.src.addr.data(), meta.src_addr, ev.src.addr.size());
             ev.src.port = meta.src_port;
             std::memcpy(ev.src_mac.data(), meta.src_mac.addr_bytes, ev.src_mac.size());
+            ev.over_source_rate = (meta.flags & dp::kMetaOverSourceRate) != 0;
             ev.session_slot = meta.session_slot;
             ev.local_index = meta.local_index;
             ev.counter = meta.counter;

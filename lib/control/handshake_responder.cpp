@@ -1,5 +1,7 @@
 #include "control/handshake_responder.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "proto/messages.hpp"
@@ -96,14 +98,43 @@ RefusedInitiation HandshakeResponder::refuse(HandshakeRefusal r, int64_t now_ms)
     return RefusedInitiation{r, first};
 }
 
+bool HandshakeResponder::spend_proven_source(std::span<const uint8_t> src, int64_t now_ms) {
+    constexpr int64_t kCost = 1000 / kProvenSourceRate;
+    constexpr int64_t kMax = kCost * kProvenSourceBurst;
+    // IPv4 sources fill the first 4 of 16 address bytes: the first 8 are the address, or an
+    // IPv6 source's /64, which one host owns whole.
+    uint64_t key = 0;
+    std::memcpy(&key, src.data(), std::min<size_t>(sizeof key, src.size()));
+    auto it = proven_sources_.find(key);
+    if (it == proven_sources_.end()) {
+        if (proven_sources_.size() >= kMaxProvenSources)
+            // Buckets that have refilled hold nothing worth keeping.
+            std::erase_if(proven_sources_, [&](const auto &e) {
+                return e.second.credit_ms + (now_ms - e.second.last_ms) >= kMax;
+            });
+        if (proven_sources_.size() >= kMaxProvenSources)
+            return false;
+        it = proven_sources_.emplace(key, SourceBucket{kMax, now_ms}).first;
+    }
+    SourceBucket &b = it->second;
+    b.credit_ms = std::min(kMax, b.credit_ms + std::max<int64_t>(0, now_ms - b.last_ms));
+    b.last_ms = now_ms;
+    if (b.credit_ms < kCost)
+        return false;
+    b.credit_ms -= kCost;
+    return true;
+}
+
 Admission HandshakeResponder::admit(std::span<const uint8_t> packet, std::span<const uint8_t> src,
-                                    int64_t now_ms) {
+                                    int64_t now_ms, bool over_source_rate) {
     count_initiation(now_ms);
     if (!proto::parse_initiation(packet).ok())
         return refuse(HandshakeRefusal::malformed, now_ms);
     const uint64_t now_ns = to_ns(now_ms);
-    switch (cookies_.check(packet, src, under_load(now_ms), now_ns)) {
+    switch (cookies_.check(packet, src, under_load(now_ms) || over_source_rate, now_ns)) {
         case proto::MacVerdict::ok:
+            if (over_source_rate && !spend_proven_source(src, now_ms))
+                return refuse(HandshakeRefusal::source_rate_limited, now_ms);
             break;
         case proto::MacVerdict::bad_mac1:
             return refuse(HandshakeRefusal::bad_mac1, now_ms);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -28,6 +29,7 @@ namespace jg::control {
     X(replayed_timestamp)       /* TAI64N not newer than the peer's greatest */ \
     X(initiation_flood)         /* same peer again within 20 ms */              \
     X(session_table_full)       /* max_sessions live: no room for a new one */  \
+    X(source_rate_limited)      /* proven source above its per-address rate */  \
     X(other)                    /* any proto reject this list does not name */
 
 enum class HandshakeRefusal : uint8_t {
@@ -82,9 +84,19 @@ class HandshakeResponder {
     HandshakeResponder(proto::StaticIdentity identity, std::vector<HandshakePeer> peers,
                        uint32_t rate_per_sec);
 
-    // `src`: the sender's address bytes (the cookie binds to them). `now_ms`: control clock.
-    // Costs one X25519 only when the initiation is admitted past the cookie check.
-    Admission admit(std::span<const uint8_t> packet, std::span<const uint8_t> src, int64_t now_ms);
+    // `src`: the sender's address bytes (the cookie binds to them): 16 address bytes (IPv4
+    // in the first 4, the rest zero) and the port. `now_ms`: control clock. Costs one X25519
+    // only when the initiation is admitted past the cookie check. `over_source_rate`: the
+    // worker found the source above its per-source rate. Such an initiation needs a valid mac2
+    // as under load (else it gets a cookie), and proven sources then share a per-address
+    // bucket (kProvenSourceRate, WireGuard's per-IP limit, IPv6 by /64): a spoofed flood
+    // cannot lock its victim out, and a sender that owns its address is still bounded.
+    Admission admit(std::span<const uint8_t> packet, std::span<const uint8_t> src, int64_t now_ms,
+                    bool over_source_rate = false);
+
+    static constexpr uint32_t kProvenSourceRate = 20;   // initiations per second
+    static constexpr uint32_t kProvenSourceBurst = 5;   // initiations at once
+    static constexpr size_t kMaxProvenSources = 65536;  // addresses tracked at once
 
     // Builds message 2 with our receiver index `local_index` and derives the keypair.
     Result<CompletedHandshake> complete(AdmittedInitiation &admitted, uint32_t local_index,
@@ -110,6 +122,14 @@ class HandshakeResponder {
     };
     RefusedInitiation refuse(HandshakeRefusal r, int64_t now_ms);
     void count_initiation(int64_t now_ms);
+    // Spends one initiation from the bucket of `src`'s address; false when it is empty.
+    bool spend_proven_source(std::span<const uint8_t> src, int64_t now_ms);
+
+    // A token bucket in ms of credit: one initiation costs 1000 / kProvenSourceRate.
+    struct SourceBucket {
+        int64_t credit_ms = 0;
+        int64_t last_ms = 0;
+    };
 
     proto::StaticIdentity identity_;
     proto::CookieChecker cookies_;
@@ -122,6 +142,7 @@ class HandshakeResponder {
     // now_ms / 1000 of the last refusal of each reason found worth auditing.
     std::array<int64_t, kHandshakeRefusalCount> audited_second_{};
     HandshakeStats stats_;
+    std::unordered_map<uint64_t, SourceBucket> proven_sources_;  // by address (IPv6: /64)
 };
 
 }  // namespace jg::control

@@ -153,7 +153,7 @@ void SessionDirectory::handle(const UpEvent &ev, int64_t now_ms) {
 
 void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
     const auto src = cookie_source(ev.src);
-    Admission admission = responder_.admit(ev.payload, src, now_ms);
+    Admission admission = responder_.admit(ev.payload, src, now_ms, ev.over_source_rate);
     const bool load = responder_.under_load(now_ms);
     if (load && !was_under_load_)
         security_event(nullptr, Reason::handshake_flood, ev.src, now_ms);

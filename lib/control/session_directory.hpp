@@ -50,6 +50,9 @@ struct UpEvent {
     uint32_t local_index = 0;          // the keypair the packet was authenticated with
     uint64_t counter = 0;              // transport counter (ControlMessage)
     std::span<const uint8_t> payload;  // handshake message or control plaintext
+    // HandshakeInitiation: the worker found its source above the per-source rate, so it is
+    // answered only with a valid mac2 (HandshakeResponder::admit).
+    bool over_source_rate = false;
 };
 
 // One configured peer as the directory needs it.

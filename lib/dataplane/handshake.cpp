@@ -80,9 +80,17 @@ void admit_handshake(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len,
             return;
         }
     }
+    bool over_rate = false;
     if (!take_token(w, src, now)) {
-        drop(w, m, DropReason::handshake_rate_limited);
-        return;
+        // Initiations above their source's rate still go up, marked: the control core then
+        // answers only one whose mac2 proves the sender owns the address, and sends the rest
+        // a cookie. Dropping them would let a flood spoofing a victim's address spend the
+        // victim's tokens, and the victim would never get the cookie to prove itself with.
+        if (type != proto::MessageType::initiation) {
+            drop(w, m, DropReason::handshake_rate_limited);
+            return;
+        }
+        over_rate = true;
     }
     rte_pktmbuf_adj(m, uint16_t(payload - rte_pktmbuf_mtod(m, uint8_t *)));
     trim_segment(m, uint16_t(rte_pktmbuf_data_len(m) - len));
@@ -105,6 +113,7 @@ void admit_handshake(Worker &w, rte_mbuf *m, uint8_t *payload, uint16_t len,
     meta->src_port = src.port;
     std::memcpy(meta->src_addr, src.addr, sizeof(meta->src_addr));
     meta->src_mac = src.mac;
+    meta->flags = over_rate ? kMetaOverSourceRate : 0;
     meta->session_slot = kNoSession;
     meta->rx_tsc = now;
     send_up(w, m);

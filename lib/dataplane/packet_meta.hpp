@@ -44,6 +44,10 @@ enum class MetaKind : uint8_t {
     SendControl,
 };
 
+// An initiation from a source above its per-source handshake rate: the control core answers
+// it only if its mac2 proves the source owns its address (a cookie), else with a cookie.
+inline constexpr uint8_t kMetaOverSourceRate = 1;
+
 struct PacketMeta {
     MetaKind kind;
     uint8_t family;          // of src: 4 or 6
@@ -52,6 +56,7 @@ struct PacketMeta {
     uint16_t src_port;       // UDP port, host order (down: destination port)
     uint8_t src_addr[16];    // network order (down: destination address)
     rte_ether_addr src_mac;  // sender's MAC (down: next hop MAC)
+    uint8_t flags;           // kMetaOverSourceRate (HandshakeInitiation)
     uint32_t session_slot;   // ControlMessage, SourceChanged, KeypairConfirmed, SendControl
     uint32_t local_index;    // keypair the packet was authenticated with
     uint64_t counter;        // transport counter of the packet (ControlMessage)
@@ -66,6 +71,8 @@ struct PacketMeta {
 inline constexpr uint16_t kMbufPrivSize = RTE_ALIGN_CEIL(sizeof(PacketMeta), RTE_CACHE_LINE_SIZE);
 static_assert((sizeof(rte_mbuf) + kMbufPrivSize + RTE_PKTMBUF_HEADROOM) % RTE_CACHE_LINE_SIZE == 0,
               "a frame must start on a cache line");
+
+static_assert(sizeof(PacketMeta) <= 64, "the private area is one cache line");
 
 inline PacketMeta *packet_meta(rte_mbuf *m) {
     return static_cast<PacketMeta *>(rte_mbuf_to_priv(m));

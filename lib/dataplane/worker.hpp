@@ -39,7 +39,7 @@ inline constexpr unsigned kMaxQueuesPerWorker = 16;
     X(multicast)              /* inner multicast/broadcast: never tunnelled */                \
     X(wg_malformed)           /* UDP payload is not a well-formed WireGuard message */        \
     X(bad_mac1)               /* handshake message whose mac1 does not verify */              \
-    X(handshake_rate_limited) /* source over its handshake token bucket */                    \
+    X(handshake_rate_limited) /* response or cookie reply over its source's token bucket */   \
     X(handshake_overload)     /* worker over its handshake budget (all sources): flood */     \
     X(event_ring_full)        /* up ring to the control core full */                          \
     X(unknown_index)          /* transport receiver index not in by_index */                  \

@@ -521,19 +521,38 @@ TEST_F(Pipeline, HandshakeWithBadMac1IsDroppedOnTheWorker) {
     EXPECT_EQ(rte_ring_count(up[0]), 0u);
 }
 
-TEST_F(Pipeline, HandshakesOverTheSourceBudgetAreRateLimited) {
+// Initiations above their source's rate go up marked, for the control core to answer only
+// with a valid mac2 (else with a cookie): dropped here, a flood spoofing a victim's address
+// would lock the victim out. Responses over the rate are dropped.
+TEST_F(Pipeline, HandshakesOverTheSourceBudgetGoUpMarkedAndResponsesAreDropped) {
     workers[0]->handshake_limit = {1, 5};  // 5 at once, then 1 per second
     launch();
     const Bytes msg = initiation_with_mac1(gw_public, 0x21);
     for (int i = 0; i < 8; ++i)
         inject(outer_port().rx[0], outer_frame(msg));
     inject(outer_port().rx[0], outer_frame(msg, kPeerIpB, 40001));  // another source
-    auto got = take_up(0, 6);
-    EXPECT_EQ(got.size(), 6u);
-    EXPECT_TRUE(
-        wait_for([&] { return drops(*workers[0], DropReason::handshake_rate_limited) == 3; }));
-    for (auto *m : got)
+    auto got = take_up(0, 9);
+    ASSERT_EQ(got.size(), 9u);
+    int marked_a = 0, marked_b = 0;
+    for (auto *m : got) {
+        const PacketMeta &meta = *packet_meta(m);
+        EXPECT_EQ(meta.kind, MetaKind::HandshakeInitiation);
+        const bool from_b = std::memcmp(meta.src_addr, kPeerIpB, 4) == 0;
+        if (meta.flags & kMetaOverSourceRate)
+            ++(from_b ? marked_b : marked_a);
         rte_pktmbuf_free(m);
+    }
+    EXPECT_EQ(marked_a, 3);
+    EXPECT_EQ(marked_b, 0);
+
+    Bytes response(jg::proto::kResponseSize, 0x22);
+    response[0] = 2;
+    response[1] = response[2] = response[3] = 0;
+    jg::proto::CookieJar(gw_public).add_macs(response, 0);
+    inject(outer_port().rx[0], outer_frame(response));
+    ASSERT_TRUE(
+        wait_for([&] { return drops(*workers[0], DropReason::handshake_rate_limited) == 1; }));
+    EXPECT_EQ(rte_ring_count(up[0]), 0u);
 }
 
 TEST_F(Pipeline, HandshakesOverTheWorkerBudgetAreDroppedBeforeMac1WhateverTheirSource) {

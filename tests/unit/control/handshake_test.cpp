@@ -220,6 +220,43 @@ TEST_F(HandshakeResponse, AboveTheRateInitiationsWithoutMac2GetACookieReplyInste
     EXPECT_EQ(floods, 1u) << "one SecurityEvent when the flood starts, not one per packet";
 }
 
+// A flood spoofing the client's address drives it over its per-source rate on the worker,
+// which marks its initiations. Marked, the client's own initiation gets a cookie (the spoofer
+// never sees it), and with the cookie's mac2 it is answered although still marked; a proven
+// address is then held to kProvenSourceRate.
+TEST_F(HandshakeResponse, InitiationsMarkedOverTheSourceRateNeedMac2AndAProvenSourceIsLimited) {
+    start();
+    const auto first = client.initiate(now);
+    UpEvent ev = initiation_event(first);
+    ev.over_source_rate = true;
+    dir->handle(ev, now);
+    ASSERT_EQ(dp.raw.size(), 1u);
+    EXPECT_EQ(dp.raw[0].bytes[0], uint8_t(proto::MessageType::cookie_reply));
+    EXPECT_EQ(dp.raw[0].to, kClientAddr);
+    EXPECT_EQ(dir->live_sessions(), 0u) << "no X25519 for an unproven marked source";
+
+    ASSERT_TRUE(client.jar.consume_reply(dp.raw[0].bytes, uint64_t(now) * proto::kNsPerMs).ok());
+    advance(100);
+    const auto proven = client.initiate(now);
+    ev = initiation_event(proven);
+    ev.over_source_rate = true;
+    dir->handle(ev, now);
+    ASSERT_EQ(dp.raw.size(), 2u);
+    EXPECT_EQ(dp.raw[1].bytes.size(), proto::kResponseSize);
+    EXPECT_EQ(dir->live_sessions(), 1u);
+
+    // The proven address's bucket holds kProvenSourceBurst; the next ones in the same
+    // moment are refused without a response.
+    for (uint32_t i = 1; i < HandshakeResponder::kProvenSourceBurst + 3; ++i) {
+        advance(21);  // past the 20 ms initiation_flood spacing
+        const auto again = client.initiate(now);
+        ev = initiation_event(again);
+        ev.over_source_rate = true;
+        dir->handle(ev, now);
+    }
+    EXPECT_GE(dir->handshake_stats().refused[size_t(HandshakeRefusal::source_rate_limited)], 1u);
+}
+
 TEST_F(HandshakeResponse, RateZeroDemandsCookiesAlways) {
     options.handshake_rate_per_sec = 0;
     start();
