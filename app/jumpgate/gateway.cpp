@@ -47,6 +47,17 @@ extern "C" void on_stop_signal(int) {
     g_stop.store(true);
 }
 
+// The audit file, for SIGHUP: logrotate moves the file away, then signals, and the writer
+// reopens the path before its next batch. Without a handler SIGHUP would stop the gateway
+// and lose the events still queued.
+std::atomic<AuditFileSink *> g_audit_file{nullptr};
+static_assert(std::atomic<AuditFileSink *>::is_always_lock_free);
+
+extern "C" void on_reopen_signal(int) {
+    if (AuditFileSink *sink = g_audit_file.load())
+        sink->request_reopen();
+}
+
 std::vector<std::string> full_eal_arguments(const GatewayConfig &cfg) {
     auto args = eal_arguments(cfg, "jumpgate");
     bool has_prefix = false;
@@ -107,6 +118,9 @@ struct Bringup {
         for (const auto &p : ports)
             net::stop_port(p.port_id);
         ports.clear();
+        // No reopen request may reach the sink once it is gone.
+        std::signal(SIGHUP, SIG_IGN);
+        g_audit_file.store(nullptr);
         if (audit)
             audit->close();
         audit.reset();
@@ -266,6 +280,7 @@ Status create_pipeline(const GatewayConfig &cfg, const SecretKey &key, Bringup &
     auto sink = AuditFileSink::open(cfg.audit.path);
     if (!sink)
         return sink.error();
+    g_audit_file.store(sink->get());
     AuditWriterOptions wo;
     wo.node_id = cfg.node_id;
     wo.capacity = cfg.audit.queue_capacity;
@@ -476,10 +491,12 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGHUP, on_reopen_signal);
     for (const auto &w : b.workers)
         rte_eal_remote_launch(dp::worker_loop, w.get(), w->config.lcore);
     log << "gateway running (" << b.workers.size() << " worker"
-        << (b.workers.size() == 1 ? "" : "s") << "); SIGINT or SIGTERM stops it\n"
+        << (b.workers.size() == 1 ? "" : "s")
+        << "); SIGINT or SIGTERM stops it, SIGHUP reopens the audit log\n"
         << std::flush;
 
     std::vector<const dp::Worker *> ws;

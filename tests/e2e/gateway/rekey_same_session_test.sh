@@ -3,7 +3,9 @@
 # REKEY_AFTER_TIME: its peer entry is removed and re-added, so wireguard-go forgets its
 # keypairs and initiates again. The gateway rotates keys inside the existing session:
 # KeyRotated for the SAME session_id, no second SessionCreated, two accepted handshakes,
-# traffic keeps flowing both ways, clean exit, audit-check passes.
+# traffic keeps flowing both ways, clean exit, audit-check passes. In between the audit log
+# is rotated (moved away, SIGHUP): the gateway keeps running and writes on in a new file, and
+# the two files form one valid timeline.
 # usage: rekey_same_session_test.sh JUMPGATE [JUMPGATECTL]
 JUMPGATE=${1:?usage: rekey_same_session_test.sh JUMPGATE [JUMPGATECTL]}
 JUMPGATECTL=${2:-}
@@ -20,6 +22,12 @@ gw_log "first handshake"
 gw_establish
 sleep 2
 
+gw_log "audit log rotated: moved away, then SIGHUP"
+mv "$GW_AUDIT" "$GW_AUDIT.1"
+kill -HUP "$GW_PID"
+sleep 0.5
+kill -0 "$GW_PID" 2>/dev/null || gw_fail "the gateway did not survive SIGHUP"
+
 gw_log "peer removed and re-added on the client: wireguard-go starts a fresh handshake"
 GWPUB=$(cat "$JG_WORK/gw.pub")
 ip netns exec "$NS_C" wg set "$WG_C" peer "$GWPUB" remove
@@ -34,6 +42,10 @@ gw_wait_handshake "$WG_C" 5 || gw_fail "client reports no second handshake"
 gw_ping "$NS_H" 10.77.0.2 3 || { cat "$JG_WORK/ping-last.log"; gw_fail "inner host cannot reach the client after the rekey"; }
 
 gw_stop
+[ -s "$GW_AUDIT" ] || gw_fail "nothing was written to the reopened audit log"
+grep -q '"KeyRotated"' "$GW_AUDIT" || gw_fail "the rekey after the rotation is not in the new audit file"
+cat "$GW_AUDIT.1" "$GW_AUDIT" > "$JG_WORK/audit-joined.jsonl"
+GW_AUDIT=$JG_WORK/audit-joined.jsonl
 line=$(gw_summary_line "control  handshakes")
 echo "$line"
 [[ "$line" =~ handshakes\ ([0-9]+)\ initiations,\ ([0-9]+)\ accepted ]] || gw_fail "no handshake summary line"
