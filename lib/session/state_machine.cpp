@@ -378,7 +378,13 @@ struct Stepper {
             case R::reattach_success:
                 break;
             case R::unknown_session:
-                // About no known session: the audit contract names it with the all-zero id.
+                // Authenticated under this session's keys yet naming another session: an
+                // attempt to take that one over (STATE_MACHINE.md's session_fixation_attempt),
+                // audited as this session's (a terminated one's log ends with its denials).
+                // The denial itself is about no known session: the audit contract names it
+                // with the all-zero id.
+                if (s.state != S::Terminated)
+                    security_event(R::session_fixation_attempt, from);
                 reattach_result(from, false, v.reason);
                 out.audit.back().session_id = 0;
                 out.audit.back().state_version = 0;

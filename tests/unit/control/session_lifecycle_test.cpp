@@ -524,6 +524,12 @@ TEST_F(JumpgateClientTest, ReattachNamingAnotherSessionIsDenied) {
     EXPECT_FALSE(result->accepted);
     EXPECT_EQ(result->reason, uint16_t(Reason::unknown_session));
     EXPECT_EQ(dp.bindings[slot()], kClientAddr);
+    // Under this session's keys, naming another: audited as a fixation attempt.
+    const auto sec = payloads<audit::SecurityEvent>(audit_events());
+    ASSERT_EQ(sec.size(), 1u);
+    EXPECT_EQ(sec[0].violation, Reason::session_fixation_attempt);
+    EXPECT_EQ(sec[0].source, kRoamAddr.to_string());
+    EXPECT_TRUE(check_audit().ok());
 }
 
 TEST_F(JumpgateClientTest, StaleReattachIsDenied) {

@@ -127,7 +127,7 @@ struct DenialCase {
 
 std::vector<DenialCase> denial_cases() {
     return {
-        {"unknown", R::unknown_session, false, false,
+        {"unknown", R::unknown_session, true, false,
          [](SessionDriver &, ReattachRequest &r) { r.session_known = false; }},
         {"bad_proof", R::bad_proof, true, false,
          [](SessionDriver &, ReattachRequest &r) { r.proof_ok = false; }},
@@ -160,9 +160,14 @@ TEST(ReattachDenial, NeverMovesTheBindingAndOnlyAuthenticatedOnesCount) {
             EXPECT_EQ(d.s.state_version, before.state_version);
             const auto rr = test::payloads<audit::ReattachResult>(res);
             ASSERT_EQ(rr.size(), 1u);
+            // The denial of an unknown session is named by the all-zero id; the attempt to
+            // name another session is this session's security event.
             for (const audit::Event &e : res.audit)
-                EXPECT_EQ(e.session_id, c.reason == R::unknown_session ? 0 : d.s.session_id)
-                    << "an unknown session is named by the all-zero id";
+                EXPECT_EQ(e.session_id,
+                          c.reason == R::unknown_session &&
+                                  std::holds_alternative<audit::ReattachResult>(e.payload)
+                              ? 0
+                              : d.s.session_id);
             EXPECT_FALSE(rr[0]->success);
             EXPECT_EQ(rr[0]->reason_code, c.reason);
             const auto sent = test::actions<SendReattachResult>(res);
@@ -172,7 +177,8 @@ TEST(ReattachDenial, NeverMovesTheBindingAndOnlyAuthenticatedOnesCount) {
             const auto sec = test::payloads<audit::SecurityEvent>(res);
             EXPECT_EQ(sec.size(), c.security_event ? 1u : 0u);
             if (c.security_event) {
-                EXPECT_EQ(sec[0]->violation, c.reason);
+                EXPECT_EQ(sec[0]->violation,
+                          c.reason == R::unknown_session ? R::session_fixation_attempt : c.reason);
                 EXPECT_EQ(sec[0]->source, test::kOther.to_string());
             }
             EXPECT_EQ(d.s.counters.reattach_denied, before.counters.reattach_denied + c.counts);
