@@ -393,7 +393,7 @@ const Policy &SessionDirectory::policy_of(const Session &s) const {
 }
 
 void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
-                             const MacAddr &event_mac) {
+                             std::optional<MacAddr> event_mac) {
     StepResult r = step(s.record, e, policy_of(s), now_ms);
     for (audit::Event &ev : r.audit) {
         note_transition(s, ev);
@@ -407,24 +407,37 @@ void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
         s.next_sweep_ms = std::min(s.next_sweep_ms, now_ms);
 }
 
+MacAddr SessionDirectory::next_hop_for(const Session &s, const TransportAddr &to,
+                                       std::optional<MacAddr> event_mac) const {
+    if (to == s.record.binding)
+        return s.binding_mac;
+    if (event_mac)
+        return *event_mac;
+    return to == s.candidate ? s.candidate_mac : s.binding_mac;
+}
+
 void SessionDirectory::apply(Session &s, const Action &a, int64_t now_ms,
-                             const MacAddr &event_mac) {
+                             std::optional<MacAddr> event_mac) {
     std::visit(
         [&](const auto &act) {
             using A = std::decay_t<decltype(act)>;
             if constexpr (std::is_same_v<A, SendPathChallenge>) {
-                send_control(s, act.to, event_mac, proto::PathChallenge{act.data});
+                const MacAddr mac = next_hop_for(s, act.to, event_mac);
+                s.candidate = act.to;
+                s.candidate_mac = mac;
+                send_control(s, act.to, mac, proto::PathChallenge{act.data});
             } else if constexpr (std::is_same_v<A, SwitchBinding>) {
                 // The event that completed the switch came from the new address.
-                s.binding_mac = event_mac;
-                check(link_.publish_binding(s.slot, act.to, event_mac));
+                s.binding_mac = event_mac               ? *event_mac
+                                : act.to == s.candidate ? s.candidate_mac
+                                                        : s.binding_mac;
+                check(link_.publish_binding(s.slot, act.to, s.binding_mac));
             } else if constexpr (std::is_same_v<A, SendStateHint>) {
                 send_control(s, s.record.binding, s.binding_mac,
                              proto::StateHint{hint_state(act.state), wire_reason(act.reason),
                                               s.record.state_version});
             } else if constexpr (std::is_same_v<A, SendReattachResult>) {
-                const MacAddr &mac = act.to == s.record.binding ? s.binding_mac : event_mac;
-                send_control(s, act.to, mac,
+                send_control(s, act.to, next_hop_for(s, act.to, event_mac),
                              proto::ReattachResult{act.accepted, wire_reason(act.reason),
                                                    act.state_version});
             } else if constexpr (std::is_same_v<A, jg::Terminate>) {
@@ -528,7 +541,7 @@ TrafficDelta SessionDirectory::sample_health(Session &s, int64_t now_ms) {
         return traffic;
     // Any authenticated traffic proves the binding alive; gaps feed the loss window.
     drive(s, HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps)}, now_ms,
-          s.binding_mac);
+          std::nullopt);
     return traffic;
 }
 
@@ -558,7 +571,7 @@ void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
         check(link_.retire_keypair(s.slot, idx));
     release_indices(dead);
     if (s.keypairs.current() == nullptr && s.keypairs.next() == nullptr)
-        drive(s, KeyExpired{}, now_ms, s.binding_mac);
+        drive(s, KeyExpired{}, now_ms, std::nullopt);
 }
 
 bool SessionDirectory::resting(const Session &s) {
@@ -570,7 +583,7 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
     if (s.terminated_at_ms == kNever)
         expire_keypairs(s, now_ms);
     if (s.terminated_at_ms == kNever)
-        drive(s, TimerTick{}, now_ms, s.binding_mac);
+        drive(s, TimerTick{}, now_ms, std::nullopt);
     if (s.terminated_at_ms == kNever)
         keep_alive(s, traffic, now_ms);
     if (s.source_deferred && s.terminated_at_ms == kNever &&
@@ -668,7 +681,7 @@ Status SessionDirectory::terminate(uint64_t session_id, int64_t now_ms) {
     Session &s = *it->second;
     if (s.terminated_at_ms != kNever || s.record.state == SessionState::Terminated)
         return make_error("session " + audit::format_session_id(session_id), "already terminated");
-    drive(s, TerminationRequested{Reason::explicit_termination}, now_ms, s.binding_mac);
+    drive(s, TerminationRequested{Reason::explicit_termination}, now_ms, std::nullopt);
     if (s.record.state != SessionState::Terminated)
         return make_error("session " + audit::format_session_id(session_id),
                           std::string("the session state machine refused the termination in ") +

@@ -172,7 +172,10 @@ class SessionDirectory {
         uint32_t slot = 0;
         uint16_t owner = 0;
         MacAddr binding_mac{};
-        MacAddr candidate_mac{};  // of the address a validation is running to
+        // The address the last path validation ran to and its next hop: a result the recovery
+        // window's expiry sends there on a timer tick has no event MAC of its own.
+        TransportAddr candidate{};
+        MacAddr candidate_mac{};
         // A new source the worker reported was left unfollowed by the switch gate (cooldown,
         // rate) or because a recovery was running. The worker reports an address once, and
         // a peer that moved sends nothing to the old one, so the sweep rearms its report as
@@ -198,9 +201,13 @@ class SessionDirectory {
     std::unique_ptr<Session> create_session(size_t peer, uint64_t session_id, const UpEvent &ev);
     Session *session_for(const UpEvent &ev);
     // `event_mac`: next hop of the address the event came from (where replies and a switched
-    // binding must go).
-    void drive(Session &s, const SessionEvent &e, int64_t now_ms, const MacAddr &event_mac);
-    void apply(Session &s, const Action &a, int64_t now_ms, const MacAddr &event_mac);
+    // binding must go); none for timer ticks and the directory's own events.
+    void drive(Session &s, const SessionEvent &e, int64_t now_ms, std::optional<MacAddr> event_mac);
+    void apply(Session &s, const Action &a, int64_t now_ms, std::optional<MacAddr> event_mac);
+    // The next hop for a frame to `to`: the binding's; else the event's (it came from there);
+    // else, for a frame a timer sends to the last validated candidate, the candidate's.
+    MacAddr next_hop_for(const Session &s, const TransportAddr &to,
+                         std::optional<MacAddr> event_mac) const;
     void send_control(Session &s, const TransportAddr &to, const MacAddr &mac,
                       const proto::ControlMessage &m);
     void terminate_in_dataplane(Session &s, int64_t now_ms);

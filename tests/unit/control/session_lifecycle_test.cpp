@@ -483,6 +483,30 @@ TEST_F(JumpgateClientTest, ReattachFromACandidatePathSwitchesAfterPathValidation
     EXPECT_TRUE(check_audit().ok());
 }
 
+// The recovery window runs out on a timer tick, which has no event MAC: the denial still goes
+// to the candidate through the candidate's next hop, not the old binding's.
+TEST_F(JumpgateClientTest, AValidationThatTimesOutIsDeniedThroughTheCandidatesNextHop) {
+    tick_for(2'500);
+    ASSERT_EQ(session().state, SessionState::Volatile);
+    proto::ReattachRequest req;
+    req.session_id = session().session_id;
+    req.client_time_ms = uint64_t(now);
+    req.nonce = 0xbeef;
+    control_from(req, kRoamAddr, kOtherMac);
+    ASSERT_EQ(session().state, SessionState::Recovering);
+
+    tick_for(Policy{}.switching.recovery_window_ms + 250);
+    EXPECT_EQ(session().state, SessionState::Degraded);
+    const RecordingDataplane::Frame *frame = nullptr;
+    const auto result = dp.last_control<proto::ReattachResult>(&frame);
+    ASSERT_TRUE(result.has_value());
+    EXPECT_FALSE(result->accepted);
+    EXPECT_EQ(result->reason, uint16_t(Reason::path_validation_failed));
+    EXPECT_EQ(frame->to, kRoamAddr);
+    EXPECT_EQ(frame->next_hop, kOtherMac);
+    EXPECT_EQ(dp.bindings[slot()], kClientAddr);
+}
+
 TEST_F(JumpgateClientTest, ReattachReportedAlsoAsANewSourceNeedsOnlyOneAnswer) {
     // The worker reports the candidate address (SourceChanged) and delivers the REATTACH_REQUEST
     // that came from it; both start a validation to the same address.
