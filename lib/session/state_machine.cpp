@@ -110,8 +110,10 @@ struct Stepper {
     // The one place a binding changes (RECOVERING -> ATTACHED and legacy roaming).
     void switch_binding(const TransportAddr &to, R reason) {
         const TransportAddr from = s.binding;
-        const int64_t episode =
-            s.volatile_since_ms != kNever ? s.volatile_since_ms : s.state_entered_at_ms;
+        // No VOLATILE episode (a stock peer roaming while ATTACHED): the switch follows the
+        // first packet seen at the new address, so it took no time. Not the time since the
+        // session became ATTACHED, which may be hours.
+        const int64_t episode = s.volatile_since_ms != kNever ? s.volatile_since_ms : now;
         s.binding = to;
         ++s.state_version;
         s.switches.record(now);

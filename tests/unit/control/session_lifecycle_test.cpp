@@ -65,6 +65,9 @@ TEST_F(SessionLifecycle, LegacyRoamingMovesTheBindingAndAuditsTheSwitch) {
     EXPECT_EQ(switches[0].reason_code, Reason::legacy_roaming);
     EXPECT_EQ(switches[0].previous_transport, kClientAddr);
     EXPECT_EQ(switches[0].new_transport, kRoamAddr);
+    // No VOLATILE episode: the switch followed its first packet at once, whatever the time
+    // the session had spent ATTACHED (2 s here).
+    EXPECT_EQ(switches[0].switch_latency_ms, 0);
     EXPECT_EQ(events.back().state_version, 2u);
 }
 
