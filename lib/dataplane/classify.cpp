@@ -124,14 +124,7 @@ void classify_ipv4(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
         drop(w, m, DropReason::not_for_us);
         return;
     }
-    const uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
-    const uint32_t mask = rte_be_to_cpu_32(p.subnet4_mask);
-    // Only the inner subnet's own broadcast address: a tunnelled /24 elsewhere may well
-    // hold a peer whose address ends in .255.
-    const bool subnet_broadcast = mask != 0 && mask != UINT32_MAX &&
-                                  (dst & mask) == (rte_be_to_cpu_32(p.subnet4) & mask) &&
-                                  (dst | mask) == UINT32_MAX;
-    if ((dst >> 28) == 0xe || dst == UINT32_MAX || subnet_broadcast) {
+    if (is_group_address4(p, ip->dst_addr)) {
         drop(w, m, DropReason::multicast);
         return;
     }

@@ -70,6 +70,17 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
             drop(w, m, DropReason::allowed_ips_mismatch);
             return;
         }
+        // Not forwarded: packets to the gateway's own inner address (nothing on the inner port
+        // answers for it, and ARPing for it would ask the LAN for ourselves), to no one, or to
+        // a broadcast or multicast group, which a tunnel never fans out.
+        if (dst == in.ipv4 || dst == 0) {
+            drop(w, m, DropReason::local_unhandled);
+            return;
+        }
+        if (is_group_address4(in, dst)) {
+            drop(w, m, DropReason::multicast);
+            return;
+        }
         const bool on_link = in.subnet4_mask != 0 && (dst & in.subnet4_mask) == in.subnet4;
         const uint32_t nh = on_link || in.next_hop4 == 0 ? dst : in.next_hop4;
         if (nh != 0 && nh == memo.ipv4) {

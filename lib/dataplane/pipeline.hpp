@@ -2,6 +2,7 @@
 // TX) and the records they pass along a burst. Hot path: each worker lcore on its own Worker.
 #pragma once
 
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -90,6 +91,17 @@ inline void drop(Worker &w, rte_mbuf *m, DropReason r) {
 
 inline const PortInfo &port_info(const Worker &w, PortSide side) {
     return side == kOuterSide ? w.outer : w.inner;
+}
+
+// IPv4 destinations (network order) a port never forwards to one host: multicast, the
+// limited broadcast, and the port's own subnet's broadcast address. Only its own subnet's: a
+// tunnelled /24 elsewhere may well hold a peer whose address ends in .255.
+inline bool is_group_address4(const PortInfo &p, uint32_t dst_be) {
+    const uint32_t mask = p.subnet4_mask;
+    const bool subnet_broadcast = mask != 0 && mask != UINT32_MAX &&
+                                  (dst_be & mask) == (p.subnet4 & mask) &&
+                                  (dst_be | mask) == UINT32_MAX;
+    return (rte_be_to_cpu_32(dst_be) >> 28) == 0xe || dst_be == UINT32_MAX || subnet_broadcast;
 }
 
 // The IPv4 header checksum of five 32-bit words summed as loaded from memory (the 20-byte

@@ -778,6 +778,27 @@ TEST_F(Pipeline, UnknownNeighborIsDroppedAndAskedForByArpOncePerSecond) {
     EXPECT_EQ(a->arp_data.arp_sip, be32(kInnerIp4));
 }
 
+// Decrypted packets to the gateway's own inner address, to 0.0.0.0, to the inner subnet's
+// broadcast or to a multicast group are dropped, not ARPed for (the gateway asking the LAN
+// for its own address) or fanned out.
+TEST_F(Pipeline, DecryptedPacketsToUsOrToAGroupAreDroppedWithoutAnArp) {
+    make_session(0);
+    launch();
+    const uint8_t zero[4] = {0, 0, 0, 0};
+    const uint8_t broadcast[4] = {10, 0, 0, 255};
+    const uint8_t group[4] = {224, 0, 0, 251};
+    inject(outer_port().rx[0], data_frame(0, inner_packet(kTunnelIp, kInnerIp4, 20)));
+    inject(outer_port().rx[0], data_frame(1, inner_packet(kTunnelIp, zero, 20)));
+    inject(outer_port().rx[0], data_frame(2, inner_packet(kTunnelIp, broadcast, 20)));
+    inject(outer_port().rx[0], data_frame(3, inner_packet(kTunnelIp, group, 20)));
+    ASSERT_TRUE(wait_for([&] {
+        return drops(*workers[0], DropReason::local_unhandled) == 2 &&
+               drops(*workers[0], DropReason::multicast) == 2;
+    }));
+    EXPECT_TRUE(take(inner_port().tx[0], 1, 200ms).empty()) << "no ARP, nothing forwarded";
+    EXPECT_EQ(drops(*workers[0], DropReason::neighbor_unknown), 0u);
+}
+
 TEST_F(Pipeline, UnknownIpv6NeighborIsAskedForByNeighborSolicitation) {
     make_session(0);
     launch();
