@@ -429,10 +429,12 @@ void publish_control_stats(MetricsEndpoint &m, const control::ControlCore &core,
 }
 
 // Like metrics, the admin commands are not worth stopping packets for: a failure is a warning.
-std::unique_ptr<control::AdminEndpoint> start_admin(const Bringup &b, std::ostream &log) {
+std::unique_ptr<control::AdminEndpoint> start_admin(const GatewayConfig &cfg, const Bringup &b,
+                                                    std::ostream &log) {
     control::AdminSources src;
     for (const auto &w : b.workers)
         src.workers.push_back(w.get());
+    src.peer_profiles = control::peer_profiles(cfg.peers);
     auto admin = control::AdminEndpoint::start(std::move(src));
     if (!admin) {
         log << "warning: " << admin.error().message() << "; running without admin commands\n";
@@ -487,7 +489,7 @@ int run_gateway(const GatewayConfig &cfg, const RunOptions &opts, std::ostream &
     }
     print_map(cfg, log);
     std::unique_ptr<MetricsEndpoint> metrics = start_metrics(cfg, b, log);
-    std::unique_ptr<control::AdminEndpoint> admin = start_admin(b, log);
+    std::unique_ptr<control::AdminEndpoint> admin = start_admin(cfg, b, log);
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);

@@ -280,6 +280,8 @@ int cmd_policy_reload(const char *, const char *params, rte_tel_data *d) {
         return error_reply(d, "refused, running policy unchanged: " + set.error().message());
     auto shared = std::make_shared<const PolicySet>(std::move(*set));
     return with_endpoint(d, [&](AdminEndpointState &ep) {
+        if (Status st = check_peer_profiles_kept(*shared, ep.sources.peer_profiles); !st)
+            return error_reply(d, "refused, running policy unchanged: " + st.error().message());
         auto reply = ep.requests.submit(PolicyReloadRequest{shared}, kAdminRequestTimeoutMs);
         if (!reply)
             return error_reply(d, reply.error().message());

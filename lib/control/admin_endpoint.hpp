@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "control/admin_requests.hpp"
 #include "dataplane/worker.hpp"
 
 namespace jg::control {
@@ -28,6 +29,7 @@ inline constexpr int64_t kAdminRequestTimeoutMs = 2000;
 struct AdminSources {
     std::vector<const dp::Worker *> workers;  // counters read by /jumpgate/stats; must outlive
                                               // the endpoint
+    std::vector<PeerProfile> peer_profiles;   // every configured peer: a reload must keep them
 };
 
 class AdminEndpoint {

@@ -23,6 +23,27 @@ std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &direc
     return s;
 }
 
+std::vector<PeerProfile> peer_profiles(const std::vector<PeerConfig> &peers) {
+    std::vector<PeerProfile> out;
+    out.reserve(peers.size());
+    for (size_t i = 0; i < peers.size(); ++i) {
+        std::string label = "peers[" + std::to_string(i) + "]";
+        if (!peers[i].name.empty())
+            label += " (" + peers[i].name + ")";
+        out.push_back({std::move(label), peers[i].policy});
+    }
+    return out;
+}
+
+Status check_peer_profiles_kept(const PolicySet &next, std::span<const PeerProfile> peers) {
+    for (const PeerProfile &p : peers) {
+        if (!next.find(p.profile))
+            return make_error("", p.peer + " uses policy profile \"" + p.profile +
+                                      "\", which the new file does not define");
+    }
+    return Ok{};
+}
+
 Result<AdminReply> serve_admin_request(SessionDirectory &directory, const AdminRequest &request,
                                        int64_t now_ms) {
     return std::visit(

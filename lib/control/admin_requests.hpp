@@ -12,11 +12,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "base/result.hpp"
+#include "config/gateway_config.hpp"
 #include "control/session_directory.hpp"
 #include "session/policy_set.hpp"
 
@@ -51,6 +53,18 @@ struct PolicyReloadRequest {
     std::shared_ptr<const PolicySet> policies;
 };
 using AdminRequest = std::variant<SessionDetailRequest, TerminateRequest, PolicyReloadRequest>;
+
+// A configured peer and the policy profile it names.
+struct PeerProfile {
+    std::string peer;  // as errors name it: "peers[1] (alice)"
+    std::string profile;
+};
+std::vector<PeerProfile> peer_profiles(const std::vector<PeerConfig> &peers);
+
+// Start-up refuses a peer naming a missing profile, so a reload must not drop one either: the
+// peer would run under the default profile (PolicySet::lookup) with nothing to say so.
+// Errors name the first peer whose profile `next` lacks.
+Status check_peer_profiles_kept(const PolicySet &next, std::span<const PeerProfile> peers);
 
 struct SessionDetail {
     SessionSummary summary;

@@ -25,8 +25,9 @@ class PolicySet {
 
     // The profile named `name`, or nullptr.
     const Policy *find(std::string_view name) const;
-    // The profile named `name`, falling back to the default profile for unknown names (a peer
-    // whose profile was removed by a reload keeps running under the default).
+    // The profile named `name`, falling back to the default profile for unknown names (no
+    // configured peer names one: start-up and policy reload both refuse a set lacking a
+    // peer's profile).
     const Policy &lookup(std::string_view name) const;
     const Policy &default_policy() const { return *find(default_name_); }
     const std::string &default_name() const { return default_name_; }

@@ -1,6 +1,7 @@
 // Admin requests against a real SessionDirectory: operator termination is audited like any
-// transition, session detail carries the recent transitions, a policy reload swaps the set,
-// and the request queue never reports a timeout for a request it applied.
+// transition, session detail carries the recent transitions, a policy reload swaps the set
+// (and is refused if it drops a profile a peer uses), and the request queue never reports a
+// timeout for a request it applied.
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -113,6 +114,34 @@ TEST_F(AdminRequests, PolicyReloadSwapsTheWholeSetAndBumpsTheGeneration) {
     const auto snap = take_admin_snapshot(*dir, 0, now);
     EXPECT_EQ(snap->policy_generation, 2u);
     EXPECT_EQ(snap->policies->default_policy().switching.max_switches_per_min, 2u);
+}
+
+TEST(PolicyReloadCheck, RefusesASetThatDropsAProfileAPeerUses) {
+    PeerConfig bob;
+    PeerConfig alice;
+    alice.name = "alice";
+    alice.policy = "strict";
+    const std::vector<PeerProfile> peers = peer_profiles({bob, alice});
+    ASSERT_EQ(peers.size(), 2u);
+    EXPECT_EQ(peers[0].peer, "peers[0]");
+    EXPECT_EQ(peers[1].peer, "peers[1] (alice)");
+
+    Policy only_default;
+    only_default.name = "default";
+    auto without = PolicySet::make({only_default}, "default");
+    ASSERT_TRUE(without.ok());
+    const Status refused = check_peer_profiles_kept(*without, peers);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(
+        refused.error().message(),
+        "peers[1] (alice) uses policy profile \"strict\", which the new file does not define");
+
+    Policy strict = only_default;
+    strict.name = "strict";
+    auto with = PolicySet::make({only_default, strict}, "default");
+    ASSERT_TRUE(with.ok());
+    EXPECT_TRUE(check_peer_profiles_kept(*with, peers).ok());
+    EXPECT_TRUE(check_peer_profiles_kept(*without, {}).ok()) << "no peers, nothing to keep";
 }
 
 TEST(AdminRequestQueue, AnsweredRequestsReturnTheHandlersResult) {
