@@ -52,12 +52,16 @@ std::string errno_text() {
     return std::strerror(errno);
 }
 
-// Reads a small file whole; the buffer is wiped by the caller.
+// A key file holds 44 base64 characters and a newline; the slack is for whitespace.
+constexpr std::size_t kMaxKeyFileBytes = 256;
+
+// Reads a small file whole; the buffer is wiped by the caller. One byte past the limit is
+// read so that a longer file is refused, not cut short into something that decodes.
 Result<std::string> read_small_file(const std::string &path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return make_error(path, "cannot open key file: " + errno_text());
-    std::string text(256, '\0');
+    std::string text(kMaxKeyFileBytes + 1, '\0');
     std::size_t used = 0;
     while (used < text.size()) {
         const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
@@ -74,6 +78,11 @@ Result<std::string> read_small_file(const std::string &path) {
         used += static_cast<std::size_t>(n);
     }
     ::close(fd);
+    if (used > kMaxKeyFileBytes) {
+        sodium_memzero(text.data(), text.size());
+        return make_error(path,
+                          "key file is larger than " + std::to_string(kMaxKeyFileBytes) + " bytes");
+    }
     text.resize(used);
     return text;
 }

@@ -154,6 +154,21 @@ TEST_F(KeyFileTest, MalformedKeyFileIsRejectedWithItsPath) {
     EXPECT_EQ(read_secret_key_file(path("missing.key")).error().where, path("missing.key"));
 }
 
+TEST_F(KeyFileTest, KeyFileOverTheSizeLimitIsRefusedNotCutShort) {
+    const std::string key = "vR03/Samc0xVaFMeP4jcQ3DCc/ZW9SMSHkKTMmMXdGs=";
+    // Junk past byte 256 would go unseen if the file were read only that far.
+    write(path("long.key"), key + std::string(300, ' ') + "junk\n", 0600);
+    auto k = read_public_key_file(path("long.key"));
+    ASSERT_FALSE(k);
+    EXPECT_EQ(k.error().message(), path("long.key") + ": key file is larger than 256 bytes");
+
+    write(path("full.key"), key + std::string(256 - key.size() - 1, ' ') + "\n", 0600);
+    ASSERT_EQ(std::filesystem::file_size(path("full.key")), 256u);
+    auto full = read_public_key_file(path("full.key"));
+    ASSERT_TRUE(full) << full.error().message();
+    EXPECT_EQ(encode_key(*full), key);
+}
+
 TEST_F(KeyFileTest, GroupReadableKeyFileGetsAWarningNotAnError) {
     const SecretKey k = generate_private_key();
     ASSERT_TRUE(write_secret_key_file(path("gw.key"), k));
