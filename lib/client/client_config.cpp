@@ -172,12 +172,12 @@ Status merge_yaml_options(std::string_view yaml_text, const std::string &source,
             else if (key == "inner_destination")
                 str(o.inner_destination);
             else if (key == "inner_source_port") {
-                if (o.inner_source_port < 0)
+                if (!o.inner_source_port)
                     o.inner_source_port = v.as<int64_t>();
             } else if (key == "tun")
                 str(o.tun_name);
             else if (key == "handshake_timeout_ms") {
-                if (o.handshake_timeout_ms < 0)
+                if (!o.handshake_timeout_ms)
                     o.handshake_timeout_ms = v.as<int64_t>();
             } else if (key == "probe_standby")
                 o.probe_standby = o.probe_standby || v.as<bool>();
@@ -286,10 +286,11 @@ Result<ClientConfig> build_client_config(const ClientOptions &given) {
     c.status_socket = o.status_socket.empty() ? std::string(kDefaultStatusSocket) : o.status_socket;
     c.node_id = o.node_id.empty() ? "jumpgate-client" : o.node_id;
     c.probe_standby = o.probe_standby;
-    if (o.handshake_timeout_ms >= 0) {
-        if (o.handshake_timeout_ms == 0)
-            return make_error("--handshake-timeout-ms", "must be > 0");
-        c.handshake_timeout_ms = o.handshake_timeout_ms;
+    if (o.handshake_timeout_ms) {
+        if (*o.handshake_timeout_ms <= 0)
+            return make_error("--handshake-timeout-ms",
+                              "must be > 0, not " + std::to_string(*o.handshake_timeout_ms));
+        c.handshake_timeout_ms = *o.handshake_timeout_ms;
     }
 
     c.headless = o.headless;
@@ -318,10 +319,11 @@ Result<ClientConfig> build_client_config(const ClientOptions &given) {
         } else {
             return make_error("--app-mode", "'" + o.app_mode + "' is not 'udp' or 'ip'");
         }
-        if (o.inner_source_port >= 0) {
-            if (o.inner_source_port == 0 || o.inner_source_port > 65535)
-                return make_error("--inner-source-port", "must be 1..65535");
-            c.inner_source_port = static_cast<uint16_t>(o.inner_source_port);
+        if (o.inner_source_port) {
+            if (*o.inner_source_port < 1 || *o.inner_source_port > 65535)
+                return make_error("--inner-source-port",
+                                  "must be 1..65535, not " + std::to_string(*o.inner_source_port));
+            c.inner_source_port = static_cast<uint16_t>(*o.inner_source_port);
         }
     } else if (!valid_interface_name(c.tun_name)) {
         return make_error("--tun", "'" + c.tun_name + "' is not a valid interface name");

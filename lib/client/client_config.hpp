@@ -40,7 +40,7 @@ enum class AppMode : uint8_t {
 };
 
 // Everything as written on the command line or in the YAML file, before validation.
-// Empty strings / vectors mean "not given".
+// Empty strings / vectors and unset optionals mean "not given".
 struct ClientOptions {
     std::string config_file;  // YAML; flags given on the command line win over its keys
     std::string private_key_file;
@@ -58,9 +58,9 @@ struct ClientOptions {
     std::string app_socket;         // ADDR:PORT
     std::string app_mode;           // "udp" (default) or "ip"
     std::string inner_destination;  // ADDR:PORT (udp mode)
-    int64_t inner_source_port = -1;
+    std::optional<int64_t> inner_source_port;
     std::string tun_name;
-    int64_t handshake_timeout_ms = -1;  // give up if the first handshake takes longer
+    std::optional<int64_t> handshake_timeout_ms;  // give up if the first handshake takes longer
     bool probe_standby = false;
 };
 

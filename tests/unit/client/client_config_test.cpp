@@ -165,6 +165,32 @@ TEST_F(ClientConfigTest, EachMissingOrBadValueIsNamed) {
     EXPECT_NE(error_of(o).find("--policy-profile"), std::string::npos);
 }
 
+TEST_F(ClientConfigTest, NegativeTimeoutOrPortIsRefusedNotTakenAsUnset) {
+    auto o = valid();
+    o.handshake_timeout_ms = -5;
+    EXPECT_EQ(error_of(o), "--handshake-timeout-ms: must be > 0, not -5");
+    o.handshake_timeout_ms = 0;
+    EXPECT_EQ(error_of(o), "--handshake-timeout-ms: must be > 0, not 0");
+
+    o = valid();
+    o.inner_source_port = -5;
+    EXPECT_EQ(error_of(o), "--inner-source-port: must be 1..65535, not -5");
+
+    o = valid();
+    o.config_file = write("negative.yaml", "handshake_timeout_ms: -1\n");
+    EXPECT_EQ(error_of(o), "--handshake-timeout-ms: must be > 0, not -1");
+    o.config_file = write("port.yaml", "inner_source_port: -1\n");
+    EXPECT_EQ(error_of(o), "--inner-source-port: must be 1..65535, not -1");
+
+    // Given values are kept; a flag still wins over the file.
+    o.config_file = write("given.yaml", "handshake_timeout_ms: 1500\ninner_source_port: 4000\n");
+    o.inner_source_port = 5000;
+    auto c = build_client_config(o);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->handshake_timeout_ms, 1500);
+    EXPECT_EQ(c->inner_source_port, 5000);
+}
+
 TEST_F(ClientConfigTest, GatewayKeyMayComeFromAFile) {
     auto o = valid();
     o.gateway_public_key = write("gw.pub", gw_pub_ + "\n");
