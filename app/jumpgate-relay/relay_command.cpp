@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -25,10 +26,12 @@ Error bad(const std::string &what) {
     return make_error("", what);
 }
 
+// Finite only: from_chars takes "nan" and "inf", and NaN fails every range comparison.
 std::optional<double> to_number(std::string_view text) {
     double v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+        !std::isfinite(v)) {
         return std::nullopt;
     }
     return v;

@@ -165,6 +165,7 @@ def main():
     for args, expect in [
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1"], "--upstream"),
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--drop", "150"], "--drop"),
+        (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--drop", "nan"], "--drop"),
         (["--listen", "nowhere:1", "--upstream", "127.0.0.1:9"], "--listen"),
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--impair", "rebind-port"],
          "--impair"),

@@ -93,6 +93,10 @@ TEST(RelayCommand, ErrorsNameWhatIsWrong) {
     EXPECT_NE(error_of("drop 150%").find("'150%' is not a percentage in 0..100"),
               std::string::npos);
     EXPECT_NE(error_of("drop -1").find("not a percentage"), std::string::npos);
+    for (const char *text : {"drop nan", "drop nan%", "drop -nan", "duplicate inf", "reorder nan"})
+        EXPECT_NE(error_of(text).find("is not a percentage in 0..100"), std::string::npos) << text;
+    EXPECT_NE(error_of("delay nan").find("'nan' is not a whole number of milliseconds"),
+              std::string::npos);
     EXPECT_NE(error_of("drop").find("takes one percentage"), std::string::npos);
     EXPECT_NE(error_of("delay fast").find("'fast' is not a whole number of milliseconds"),
               std::string::npos);
