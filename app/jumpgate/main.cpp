@@ -4,6 +4,8 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <optional>
@@ -87,6 +89,23 @@ int pubkey(const std::string &path) {
     return 0;
 }
 
+// --duration-s and --stats-interval-s: 0 (never) or 1 ms to 10^7 s. NaN or an infinity would
+// make the conversion to milliseconds undefined, and a positive value under 1 ms would round
+// to 0, which means "never".
+CLI::Validator seconds_or_zero() {
+    return CLI::Validator(
+        [](std::string &text) -> std::string {
+            double v = 0;
+            const char *last = text.data() + text.size();
+            const auto [end, ec] = std::from_chars(text.data(), last, v);
+            const bool number = !text.empty() && ec == std::errc() && end == last;
+            if (number && std::isfinite(v) && (v == 0 || (v >= 0.001 && v <= 1e7)))
+                return {};
+            return "'" + text + "' is not 0 or a number of seconds in 0.001..10000000";
+        },
+        "SECONDS");
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -111,9 +130,9 @@ int main(int argc, char **argv) {
     app.add_option("--duration-s", duration_s,
                    "stop after this many seconds (0 = run until "
                    "SIGINT/SIGTERM)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(seconds_or_zero());
     app.add_option("--stats-interval-s", stats_s, "print worker totals this often (0 = never)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(seconds_or_zero());
 
     std::string genkey_path;
     auto *gen = app.add_subcommand("genkey", "write a new private key (WireGuard base64)");
@@ -147,7 +166,7 @@ int main(int argc, char **argv) {
     if (config_path.empty())
         std::cout << "no --config given: running the embedded demo configuration\n";
     jg::app::RunOptions opts;
-    opts.run_for_ms = static_cast<int64_t>(duration_s * 1000);
-    opts.stats_interval_ms = static_cast<int64_t>(stats_s * 1000);
+    opts.run_for_ms = std::llround(duration_s * 1000);
+    opts.stats_interval_ms = std::llround(stats_s * 1000);
     return jg::app::run_gateway(*cfg, opts, std::cout);
 }
