@@ -31,14 +31,19 @@ struct SealJob {
     uint16_t plain_len;  // bytes before padding
 };
 
+// The largest plaintext (bytes) that fits the outer MTU over an outer address of `family`.
+uint32_t plaintext_budget(const Worker &w, uint8_t outer_family) {
+    const uint32_t overhead = (outer_family == 4 ? sizeof(rte_ipv4_hdr) : sizeof(rte_ipv6_hdr)) +
+                              sizeof(rte_udp_hdr) + proto::kTransportMinSize;
+    return w.outer.mtu > overhead ? w.outer.mtu - overhead : 0;
+}
+
 // Turns m (data = plaintext, `len` bytes) into an unsealed type-4 message: header in front,
 // zero padding to 16 (never past what the outer MTU allows, as WireGuard does) and room for
 // the tag behind. Takes a counter only once nothing can fail any more.
 bool frame_transport(const Worker &w, rte_mbuf *m, Keypair &kp, uint16_t len, uint8_t outer_family,
                      crypto::AeadOp &op, DropReason &why) {
-    const uint32_t overhead = (outer_family == 4 ? sizeof(rte_ipv4_hdr) : sizeof(rte_ipv6_hdr)) +
-                              sizeof(rte_udp_hdr) + proto::kTransportMinSize;
-    const uint32_t budget = w.outer.mtu > overhead ? w.outer.mtu - overhead : 0;
+    const uint32_t budget = plaintext_budget(w, outer_family);
     if (len > budget) {
         why = DropReason::too_big;
         return false;
@@ -218,7 +223,12 @@ void encap_burst(Worker &w, EncapItem *items, uint16_t n) {
         rte_pktmbuf_adj(it.m, uint16_t(it.ip - rte_pktmbuf_mtod(it.m, uint8_t *)));
         DropReason why;
         if (!frame_transport(w, it.m, *kp, it.len, job.dst.family, ops[n_jobs], why)) {
-            drop(w, it.m, why);
+            if (why == DropReason::too_big)
+                reply_too_big(
+                    w, it.m, it.family,
+                    uint16_t(std::min<uint32_t>(plaintext_budget(w, job.dst.family), UINT16_MAX)));
+            else
+                drop(w, it.m, why);
             continue;
         }
         ++n_jobs;

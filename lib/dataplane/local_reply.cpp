@@ -2,9 +2,11 @@
 // neighbor learning on the inner port. Hot path: replies are built in the received mbuf.
 #include <rte_arp.h>
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/packet_meta.hpp"
@@ -22,6 +24,33 @@ constexpr uint8_t kNdOptSourceLl = 1;
 constexpr uint8_t kNdOptTargetLl = 2;
 constexpr size_t kNdFixedLen = 24;    // type, code, checksum, flags/reserved, target
 constexpr uint8_t kNdHopLimit = 255;  // RFC 4861: anything else crossed a router
+constexpr uint8_t kIpProtoIcmp = 1;
+constexpr uint8_t kIpProtoIcmp6 = 58;
+constexpr uint8_t kIcmpUnreachable = 3;
+constexpr uint8_t kIcmpFragNeeded = 4;
+constexpr uint8_t kIcmp6PacketTooBig = 2;
+constexpr size_t kIcmpHeaderLen = 8;  // type, code, checksum, and 4 bytes (unused/MTU)
+// How much of the offending packet an error quotes: as much as keeps the error within the
+// minimum MTU (576 bytes for IPv4, RFC 1812; 1280 for IPv6, RFC 4443).
+constexpr uint16_t kIcmp4Quote = 576 - sizeof(rte_ipv4_hdr) - kIcmpHeaderLen;
+constexpr uint16_t kIcmp6Quote = 1280 - sizeof(rte_ipv6_hdr) - kIcmpHeaderLen;
+
+bool icmp_error_due(Worker &w) {
+    WorkerLocal &l = w.local;
+    const uint64_t cost = l.tsc_hz / kIcmpErrorsPerSecond;
+    const uint64_t max = cost * kIcmpErrorBurst;
+    const uint64_t now = rte_rdtsc();
+    uint64_t t = l.icmp_error_tokens + (now - l.icmp_error_last_tsc);
+    l.icmp_error_last_tsc = now;
+    if (t > max)
+        t = max;
+    if (t < cost) {
+        l.icmp_error_tokens = t;
+        return false;
+    }
+    l.icmp_error_tokens = t - cost;
+    return true;
+}
 
 // Reports an inner-port neighbor to the control core, the only table writer.
 void report_neighbor(Worker &w, rte_mempool *pool, uint8_t family, const uint8_t *addr,
@@ -234,6 +263,85 @@ bool neighbor_request_due(Worker &w, uint32_t key, uint64_t now) {
 }
 
 }  // namespace
+
+void reply_too_big(Worker &w, rte_mbuf *m, uint8_t family, uint16_t mtu) {
+    counter_add(w.counters.drops[unsigned(DropReason::too_big)], 1);
+    const PortInfo &in = w.inner;
+    const uint8_t *orig = rte_pktmbuf_mtod(m, const uint8_t *);
+    const uint16_t len = rte_pktmbuf_data_len(m);
+    const size_t ip_len = family == 4 ? sizeof(rte_ipv4_hdr) : sizeof(rte_ipv6_hdr);
+    static constexpr uint8_t kZero6[16] = {};
+    // The answer goes from our inner address to the sender, through whoever put the frame
+    // on the wire (its Ethernet header is still in front of the packet).
+    if (len < ip_len || rte_pktmbuf_headroom(m) < kEthLen + ip_len + kIcmpHeaderLen ||
+        (family == 4 ? in.ipv4 == 0 : std::memcmp(in.ipv6, kZero6, 16) == 0)) {
+        free_later(w, m);
+        return;
+    }
+    rte_ether_addr sender_mac;
+    std::memcpy(&sender_mac, orig - kEthLen + RTE_ETHER_ADDR_LEN, sizeof(sender_mac));
+    if (family == 4) {
+        const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(orig);
+        // Without DF a router would fragment, which a tunnel does not: no error, as before.
+        if (!(rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_DF_FLAG) || ip->src_addr == 0 ||
+            !icmp_error_due(w)) {
+            free_later(w, m);
+            return;
+        }
+        const uint32_t to = ip->src_addr;
+        const uint16_t quoted = std::min(len, kIcmp4Quote);
+        trim_segment(m, uint16_t(len - quoted));
+        auto *eth = reinterpret_cast<rte_ether_hdr *>(
+            rte_pktmbuf_prepend(m, uint16_t(kEthLen + ip_len + kIcmpHeaderLen)));
+        uint8_t *icmp = reinterpret_cast<uint8_t *>(eth + 1) + ip_len;
+        icmp[0] = kIcmpUnreachable;
+        icmp[1] = kIcmpFragNeeded;
+        icmp[2] = icmp[3] = icmp[4] = icmp[5] = 0;
+        icmp[6] = uint8_t(mtu >> 8);
+        icmp[7] = uint8_t(mtu);
+        const uint16_t ck = uint16_t(~rte_raw_cksum(icmp, kIcmpHeaderLen + quoted));
+        std::memcpy(icmp + 2, &ck, 2);
+        store_ipv4_header(reinterpret_cast<uint8_t *>(eth + 1),
+                          uint16_t(ip_len + kIcmpHeaderLen + quoted), w.local.ipv4_id++, 64,
+                          kIpProtoIcmp, in.ipv4, to);
+        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+        eth->dst_addr = sender_mac;
+    } else {
+        const auto *ip = reinterpret_cast<const rte_ipv6_hdr *>(orig);
+        if (std::memcmp(ip->src_addr, kZero6, 16) == 0 || ip->src_addr[0] == 0xff ||
+            !icmp_error_due(w)) {
+            free_later(w, m);
+            return;
+        }
+        uint8_t to[16];
+        std::memcpy(to, ip->src_addr, 16);
+        const uint16_t quoted = std::min(len, kIcmp6Quote);
+        trim_segment(m, uint16_t(len - quoted));
+        auto *eth = reinterpret_cast<rte_ether_hdr *>(
+            rte_pktmbuf_prepend(m, uint16_t(kEthLen + ip_len + kIcmpHeaderLen)));
+        auto *ip6 = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
+        ip6->vtc_flow = rte_cpu_to_be_32(6u << 28);
+        ip6->payload_len = rte_cpu_to_be_16(uint16_t(kIcmpHeaderLen + quoted));
+        ip6->proto = kIpProtoIcmp6;
+        ip6->hop_limits = 64;
+        std::memcpy(ip6->src_addr, in.ipv6, 16);
+        std::memcpy(ip6->dst_addr, to, 16);
+        uint8_t *icmp = reinterpret_cast<uint8_t *>(ip6 + 1);
+        icmp[0] = kIcmp6PacketTooBig;
+        icmp[1] = icmp[2] = icmp[3] = icmp[4] = icmp[5] = 0;
+        icmp[6] = uint8_t(mtu >> 8);
+        icmp[7] = uint8_t(mtu);
+        const uint16_t ck = rte_ipv6_udptcp_cksum(ip6, icmp);
+        std::memcpy(icmp + 2, &ck, 2);
+        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+        eth->dst_addr = sender_mac;
+    }
+    rte_ether_hdr *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    eth->src_addr = in.mac;
+    m->port = in.port_id;
+    counter_add(w.counters.local_replies, 1);
+    tx_enqueue(w, kInnerSide, m);
+}
 
 void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now) {
     counter_add(w.counters.drops[unsigned(DropReason::neighbor_unknown)], 1);

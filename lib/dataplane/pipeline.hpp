@@ -166,6 +166,13 @@ void reply_icmp4(Worker &w, rte_mbuf *m, PortSide side, uint16_t ihl, uint16_t t
 // The IPv6 packet's next header is ICMPv6. Returns false (m untouched) when it is neither an
 // echo request to us nor neighbor discovery, so the caller goes on classifying.
 bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us);
+// m (data = an inner IP packet from the inner port, its Ethernet header still in front)
+// does not fit the tunnel: answers its sender with ICMP "fragmentation needed" (IPv4, only
+// when DF is set: else dropped as too_big) or ICMPv6 "packet too big", naming `mtu` (bytes,
+// the largest inner packet that fits), so path MTU discovery works through the gateway.
+// Rate-limited per worker (kIcmpErrorsPerSecond). Consumes m.
+void reply_too_big(Worker &w, rte_mbuf *m, uint8_t family, uint16_t mtu);
+
 // Reuses m (a packet dropped for want of a neighbor) as an ARP request for `ipv4` on the
 // inner port, at most once per second per address; else frees it.
 void request_neighbor4(Worker &w, rte_mbuf *m, uint32_t ipv4, uint64_t now);

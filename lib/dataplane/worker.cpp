@@ -86,6 +86,8 @@ void prepare_local(Worker &w) {
         l.budget_cost_tsc * (w.handshake_budget.burst != 0 ? w.handshake_budget.burst : 1);
     l.budget_tokens = l.budget_max_tsc;
     l.budget_last_tsc = rte_rdtsc();
+    l.icmp_error_tokens = l.tsc_hz / kIcmpErrorsPerSecond * kIcmpErrorBurst;
+    l.icmp_error_last_tsc = l.budget_last_tsc;
     l.tx_counter_queue[kOuterSide] = tx_counter_slot(w.config, w.outer.port_id);
     l.tx_counter_queue[kInnerSide] = tx_counter_slot(w.config, w.inner.port_id);
 }

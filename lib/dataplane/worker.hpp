@@ -158,6 +158,10 @@ inline constexpr unsigned kHandshakeBuckets = 4096;  // direct-mapped by source 
 inline constexpr unsigned kArpRecords = 64;          // ARP requests we sent, direct-mapped
 inline constexpr uint16_t kTxBufferSize = 64;        // per port; flushed when full or per loop
 inline constexpr uint16_t kFreeListSize = 64;        // mbufs freed together; see free_later
+// ICMP errors (packet too big) a worker sends per second at most, and at once: RFC 1812 and
+// RFC 4443 want them rate-limited, and a sender needs only one to lower its path MTU.
+inline constexpr uint32_t kIcmpErrorsPerSecond = 1000;
+inline constexpr uint32_t kIcmpErrorBurst = 50;
 
 // The worker's private mutable state (only its lcore touches it).
 struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
@@ -189,6 +193,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
     uint64_t budget_last_tsc;
     uint64_t budget_cost_tsc;  // TSC cycles per handshake message
     uint64_t budget_max_tsc;
+    uint64_t icmp_error_tokens;  // kIcmpErrorsPerSecond credit, TSC cycles
+    uint64_t icmp_error_last_tsc;
     uint16_t ipv4_id;
     uint8_t tx_counter_queue[2];  // queue_counters slot credited with TX per port
 };

@@ -1015,6 +1015,75 @@ TEST_F(Pipeline, EncapOverIpv6CarriesAValidUdpChecksumAndStopsPaddingAtTheMtu) {
     EXPECT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::too_big) == 1; }));
 }
 
+// An inner packet too big for the tunnel is answered with ICMP "fragmentation needed" (DF
+// set) or ICMPv6 "packet too big" naming the largest packet that fits, so its sender's path
+// MTU discovery works instead of the packet vanishing.
+TEST_F(Pipeline, TooBigInnerPacketsAreAnsweredWithPacketTooBig) {
+    make_session(0);
+    workers[0]->outer.mtu = 1500;
+    launch();
+    // 1500 - 20 - 8 - 32 = 1440 bytes fit over the IPv4 outer binding.
+    Bytes v4 = inner_packet(kHostIp, kTunnelIp, 1441 - 28);
+    auto *h = reinterpret_cast<rte_ipv4_hdr *>(v4.data());
+    h->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    h->hdr_checksum = 0;
+    h->hdr_checksum = rte_ipv4_cksum(h);
+    inject(inner_port().rx[0], ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4, v4));
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    {
+        const auto *eth = reinterpret_cast<const rte_ether_hdr *>(out[0].data());
+        EXPECT_TRUE(rte_is_same_ether_addr(&eth->dst_addr, &kHostMac));
+        EXPECT_TRUE(rte_is_same_ether_addr(&eth->src_addr, &kInnerMac));
+        ASSERT_EQ(rte_be_to_cpu_16(eth->ether_type), RTE_ETHER_TYPE_IPV4);
+        const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
+        EXPECT_EQ(rte_ipv4_cksum(ip), 0) << "a valid header sums to zero";
+        EXPECT_EQ(ip->next_proto_id, 1);
+        EXPECT_EQ(ip->src_addr, be32(kInnerIp4));
+        EXPECT_EQ(ip->dst_addr, be32(kHostIp));
+        ASSERT_EQ(rte_be_to_cpu_16(ip->total_length), 576u) << "quoted up to the minimum MTU";
+        ASSERT_EQ(out[0].size(), sizeof(rte_ether_hdr) + 576);
+        const uint8_t *icmp = reinterpret_cast<const uint8_t *>(ip + 1);
+        EXPECT_EQ(icmp[0], 3);
+        EXPECT_EQ(icmp[1], 4);
+        EXPECT_EQ(icmp[6] << 8 | icmp[7], 1440);
+        EXPECT_EQ(uint16_t(~rte_raw_cksum(icmp, 576 - 20)), 0);
+        EXPECT_TRUE(std::equal(icmp + 8, icmp + 8 + 548, v4.begin())) << "the packet, quoted";
+    }
+
+    // Without DF a router would fragment; a tunnel drops it as before, with no error.
+    const Bytes no_df = inner_packet(kHostIp, kTunnelIp, 1441 - 28, 7);
+    inject(inner_port().rx[0], ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4, no_df));
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::too_big) == 2; }));
+    EXPECT_TRUE(take(inner_port().tx[0], 1, 200ms).empty());
+
+    const Bytes v6 = ipv6(kHostIp6, kTunnelIp6, 17, udp(7, 8, Bytes(1441 - 48, 3)));
+    inject(inner_port().rx[0], ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV6, v6));
+    out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    const auto *eth = reinterpret_cast<const rte_ether_hdr *>(out[0].data());
+    EXPECT_TRUE(rte_is_same_ether_addr(&eth->dst_addr, &kHostMac));
+    ASSERT_EQ(rte_be_to_cpu_16(eth->ether_type), RTE_ETHER_TYPE_IPV6);
+    const auto *ip6 = reinterpret_cast<const rte_ipv6_hdr *>(eth + 1);
+    EXPECT_EQ(ip6->proto, 58);
+    EXPECT_EQ(std::memcmp(ip6->src_addr, kInnerIp6, 16), 0);
+    EXPECT_EQ(std::memcmp(ip6->dst_addr, kHostIp6, 16), 0);
+    ASSERT_EQ(rte_be_to_cpu_16(ip6->payload_len), 1280u - 40) << "quoted up to 1280 bytes";
+    const uint8_t *icmp = reinterpret_cast<const uint8_t *>(ip6 + 1);
+    EXPECT_EQ(icmp[0], 2);
+    EXPECT_EQ(icmp[1], 0);
+    EXPECT_EQ(icmp[6] << 8 | icmp[7], 1440);
+    Bytes copy(out[0].begin(), out[0].end());  // the checksum, recomputed over a copy
+    auto *copy6 = reinterpret_cast<rte_ipv6_hdr *>(copy.data() + sizeof(rte_ether_hdr));
+    uint8_t *copy_icmp = reinterpret_cast<uint8_t *>(copy6 + 1);
+    copy_icmp[2] = copy_icmp[3] = 0;
+    const uint16_t ck = rte_ipv6_udptcp_cksum(copy6, copy_icmp);
+    EXPECT_EQ(std::memcmp(&ck, icmp + 2, 2), 0);
+    EXPECT_TRUE(std::equal(icmp + 8, icmp + 8 + 1232, v6.begin()));
+    EXPECT_EQ(drops(*workers[0], DropReason::too_big), 3u);
+    EXPECT_TRUE(take(outer_port().tx[0], 1, 100ms).empty()) << "nothing tunnelled";
+}
+
 TEST_F(Pipeline, EncapWithoutRouteKeypairOrBindingIsDroppedByReason) {
     const uint32_t slot = make_session(0, KeypairRole::Next, std::nullopt);
     launch();
