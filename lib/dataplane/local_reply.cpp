@@ -151,7 +151,13 @@ void handle_arp(Worker &w, rte_mbuf *m, PortSide side) {
     const uint32_t tip = arp->arp_data.arp_tip;
     const rte_ether_addr sha = arp->arp_data.arp_sha;
     bool learned = false;
-    if (side == kInnerSide && sip != 0 && (op == RTE_ARP_OP_REQUEST || op == RTE_ARP_OP_REPLY)) {
+    // Only neighbors the inner port reaches directly (its subnet, its next hop) are learned:
+    // every other sender address, gratuitous or forged, would take a place in the bounded
+    // neighbor table for good. With no subnet configured there is nothing to check against.
+    const bool reachable = p.subnet4_mask == 0 || (sip & p.subnet4_mask) == p.subnet4 ||
+                           (p.next_hop4 != 0 && sip == p.next_hop4);
+    if (side == kInnerSide && sip != 0 && sip != p.ipv4 && reachable &&
+        !is_group_address4(p, sip) && (op == RTE_ARP_OP_REQUEST || op == RTE_ARP_OP_REPLY)) {
         report_neighbor(w, m->pool, 4, reinterpret_cast<const uint8_t *>(&sip), sha, m->port);
         learned = true;
     }

@@ -1377,6 +1377,16 @@ TEST_F(Pipeline, ArpRequestForOurAddressIsAnsweredAndInnerArpIsReportedUp) {
     const uint8_t other[4] = {192, 0, 2, 99};
     inject(outer_port().rx[0], arp_request(kPeerMacA, kPeerIpA, other));
     EXPECT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::arp_ignored) == 1; }));
+
+    // Senders the inner port does not reach directly (outside its subnet, its broadcast, our
+    // own address) teach nothing: they would fill the neighbor table for good.
+    const uint8_t elsewhere[4] = {172, 16, 0, 9};
+    const uint8_t subnet_broadcast[4] = {10, 0, 0, 255};
+    inject(inner_port().rx[0], arp_request(kHostMac, elsewhere, other));
+    inject(inner_port().rx[0], arp_request(kHostMac, subnet_broadcast, other));
+    inject(inner_port().rx[0], arp_request(kHostMac, kInnerIp4, other));
+    EXPECT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::arp_ignored) == 4; }));
+    EXPECT_EQ(rte_ring_count(up[0]), 0u);
 }
 
 TEST_F(Pipeline, EchoRequestsToOurAddressesAreAnswered) {
