@@ -322,6 +322,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
         put(d, "keepalives_sent", ds.keepalives_sent);
         put(d, "audit_dropped", ds.audit_dropped);
         put(d, "slots_exhausted", ds.slots_exhausted);
+        put(d, "reattach_flood", ds.reattach_flood);
         put(d, "malformed_events", snap->malformed_events);
         const HandshakeStats &hs = snap->handshakes;
         put(d, "handshake_initiations", hs.initiations);

@@ -323,6 +323,8 @@ void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
                     ++stats_.control_rejected;
                     return;
                 }
+                if (!admit_reattach(*s, ev.src, now_ms))
+                    return;
                 jg::ReattachRequest r;
                 r.session_known = m.session_id == s->record.session_id;
                 // The worker delivered it only after AEAD and the replay window passed.
@@ -719,6 +721,28 @@ void SessionDirectory::note_transition(Session &s, const audit::Event &e) {
     }
     s.recent[s.recent_total % kRecentTransitions] = n;
     ++s.recent_total;
+}
+
+bool SessionDirectory::admit_reattach(Session &s, const TransportAddr &src, int64_t now_ms) {
+    constexpr int64_t kCost = 1000 / kReattachPerSecond;
+    constexpr int64_t kMax = kCost * kReattachBurst;
+    int64_t credit =
+        s.reattach_credit_ms < 0
+            ? kMax
+            : std::min(kMax, s.reattach_credit_ms +
+                                 std::max<int64_t>(0, now_ms - s.reattach_credit_at_ms));
+    s.reattach_credit_at_ms = now_ms;
+    if (credit >= kCost) {
+        s.reattach_credit_ms = credit - kCost;
+        return true;
+    }
+    s.reattach_credit_ms = credit;
+    ++stats_.reattach_flood;
+    if (s.reattach_flood_reported_ms == kNever || now_ms - s.reattach_flood_reported_ms >= 1000) {
+        s.reattach_flood_reported_ms = now_ms;
+        security_event(&s, Reason::reattach_flood, src, now_ms);
+    }
+    return false;
 }
 
 void SessionDirectory::security_event(const Session *s, Reason violation, const TransportAddr &src,

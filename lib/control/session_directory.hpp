@@ -122,7 +122,14 @@ struct DirectoryStats {
     uint64_t audit_dropped = 0;     // AuditWriter queue full
     uint64_t slots_exhausted = 0;   // handshakes refused because max_sessions are live
     uint64_t keepalives_sent = 0;   // passive keepalives queued to the owner workers
+    uint64_t reattach_flood = 0;    // REATTACH_REQUESTs over kReattachPerSecond, not handled
 };
+
+// REATTACH_REQUESTs one session's client may send a second, and at once. A client sends one
+// per path and attempt; above this each would still cost a PATH_CHALLENGE and three audit
+// lines, so the excess is dropped unhandled and audited once a second as reattach_flood.
+inline constexpr int64_t kReattachPerSecond = 10;
+inline constexpr int64_t kReattachBurst = 10;
 
 class SessionDirectory {
   public:
@@ -188,6 +195,9 @@ class SessionDirectory {
         int64_t terminated_at_ms = kNever;
         int64_t replay_reported_ms = kNever;   // last SecurityEvent for data-plane replays
         int64_t forgery_reported_ms = kNever;  // last SecurityEvent for failed AEAD tags
+        int64_t reattach_credit_ms = -1;       // kReattachPerSecond bucket; -1: full
+        int64_t reattach_credit_at_ms = 0;
+        int64_t reattach_flood_reported_ms = kNever;
         PassiveKeepalive keepalive;
         std::array<TransitionNote, kRecentTransitions> recent{};  // ring, see note_transition
         uint32_t recent_total = 0;
@@ -222,6 +232,9 @@ class SessionDirectory {
     void expire_keypairs(Session &s, int64_t now_ms);
     // The health sampling, keypair expiry, FSM timers and keepalive of one session.
     void sweep(Session &s, int64_t now_ms);
+    // Spends one REATTACH_REQUEST from the session's bucket; false (and, once a second, a
+    // reattach_flood SecurityEvent from `src`) when it is empty.
+    bool admit_reattach(Session &s, const TransportAddr &src, int64_t now_ms);
     static bool resting(const Session &s);
     static constexpr int64_t kRestingSweepMs = 50;
     void push_audit(audit::Event e);

@@ -539,6 +539,39 @@ TEST_F(JumpgateClientTest, ReattachReportedAlsoAsANewSourceNeedsOnlyOneAnswer) {
     EXPECT_TRUE(check_audit().ok());
 }
 
+// A client may send kReattachBurst REATTACH_REQUESTs at once and kReattachPerSecond after;
+// the rest are dropped unhandled (no challenge, no per-request audit) under one
+// reattach_flood SecurityEvent a second.
+TEST_F(JumpgateClientTest, ReattachRequestsAboveTheirRateAreDroppedAndAuditedOnceASecond) {
+    tick_for(2'500);
+    uint64_t nonce = 100;
+    auto reattach = [&] {
+        proto::ReattachRequest req;
+        req.session_id = session().session_id;
+        req.client_time_ms = uint64_t(now);
+        req.nonce = nonce++;
+        control_from(req, kRoamAddr, kOtherMac);
+    };
+    for (int64_t i = 0; i < kReattachBurst + 5; ++i)
+        reattach();
+    EXPECT_EQ(dir->stats().reattach_flood, 5u);
+    auto flood_events = [&] {
+        size_t n = 0;
+        for (const auto &e : payloads<audit::SecurityEvent>(audit_events()))
+            n += e.violation == Reason::reattach_flood;
+        return n;
+    };
+    EXPECT_EQ(flood_events(), 1u);
+
+    advance(1000 / kReattachPerSecond);  // one more request's worth of credit
+    reattach();
+    EXPECT_EQ(dir->stats().reattach_flood, 5u);
+    reattach();
+    EXPECT_EQ(dir->stats().reattach_flood, 6u);
+    EXPECT_EQ(flood_events(), 1u) << "once a second";
+    EXPECT_TRUE(check_audit().ok());
+}
+
 TEST_F(JumpgateClientTest, ReattachNamingAnotherSessionIsDenied) {
     tick_for(2'500);
     proto::ReattachRequest req;
