@@ -24,6 +24,13 @@ struct BurstLists {
     uint16_t n_encap = 0;
 };
 
+// Ports are promiscuous: a frame for another host's MAC (flooded unicast, a bridge, a
+// standby router) or sent as link-layer broadcast must not be tunnelled, even when its IP
+// destination routes into the tunnel (RFC 1812 5.3.4); the client would get duplicates.
+[[gnu::always_inline]] inline bool addressed_to_port(const rte_ether_hdr *eth, const PortInfo &p) {
+    return rte_is_same_ether_addr(&eth->dst_addr, &p.mac);
+}
+
 bool ipv6_is_zero(const uint8_t *a) {
     static constexpr uint8_t kZero[16] = {};
     return std::memcmp(a, kZero, 16) == 0;
@@ -128,6 +135,10 @@ void classify_ipv4(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
         drop(w, m, DropReason::multicast);
         return;
     }
+    if (!addressed_to_port(eth, p)) {
+        drop(w, m, DropReason::not_for_us);
+        return;
+    }
     lists.encap[lists.n_encap++] = EncapItem{m, reinterpret_cast<uint8_t *>(ip), total, 4};
 }
 
@@ -185,6 +196,10 @@ void classify_ipv6(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
     }
     if (ip->dst_addr[0] == 0xff) {
         drop(w, m, DropReason::multicast);
+        return;
+    }
+    if (!addressed_to_port(eth, p)) {
+        drop(w, m, DropReason::not_for_us);
         return;
     }
     lists.encap[lists.n_encap++] =

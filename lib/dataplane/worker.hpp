@@ -33,7 +33,7 @@ inline constexpr unsigned kMaxQueuesPerWorker = 16;
     X(multi_segment)          /* chained mbuf: ports are set up for single-segment frames */  \
     X(malformed_l3)           /* IP/ARP header or length inconsistent with the frame */       \
     X(fragment)               /* IPv4 fragment or IPv6 extension header on the outer port */  \
-    X(not_for_us)             /* outer port: not addressed to our address / listen port */    \
+    X(not_for_us)             /* not our address / listen port, or (inner) not our MAC */     \
     X(local_unhandled)        /* addressed to us but not ARP, echo, NDP or WireGuard */       \
     X(arp_ignored)            /* ARP not asking for our address (outer port) */               \
     X(multicast)              /* inner multicast/broadcast: never tunnelled */                \

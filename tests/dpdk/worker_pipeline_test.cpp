@@ -964,6 +964,24 @@ TEST(Ipv4Header, StoredFieldsAndChecksumAgreeWithDpdkAtAnyAlignment) {
     }
 }
 
+// The inner port is promiscuous: a frame for another host's MAC, or sent as link-layer
+// broadcast, is not tunnelled although its IP destination routes into the tunnel.
+TEST_F(Pipeline, InnerFramesNotAddressedToOurMacAreNotTunnelled) {
+    make_session(0);
+    launch();
+    const rte_ether_addr someone_else{{0x02, 0xaa, 0, 0, 0, 0x01}};
+    const rte_ether_addr broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    const Bytes pkt = inner_packet(kHostIp, kTunnelIp, 10);
+    inject(inner_port().rx[0], ether(someone_else, kHostMac, RTE_ETHER_TYPE_IPV4, pkt));
+    inject(inner_port().rx[0], ether(broadcast, kHostMac, RTE_ETHER_TYPE_IPV4, pkt));
+    const Bytes v6 = ipv6(kHostIp6, kTunnelIp6, 17, udp(7, 8, Bytes(10, 1)));
+    inject(inner_port().rx[0], ether(someone_else, kHostMac, RTE_ETHER_TYPE_IPV6, v6));
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::not_for_us) == 3; }));
+    EXPECT_TRUE(take(outer_port().tx[0], 1, 100ms).empty());
+    inject(inner_port().rx[0], ether(kInnerMac, kHostMac, RTE_ETHER_TYPE_IPV4, pkt));
+    EXPECT_EQ(take(outer_port().tx[0], 1).size(), 1u) << "ours is tunnelled";
+}
+
 TEST_F(Pipeline, EncapTunnelsAnAddressEndingInAllOnesOutsideTheInnerSubnet) {
     const uint32_t slot = make_session(0);
     const uint8_t peer_net[4] = {10, 9, 1, 0};
