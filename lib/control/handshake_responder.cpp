@@ -99,8 +99,6 @@ RefusedInitiation HandshakeResponder::refuse(HandshakeRefusal r, int64_t now_ms)
 }
 
 bool HandshakeResponder::spend_proven_source(std::span<const uint8_t> src, int64_t now_ms) {
-    constexpr int64_t kCost = 1000 / kProvenSourceRate;
-    constexpr int64_t kMax = kCost * kProvenSourceBurst;
     // IPv4 sources fill the first 4 of 16 address bytes: the first 8 are the address, or an
     // IPv6 source's /64, which one host owns whole.
     uint64_t key = 0;
@@ -108,21 +106,14 @@ bool HandshakeResponder::spend_proven_source(std::span<const uint8_t> src, int64
     auto it = proven_sources_.find(key);
     if (it == proven_sources_.end()) {
         if (proven_sources_.size() >= kMaxProvenSources)
-            // Buckets that have refilled hold nothing worth keeping.
-            std::erase_if(proven_sources_, [&](const auto &e) {
-                return e.second.credit_ms + (now_ms - e.second.last_ms) >= kMax;
-            });
+            std::erase_if(proven_sources_, [&](const auto &e) { return e.second.full(now_ms); });
         if (proven_sources_.size() >= kMaxProvenSources)
             return false;
-        it = proven_sources_.emplace(key, SourceBucket{kMax, now_ms}).first;
+        it =
+            proven_sources_.emplace(key, TokenBucket(kProvenSourceRate, kProvenSourceBurst, now_ms))
+                .first;
     }
-    SourceBucket &b = it->second;
-    b.credit_ms = std::min(kMax, b.credit_ms + std::max<int64_t>(0, now_ms - b.last_ms));
-    b.last_ms = now_ms;
-    if (b.credit_ms < kCost)
-        return false;
-    b.credit_ms -= kCost;
-    return true;
+    return it->second.spend(now_ms);
 }
 
 Admission HandshakeResponder::admit(std::span<const uint8_t> packet, std::span<const uint8_t> src,

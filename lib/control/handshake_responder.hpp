@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/token_bucket.hpp"
 #include "proto/cookie.hpp"
 #include "proto/noise.hpp"
 
@@ -125,12 +126,6 @@ class HandshakeResponder {
     // Spends one initiation from the bucket of `src`'s address; false when it is empty.
     bool spend_proven_source(std::span<const uint8_t> src, int64_t now_ms);
 
-    // A token bucket in ms of credit: one initiation costs 1000 / kProvenSourceRate.
-    struct SourceBucket {
-        int64_t credit_ms = 0;
-        int64_t last_ms = 0;
-    };
-
     proto::StaticIdentity identity_;
     proto::CookieChecker cookies_;
     std::vector<Peer> peers_;
@@ -142,7 +137,7 @@ class HandshakeResponder {
     // now_ms / 1000 of the last refusal of each reason found worth auditing.
     std::array<int64_t, kHandshakeRefusalCount> audited_second_{};
     HandshakeStats stats_;
-    std::unordered_map<uint64_t, SourceBucket> proven_sources_;  // by address (IPv6: /64)
+    std::unordered_map<uint64_t, TokenBucket> proven_sources_;  // by address (IPv6: /64)
 };
 
 }  // namespace jg::control

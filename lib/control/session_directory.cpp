@@ -724,19 +724,8 @@ void SessionDirectory::note_transition(Session &s, const audit::Event &e) {
 }
 
 bool SessionDirectory::admit_reattach(Session &s, const TransportAddr &src, int64_t now_ms) {
-    constexpr int64_t kCost = 1000 / kReattachPerSecond;
-    constexpr int64_t kMax = kCost * kReattachBurst;
-    int64_t credit =
-        s.reattach_credit_ms < 0
-            ? kMax
-            : std::min(kMax, s.reattach_credit_ms +
-                                 std::max<int64_t>(0, now_ms - s.reattach_credit_at_ms));
-    s.reattach_credit_at_ms = now_ms;
-    if (credit >= kCost) {
-        s.reattach_credit_ms = credit - kCost;
+    if (s.reattach_bucket.spend(now_ms))
         return true;
-    }
-    s.reattach_credit_ms = credit;
     ++stats_.reattach_flood;
     if (s.reattach_flood_reported_ms == kNever || now_ms - s.reattach_flood_reported_ms >= 1000) {
         s.reattach_flood_reported_ms = now_ms;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/token_bucket.hpp"
 #include "config/gateway_config.hpp"
 #include "config/ip_prefix.hpp"
 #include "control/dataplane_link.hpp"
@@ -195,8 +196,7 @@ class SessionDirectory {
         int64_t terminated_at_ms = kNever;
         int64_t replay_reported_ms = kNever;   // last SecurityEvent for data-plane replays
         int64_t forgery_reported_ms = kNever;  // last SecurityEvent for failed AEAD tags
-        int64_t reattach_credit_ms = -1;       // kReattachPerSecond bucket; -1: full
-        int64_t reattach_credit_at_ms = 0;
+        TokenBucket reattach_bucket{kReattachPerSecond, kReattachBurst, 0};
         int64_t reattach_flood_reported_ms = kNever;
         PassiveKeepalive keepalive;
         std::array<TransitionNote, kRecentTransitions> recent{};  // ring, see note_transition
