@@ -28,21 +28,6 @@ uint64_t source_key(const PeerAddr &src) {
     return (uint64_t(hi) << 32 | lo) | 1;  // never 0: 0 marks an empty bucket
 }
 
-// A token bucket kept in TSC cycles of credit: refills with time up to `max`, one message
-// costs `cost`. Returns whether the message may pass.
-bool spend(uint64_t &tokens, uint64_t &last_tsc, uint64_t now, uint64_t max, uint64_t cost) {
-    uint64_t t = tokens + (now - last_tsc);
-    if (t > max)
-        t = max;
-    last_tsc = now;
-    if (t < cost) {
-        tokens = t;
-        return false;
-    }
-    tokens = t - cost;
-    return true;
-}
-
 bool take_token(Worker &w, const PeerAddr &src, uint64_t now) {
     WorkerLocal &l = w.local;
     const uint64_t key = source_key(src);
@@ -53,13 +38,14 @@ bool take_token(Worker &w, const PeerAddr &src, uint64_t now) {
         b.tokens = l.bucket_max_tsc;
         b.last_tsc = now;
     }
-    return spend(b.tokens, b.last_tsc, now, l.bucket_max_tsc, l.bucket_cost_tsc);
+    return spend_tokens(b.tokens, b.last_tsc, now, l.bucket_max_tsc, l.bucket_cost_tsc);
 }
 
 // The worker-wide budget: one bucket for every source, since a flood spoofs its sources.
 bool take_budget(Worker &w, uint64_t now) {
     WorkerLocal &l = w.local;
-    return spend(l.budget_tokens, l.budget_last_tsc, now, l.budget_max_tsc, l.budget_cost_tsc);
+    return spend_tokens(l.budget_tokens, l.budget_last_tsc, now, l.budget_max_tsc,
+                        l.budget_cost_tsc);
 }
 
 }  // namespace

@@ -38,18 +38,8 @@ constexpr uint16_t kIcmp6Quote = 1280 - sizeof(rte_ipv6_hdr) - kIcmpHeaderLen;
 bool icmp_error_due(Worker &w) {
     WorkerLocal &l = w.local;
     const uint64_t cost = l.tsc_hz / kIcmpErrorsPerSecond;
-    const uint64_t max = cost * kIcmpErrorBurst;
-    const uint64_t now = rte_rdtsc();
-    uint64_t t = l.icmp_error_tokens + (now - l.icmp_error_last_tsc);
-    l.icmp_error_last_tsc = now;
-    if (t > max)
-        t = max;
-    if (t < cost) {
-        l.icmp_error_tokens = t;
-        return false;
-    }
-    l.icmp_error_tokens = t - cost;
-    return true;
+    return spend_tokens(l.icmp_error_tokens, l.icmp_error_last_tsc, rte_rdtsc(),
+                        cost * kIcmpErrorBurst, cost);
 }
 
 // Reports an inner-port neighbor to the control core, the only table writer.

@@ -89,6 +89,22 @@ inline void drop(Worker &w, rte_mbuf *m, DropReason r) {
     free_later(w, m);
 }
 
+// A worker's token bucket kept in TSC cycles of credit: refills with time up to `max`, one
+// event costs `cost`. Returns whether the event may pass.
+inline bool spend_tokens(uint64_t &tokens, uint64_t &last_tsc, uint64_t now, uint64_t max,
+                         uint64_t cost) {
+    uint64_t t = tokens + (now - last_tsc);
+    if (t > max)
+        t = max;
+    last_tsc = now;
+    if (t < cost) {
+        tokens = t;
+        return false;
+    }
+    tokens = t - cost;
+    return true;
+}
+
 inline const PortInfo &port_info(const Worker &w, PortSide side) {
     return side == kOuterSide ? w.outer : w.inner;
 }
