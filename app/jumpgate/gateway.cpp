@@ -145,8 +145,10 @@ dp::PortInfo port_info(const PortConfig &pc, const net::PortState &st) {
         pi.subnet4 = pi.ipv4 & mask;
         pi.subnet4_mask = mask;
     }
-    if (pc.ipv6)
+    if (pc.ipv6) {
         std::memcpy(pi.ipv6, pc.ipv6->addr.data(), 16);
+        pi.subnet6_len = pc.ipv6->length;
+    }
     if (pc.next_hop) {
         if (pc.next_hop->family == 4)
             pi.next_hop4 = be32_of(*pc.next_hop);

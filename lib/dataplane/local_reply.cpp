@@ -228,9 +228,14 @@ bool handle_icmp6(Worker &w, rte_mbuf *m, PortSide side, bool to_us) {
                                             type == kNdSolicit ? kNdOptSourceLl : kNdOptTargetLl);
     static constexpr uint8_t kZero[16] = {};
     if (side == kInnerSide) {
-        // A solicitation teaches its source; an advertisement teaches its target.
+        // A solicitation teaches its source; an advertisement teaches its target. As for ARP,
+        // only neighbors the port reaches directly (its subnet, its next hop) take a place in
+        // the bounded table; multicast and our own address never do.
         const uint8_t *who = type == kNdSolicit ? ip->src_addr : target;
-        if (std::memcmp(who, kZero, 16) != 0)
+        const bool reachable =
+            p.subnet6_len == 0 || in_subnet6(p, who) || std::memcmp(who, p.next_hop6, 16) == 0;
+        if (std::memcmp(who, kZero, 16) != 0 && who[0] != 0xff &&
+            std::memcmp(who, p.ipv6, 16) != 0 && reachable)
             report_neighbor(w, m->pool, 6, who, ll != nullptr ? *ll : eth->src_addr, m->port);
     }
     if (type == kNdSolicit && std::memcmp(p.ipv6, kZero, 16) != 0 &&

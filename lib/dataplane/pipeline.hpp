@@ -120,6 +120,20 @@ inline bool is_group_address4(const PortInfo &p, uint32_t dst_be) {
     return (rte_be_to_cpu_32(dst_be) >> 28) == 0xe || dst_be == UINT32_MAX || subnet_broadcast;
 }
 
+// True when `addr` (16 bytes) is inside the port's IPv6 subnet: its first subnet6_len bits
+// equal those of the port's own address. False when no subnet is configured.
+inline bool in_subnet6(const PortInfo &p, const uint8_t *addr) {
+    const unsigned len = p.subnet6_len;
+    if (len == 0 || len > 128)
+        return false;
+    const unsigned whole = len / 8;
+    if (std::memcmp(addr, p.ipv6, whole) != 0)
+        return false;
+    const unsigned rest = len % 8;
+    const uint8_t mask = uint8_t(0xff00u >> rest);
+    return rest == 0 || ((addr[whole] ^ p.ipv6[whole]) & mask) == 0;
+}
+
 // The IPv4 header checksum of five 32-bit words summed as loaded from memory (the 20-byte
 // header, checksum field zero): one's-complement folding, since the 16-bit halves of 32-bit
 // words add up to the same sum.

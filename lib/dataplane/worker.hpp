@@ -136,6 +136,7 @@ struct PortInfo {
     // IPv6: the destination is looked up in neighbors6, then next_hop6 (all zero = none);
     // a miss sends a neighbor solicitation for next_hop6, or the destination without one.
     alignas(8) uint8_t next_hop6[16]{};  // aligned: a hash key
+    uint8_t subnet6_len = 0;             // bits of ipv6 that name the inner subnet; 0 = none
 };
 
 // Per-source handshake budget (WireGuard's ratelimiter: sources keyed by IPv4 address or

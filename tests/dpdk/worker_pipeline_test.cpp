@@ -363,6 +363,7 @@ class Pipeline : public ::testing::Test {
             w.inner.mac = kInnerMac;
             w.inner.ipv4 = be32(kInnerIp4);
             std::memcpy(w.inner.ipv6, kInnerIp6, 16);
+            w.inner.subnet6_len = 64;
             w.inner.subnet4 = be32(kInnerIp4) & rte_cpu_to_be_32(0xffffff00);
             w.inner.subnet4_mask = rte_cpu_to_be_32(0xffffff00);
             w.listen_port = kListenPort;
@@ -1444,21 +1445,33 @@ TEST_F(Pipeline, EchoRequestsToOurAddressesAreAnswered) {
     EXPECT_TRUE(ipv6_l4_checksum_ok(ip6, out[0].data() + 54));
 }
 
-TEST_F(Pipeline, NeighborSolicitationForOurAddressIsAdvertised) {
-    launch();
-    Bytes ns(24 + 8, 0);
-    ns[0] = 135;
-    std::memcpy(ns.data() + 8, kInnerIp6, 16);
-    ns[24] = 1;  // source link-layer address option
-    ns[25] = 1;
-    std::memcpy(ns.data() + 26, kHostMac.addr_bytes, 6);
-    const uint8_t solicited[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 1};
-    Bytes ip = ipv6(kHostIp6, solicited, 58, ns, 255);
+// A neighbor solicitation from `source` for `target` (to the target's solicited-node group),
+// or an advertisement of `target` (to all nodes), as a host on the inner port sends it: hop
+// limit 255, link-layer address option, valid checksum.
+Bytes inner_nd(uint8_t type, const uint8_t source[16], const uint8_t target[16]) {
+    Bytes nd(24 + 8, 0);
+    nd[0] = type;
+    std::memcpy(nd.data() + 8, target, 16);
+    nd[24] = type == 135 ? 1 : 2;  // source / target link-layer address option
+    nd[25] = 1;
+    std::memcpy(nd.data() + 26, kHostMac.addr_bytes, 6);
+    uint8_t group[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (type == 135) {
+        group[11] = 1;
+        group[12] = 0xff;
+        std::memcpy(group + 13, target + 13, 3);
+    }
+    Bytes ip = ipv6(source, group, 58, nd, 255);
     auto *h = reinterpret_cast<rte_ipv6_hdr *>(ip.data());
     const uint16_t ck = rte_ipv6_udptcp_cksum(h, ip.data() + 40);
     std::memcpy(ip.data() + 42, &ck, 2);
-    const rte_ether_addr mcast{{0x33, 0x33, 0xff, 0, 0, 1}};
-    inject(inner_port().rx[0], ether(mcast, kHostMac, RTE_ETHER_TYPE_IPV6, ip));
+    const rte_ether_addr mcast{{0x33, 0x33, group[12], group[13], group[14], group[15]}};
+    return ether(mcast, kHostMac, RTE_ETHER_TYPE_IPV6, ip);
+}
+
+TEST_F(Pipeline, NeighborSolicitationForOurAddressIsAdvertised) {
+    launch();
+    inject(inner_port().rx[0], inner_nd(135, kHostIp6, kInnerIp6));
     auto out = take(inner_port().tx[0], 1);
     ASSERT_EQ(out.size(), 1u);
     const auto *na6 = reinterpret_cast<const rte_ipv6_hdr *>(out[0].data() + 14);
@@ -1475,6 +1488,32 @@ TEST_F(Pipeline, NeighborSolicitationForOurAddressIsAdvertised) {
     EXPECT_EQ(packet_meta(got[0])->family, 6);
     EXPECT_EQ(std::memcmp(packet_meta(got[0])->src_addr, kHostIp6, 16), 0);
     rte_pktmbuf_free(got[0]);
+}
+
+TEST_F(Pipeline, NeighborDiscoveryTeachesOnlyNeighborsOnTheInnerSubnet) {
+    launch();
+    // Outside fd00::/64, multicast, or our own address: none of these may take a place in the
+    // bounded neighbor table, whatever a host on the link claims.
+    const uint8_t elsewhere[16] = {0xfd, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9};
+    const uint8_t far_away[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+    const uint8_t group[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    const uint8_t unrelated_target[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42};
+    inject(inner_port().rx[0], inner_nd(135, elsewhere, unrelated_target));
+    inject(inner_port().rx[0], inner_nd(135, far_away, unrelated_target));
+    inject(inner_port().rx[0], inner_nd(136, kHostIp6, far_away));
+    inject(inner_port().rx[0], inner_nd(136, kHostIp6, group));
+    inject(inner_port().rx[0], inner_nd(136, kHostIp6, kInnerIp6));
+    // Then one that does teach: a neighbor inside the subnet. The worker handles its ring in
+    // order, so if this is the only report, none of the ones before it was reported.
+    const uint8_t neighbor[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x33};
+    inject(inner_port().rx[0], inner_nd(136, kHostIp6, neighbor));
+    auto got = take_up(0, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(packet_meta(got[0])->kind, MetaKind::NeighborLearned);
+    EXPECT_EQ(packet_meta(got[0])->family, 6);
+    EXPECT_EQ(std::memcmp(packet_meta(got[0])->src_addr, neighbor, 16), 0);
+    rte_pktmbuf_free(got[0]);
+    EXPECT_EQ(rte_ring_count(up[0]), 0u);
 }
 
 TEST_F(Pipeline, TrafficNotForUsOnTheOuterPortIsDropped) {
