@@ -34,10 +34,17 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 fi
 ninja -C "$BUILD" -j"$JOBS" || status=1
 
+# Logs left by an earlier run in the same tree must not be counted as this run's.
+for bd in "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD"; do rm -f "$bd"/meson-logs/testlog-*; done
+
+# Each suite writes its own log (testlog-<suite>.json); summarize.py reads them all, with the
+# exit code of the meson run that wrote each, so a run that stopped early still counts.
+suite_results=()
 run_suite() {  # build dir, suite, extra args
   local bd=$1 suite=$2; shift 2
   step "suite $suite ($(basename "$bd"))"
-  meson test -C "$bd" --no-rebuild --suite "$suite" --print-errorlogs "$@" || true
+  meson test -C "$bd" --no-rebuild --suite "$suite" --print-errorlogs --logbase "testlog-$suite" "$@"
+  suite_results+=("$bd/meson-logs/testlog-$suite.json=$?")
 }
 
 # The sanitizer trees build in the background while the suites below run (the end-to-end
@@ -46,22 +53,25 @@ run_suite() {  # build dir, suite, extra args
 sanitizer_builds() {
   echo 19 > /proc/self/autogroup 2>/dev/null || true
   local rc=0
+  # Exit code: bit 0 set when the ASan build failed, bit 1 when the TSan build failed.
   if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
     meson setup "$ASAN_BUILD" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-      -Dperf=false -Dbuildtype=debug >/dev/null || return 1
+      -Dperf=false -Dbuildtype=debug >/dev/null || rc=1
   else
-    meson configure "$ASAN_BUILD" -Ddpdk_tests=true >/dev/null || return 1
+    meson configure "$ASAN_BUILD" -Ddpdk_tests=true >/dev/null || rc=1
   fi
   # Only what the two suites run: the rest (end-to-end, benchmarks) is not run there.
   local targets
-  targets=$(python3 .ci/suite_targets.py "$ASAN_BUILD" unit; python3 .ci/suite_targets.py "$ASAN_BUILD" dpdk) || return 1
-  ninja -C "$ASAN_BUILD" -j"$JOBS" $targets || rc=1
+  if [ $rc -eq 0 ]; then
+    targets=$(python3 .ci/suite_targets.py "$ASAN_BUILD" unit; python3 .ci/suite_targets.py "$ASAN_BUILD" dpdk) || rc=1
+  fi
+  [ $rc -eq 0 ] && { ninja -C "$ASAN_BUILD" -j"$JOBS" $targets || rc=1; }
   if [ ! -f "$TSAN_BUILD/build.ninja" ]; then
     meson setup "$TSAN_BUILD" -Dwerror=true -Db_sanitize=thread -Db_lundef=false \
-      -Dperf=false -Dbuildtype=debugoptimized >/dev/null || return 1
+      -Dperf=false -Dbuildtype=debugoptimized >/dev/null || return $((rc | 2))
   fi
   ninja -C "$TSAN_BUILD" -j"$JOBS" tests/dpdk/dpdk_tables_test tests/dpdk/dpdk_tables_concurrent_test \
-    tests/dpdk/dpdk_host_table4_test || rc=2
+    tests/dpdk/dpdk_host_table4_test || rc=$((rc | 2))
   return $rc
 }
 SAN_LOG=$ROOT/sanitizer-build.log
@@ -73,16 +83,15 @@ if [ $status -eq 0 ]; then
   sanitizer_pid=$!
 fi
 
-# Each suite writes its own log; summarize.py reads them all.
 if [ $status -eq 0 ]; then
   for s in unit dpdk e2e perf; do
-    run_suite "$BUILD" "$s" --logbase "testlog-$s" 
+    run_suite "$BUILD" "$s"
   done
 fi
 
 # libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each, as many at once as there are CPUs.
 if [ $status -eq 0 ]; then
-  run_suite "$BUILD" fuzz --logbase "testlog-fuzz" --test-args "$FUZZ_SECONDS"
+  run_suite "$BUILD" fuzz --test-args "$FUZZ_SECONDS"
 fi
 
 step "sanitizer builds (waiting for the background build)"
@@ -91,18 +100,18 @@ if [ -n "$sanitizer_pid" ]; then
   wait "$sanitizer_pid"; san_rc=$?
   tail -n 3 "$SAN_LOG"
 fi
-case $san_rc in
-  0) asan_ok=1; tsan_ok=1 ;;
-  2) asan_ok=1; tsan_ok=0; status=1; echo "ThreadSanitizer build failed (see $SAN_LOG)" ;;
-  *) asan_ok=0; tsan_ok=0; status=1; echo "sanitizer builds failed (see $SAN_LOG)"; tail -n 40 "$SAN_LOG" ;;
-esac
+asan_ok=$(( san_rc & 1 ? 0 : 1 )); tsan_ok=$(( san_rc & 2 ? 0 : 1 ))
+[ $san_rc -gt 3 ] && { asan_ok=0; tsan_ok=0; }
+[ $asan_ok -eq 1 ] || { status=1; echo "ASan+UBSan build failed (see $SAN_LOG)"; }
+[ $tsan_ok -eq 1 ] || { status=1; echo "ThreadSanitizer build failed (see $SAN_LOG)"; }
+[ $san_rc -eq 0 ] || tail -n 40 "$SAN_LOG"
 if [ $asan_ok -eq 1 ]; then
   # DPDK keeps its EAL allocations until exit: .ci/lsan.supp names those, nothing else.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export LSAN_OPTIONS=suppressions=$ROOT/.ci/lsan.supp:print_suppressions=0
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  run_suite "$ASAN_BUILD" unit --logbase "testlog-unit" --timeout-multiplier 5
-  run_suite "$ASAN_BUILD" dpdk --logbase "testlog-dpdk" --timeout-multiplier 5
+  run_suite "$ASAN_BUILD" unit --timeout-multiplier 5
+  run_suite "$ASAN_BUILD" dpdk --timeout-multiplier 5
   unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 fi
 
@@ -115,15 +124,12 @@ if [ $tsan_ok -eq 1 ]; then
     meson test -C "$TSAN_BUILD" --no-rebuild --print-errorlogs --logbase "testlog-tsan" \
     --timeout-multiplier 3 \
     --test-args=--gtest_filter=-Tables.Ipv6AddAfterDeleteWaitsForTheReadersGracePeriod \
-    $tsan_tests || true
+    $tsan_tests
+  suite_results+=("$TSAN_BUILD/meson-logs/testlog-tsan.json=$?")
 fi
 
 step "summary"
-logs=()
-for bd in "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD"; do
-  for f in "$bd"/meson-logs/testlog-*.json; do [ -f "$f" ] && logs+=("$f"); done
-done
 extra_failed=0
 [ "${format_failed:-0}" = 1 ] && { echo "FAILED formatting check"; extra_failed=$((extra_failed + 1)); }
 [ $status -ne 0 ] && { echo "FAILED a build step"; extra_failed=$((extra_failed + 1)); }
-python3 .ci/summarize.py --extra-failed "$extra_failed" "${logs[@]}"
+python3 .ci/summarize.py --extra-failed "$extra_failed" "${suite_results[@]}"
