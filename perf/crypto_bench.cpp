@@ -155,6 +155,7 @@ class TableReporter : public benchmark::ConsoleReporter {
         ConsoleReporter::ReportRuns(runs);
         for (const Run &run : runs) {
             if (run.error_occurred) {
+                ++errors_;
                 continue;
             }
             const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
@@ -168,6 +169,9 @@ class TableReporter : public benchmark::ConsoleReporter {
             cells_[name] = Cell{run.counters.at("Mops").value, run.counters.at("Gbps").value};
         }
     }
+
+    // Runs that failed their own check (a seal or open reported failure): the bench fails.
+    size_t errors() const { return errors_; }
 
     void print_table(const char *arch) const {
         std::printf(
@@ -202,6 +206,7 @@ class TableReporter : public benchmark::ConsoleReporter {
 
   private:
     std::map<std::string, Cell> cells_;
+    size_t errors_ = 0;
 };
 
 }  // namespace
@@ -261,5 +266,10 @@ int main(int argc, char **argv) {
     benchmark::Shutdown();
     reporter.print_table(arch);
     g_backends = nullptr;
+    if (reporter.errors() != 0) {
+        std::fprintf(stderr, "crypto_bench: %zu benchmark runs failed their check\n",
+                     reporter.errors());
+        return 1;
+    }
     return ran > 0 ? 0 : 1;
 }
