@@ -188,16 +188,20 @@ TEST(AdminRequestQueue, AnUntakenRequestTimesOutAndIsWithdrawn) {
 
 TEST(AdminRequestQueue, ATakenRequestIsAwaitedPastTheTimeout) {
     AdminRequestQueue q;
+    // The serving loop also ends when the submitter gives up, so a control thread that was not
+    // scheduled within the deadline fails the test below instead of spinning for good.
+    std::atomic<bool> submitted{false};
     std::thread control([&] {
-        while (q.serve([](const AdminRequest &) -> Result<AdminReply> {
-            std::this_thread::sleep_for(std::chrono::milliseconds(120));
+        while (!submitted.load() && q.serve([](const AdminRequest &) -> Result<AdminReply> {
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
             AdminReply a;
             a.policy_generation = 9;
             return a;
         }) == 0)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
     });
-    auto r = q.submit(TerminateRequest{1}, 30);
+    auto r = q.submit(TerminateRequest{1}, 100);
+    submitted.store(true);
     control.join();
     ASSERT_TRUE(r.ok()) << "taken before the deadline: the outcome, not a timeout";
     EXPECT_EQ(r->policy_generation, 9u);
