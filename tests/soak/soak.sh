@@ -115,6 +115,8 @@ next_sample=$start
 failovers=0
 rekeys=0
 reloaded=0
+reload_from_ms=0
+reload_to_ms=0
 port_turn=0
 warm_rss=""
 stalls=0
@@ -143,8 +145,10 @@ while :; do
     next_rekey=$((now + REKEY_S))
   fi
   if (( reloaded == 0 )) && (( now - start >= DURATION / 2 )); then
+    reload_from_ms=$(date +%s%3N)
     if "$JUMPGATECTL" policy reload --config "$JG_WORK/gw.yaml" "$JG_WORK/policy-2.yaml"; then
       reloaded=1
+      reload_to_ms=$(date +%s%3N)
     else
       reloaded=2
     fi
@@ -201,14 +205,28 @@ echo "worker stalls (samples without new packets): $stalls"
 
 gw_stop
 gw_summary_line "control  handshakes" || true
-python3 - "$GW_AUDIT" <<'PY'
+# Events about a session carry the policy it runs under: soak-1 before the reload, soak-2
+# after it (a second of margin either side for the control core's clock).
+python3 - "$GW_AUDIT" "$reloaded" "$reload_from_ms" "$reload_to_ms" <<'PY' \
+  || fails+=("audit events do not follow the policy reload (soak-1 -> soak-2)")
 import collections, json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+reloaded, t_from, t_to = sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
 by = collections.Counter(e["event_type"] for e in ev)
 print("audit events:", dict(sorted(by.items())))
 print("policy versions:", dict(collections.Counter(e.get("policy_version") for e in ev)))
-if not any(e.get("policy_version") == "soak-2" for e in ev):
-    print("no audit event under the reloaded policy version soak-2")
+sess = [e for e in ev if e.get("session_id", "0" * 16) != "0" * 16]
+before = [e for e in sess if not reloaded or e["ts_ms"] < t_from - 1000]
+after = [e for e in sess if reloaded and e["ts_ms"] > t_to + 1000]
+problems = [f"{e['event_type']} at {e['ts_ms']} under {e.get('policy_version')}, expected {want}"
+            for want, part in (("soak-1", before), ("soak-2", after))
+            for e in part if e.get("policy_version") != want]
+if reloaded and not after:
+    problems.append("no session event after the reload")
+print(f"session events: {len(before)} before the reload, {len(after)} after it")
+for p in problems[:10]:
+    print("policy version:", p)
+sys.exit(1 if problems else 0)
 PY
 # Held to the stricter of the two policies the run used (soak-1: 30 a minute, 1000 ms cooldown).
 if "$JUMPGATECTL" audit-check --max-switches-per-min 30 --switch-cooldown-ms 1000 "$GW_AUDIT"; then
