@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "client/client_clock.hpp"
 #include "client/inner_packet.hpp"
 #include "client/path_ranking.hpp"
 #include "client/tunnel_keys.hpp"
@@ -43,25 +44,6 @@ constexpr int64_t kTickMs = 10;            // FSM timer resolution: adds to fail
 constexpr int64_t kRxFeedIntervalMs = 50;  // data packets prove the path alive at most this often
 constexpr int kTunMtu = 1420;
 constexpr size_t kBufferBytes = 65536 + 64;
-
-int64_t wall_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-uint64_t wall_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
-uint64_t mono_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
-int64_t mono_ms() {
-    return int64_t(mono_ns() / 1'000'000ull);
-}
 
 uint64_t random_u64() {
     uint64_t v = 0;
@@ -113,8 +95,8 @@ struct Path {
     std::string last_error;
     uint32_t next_seq = 1;
     uint32_t last_acked_seq = 0;
-    int64_t last_rx_ms = kNeverHeard;  // wall ms
-    int64_t last_heartbeat_ms = 0;     // wall ms
+    int64_t last_rx_ms = kNeverHeard;  // timer ms
+    int64_t last_heartbeat_ms = 0;     // timer ms
     uint64_t tx_packets = 0;
     uint64_t rx_packets = 0;
     uint64_t send_errors = 0;
@@ -192,6 +174,7 @@ class Loop final : public ClientLoop {
 
     std::string status_json() const;
 
+    ClientClock clock_;
     ClientConfig c_;
     std::vector<Path> paths_;
     TunnelKeys keys_;
@@ -271,20 +254,20 @@ bool Loop::send_control(size_t path, const proto::ControlMessage &m, const Trans
 // ---- the handshake ----
 
 void Loop::start_handshake(size_t path, const char *why) {
-    auto init = keys_.start_handshake(wall_ns(), mono_ns());
+    auto init = keys_.start_handshake(clock_.wall_ns(), clock_.timer_ns());
     if (!init) {
         log_line(init.error().message());
         return;
     }
     handshake_path_ = path;
-    handshake_sent_ms_ = mono_ms();
+    handshake_sent_ms_ = clock_.timer_ms();
     send_raw(path, *init, paths_[path].endpoint);
     log_line(std::string("handshake initiation (") + why + ") on path " + paths_[path].spec.name);
 }
 
 void Loop::on_handshake_reply(size_t path, std::span<const uint8_t> bytes) {
     const bool first = !keys_.has_keys();
-    switch (keys_.consume_reply(bytes, mono_ns())) {
+    switch (keys_.consume_reply(bytes, clock_.timer_ns())) {
         case ReplyOutcome::ignored:
             return;
         case ReplyOutcome::cookie_stored:
@@ -304,7 +287,7 @@ void Loop::on_handshake_reply(size_t path, std::span<const uint8_t> bytes) {
         for (size_t i = 0; i < paths_.size(); ++i)
             hello.path_ids[i] = paths_[i].spec.id;
         send_control(active_, hello);
-        hello_sent_ms_ = wall_ms();
+        hello_sent_ms_ = clock_.timer_ms();
         return;
     }
     // Rekey: confirm the new keypair at once so the gateway starts using it.
@@ -339,11 +322,11 @@ void Loop::drain_path(size_t path) {
 }
 
 void Loop::on_transport(size_t path, const TransportAddr &from, std::span<const uint8_t> bytes) {
-    auto opened = keys_.open(bytes, mono_ns());
+    auto opened = keys_.open(bytes, clock_.timer_ns());
     if (!opened)
         return;
     Path &p = paths_[path];
-    const int64_t now = wall_ms();
+    const int64_t now = clock_.timer_ms();
     p.last_rx_ms = now;
     ++p.rx_packets;
     const proto::PlaintextClass cls = proto::classify_plaintext(opened->plaintext);
@@ -440,8 +423,8 @@ void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
     Path &p = paths_[path];
     gateway_state = std::string(wire_state_name(m.state));
     gateway_state_version_ = m.state_version;
-    const int64_t now = wall_ms();
-    const int64_t rtt = std::max<int64_t>(0, mono_ms() - int64_t(m.echo_ts_ms));
+    const int64_t now = clock_.timer_ms();
+    const int64_t rtt = std::max<int64_t>(0, now - int64_t(m.echo_ts_ms));
     uint32_t lost = 0;
     if (m.seq > p.last_acked_seq) {
         lost = p.last_acked_seq == 0 ? 0 : m.seq - p.last_acked_seq - 1;
@@ -588,7 +571,7 @@ std::optional<size_t> Loop::path_of(const TransportAddr &local) const {
 void Loop::drive(const SessionEvent &e) {
     if (!record_)
         return;
-    StepResult r = step(*record_, e, policy_, wall_ms());
+    StepResult r = step_at(clock_, *record_, e, policy_);
     for (audit::Event &ev : r.audit) {
         if (const auto *sc = std::get_if<audit::SessionStateChange>(&ev.payload))
             log_line(std::string("state ") + std::string(state_name(sc->previous_state)) + " -> " +
@@ -603,7 +586,7 @@ void Loop::drive(const SessionEvent &e) {
                 log_line("active path " + paths_[active_].spec.name + " -> " +
                          paths_[*idx].spec.name);
                 active_ = *idx;
-                paths_[active_].last_rx_ms = wall_ms();
+                paths_[active_].last_rx_ms = clock_.timer_ms();
             }
         } else if (const auto *t = std::get_if<jg::Terminate>(&a)) {
             if (!exit_) {
@@ -621,7 +604,7 @@ void Loop::drive(const SessionEvent &e) {
 void Loop::terminate(Reason reason, const std::string &how) {
     log_line(how + ": " + std::string(reason_name(reason)));
     if (record_ && record_->state != SessionState::Terminated) {
-        StepResult r = step(*record_, TerminationRequested{reason}, policy_, wall_ms());
+        StepResult r = step_at(clock_, *record_, TerminationRequested{reason}, policy_);
         for (audit::Event &ev : r.audit)
             if (audit_)
                 audit_->try_push(std::move(ev));
@@ -630,7 +613,7 @@ void Loop::terminate(Reason reason, const std::string &how) {
 }
 
 void Loop::heartbeats() {
-    const int64_t now = wall_ms();
+    const int64_t now = clock_.timer_ms();
     const int64_t interval = policy_.volatility.heartbeat_interval_ms;
     for (size_t i = 0; i < paths_.size(); ++i) {
         Path &p = paths_[i];
@@ -642,7 +625,7 @@ void Loop::heartbeats() {
         proto::Heartbeat hb;
         hb.seq = p.next_seq++;
         hb.path_id = p.spec.id;
-        hb.send_ts_ms = uint64_t(mono_ms());
+        hb.send_ts_ms = uint64_t(clock_.timer_ms());
         hb.loss_permille = uint16_t(std::lround(std::clamp(h.loss_ratio, 0.0, 1.0) * 1000));
         hb.rtt_us = uint32_t(std::max(0.0, h.rtt_ms * 1000));
         hb.jitter_us = uint32_t(std::max(0.0, h.jitter_ms * 1000));
@@ -651,7 +634,7 @@ void Loop::heartbeats() {
 }
 
 void Loop::try_reattach(proto::ReattachReason why) {
-    const int64_t now = wall_ms();
+    const int64_t now = clock_.timer_ms();
     std::vector<PathStanding> standing;
     for (Path &p : paths_) {
         PathStanding s;
@@ -682,7 +665,7 @@ void Loop::try_reattach(proto::ReattachReason why) {
     PathChallenge challenge{};
     randombytes_buf(challenge.data(), challenge.size());
     ReattachRequest req;
-    req.client_time_ms = now;
+    req.client_time_ms = now;  // our own machine judges freshness on its own time line
     req.nonce = random_u64();
     req.candidate = candidate;
     req.client_state_version = gateway_state_version_;
@@ -699,7 +682,8 @@ void Loop::try_reattach(proto::ReattachReason why) {
     m.session_id = record_->session_id;
     m.path_id = paths_[idx].spec.id;
     m.reason = why;
-    m.client_time_ms = uint64_t(now);
+    // The gateway compares this with its own idea of wall time.
+    m.client_time_ms = uint64_t(clock_.wall_ms());
     m.nonce = req.nonce;
     m.last_state_version = gateway_state_version_;
     if (send_control(idx, m)) {
@@ -716,7 +700,7 @@ void Loop::try_reattach(proto::ReattachReason why) {
 void Loop::consider_switch() {
     if (!record_ || exit_)
         return;
-    const int64_t now = wall_ms();
+    const int64_t now = clock_.timer_ms();
     const SessionState s = record_->state;
     if (s == SessionState::Attached) {
         reattach_.reset();
@@ -754,23 +738,22 @@ void Loop::consider_switch() {
 }
 
 void Loop::timers() {
-    const int64_t now = wall_ms();
-    const int64_t mono = mono_ms();
+    const int64_t now = clock_.timer_ms();
     if (!keys_.has_keys()) {
-        if (mono - first_handshake_ms_ >= c_.handshake_timeout_ms) {
+        if (now - first_handshake_ms_ >= c_.handshake_timeout_ms) {
             log_line("no handshake with " + c_.gateway_endpoint.to_string() + " within " +
                      std::to_string(c_.handshake_timeout_ms) + " ms");
             exit_ = ExitCode::handshake_failed;
             return;
         }
-        if (mono - handshake_sent_ms_ >= kHandshakeRetryMs)
+        if (now - handshake_sent_ms_ >= kHandshakeRetryMs)
             start_handshake((handshake_path_ + 1) % paths_.size(), "retry");
         return;
     }
-    if (keys_.needs_rekey(mono_ns()) &&
-        (!keys_.handshake_in_flight() || mono - handshake_sent_ms_ >= kHandshakeRetryMs))
+    if (keys_.needs_rekey(clock_.timer_ns()) &&
+        (!keys_.handshake_in_flight() || now - handshake_sent_ms_ >= kHandshakeRetryMs))
         start_handshake(send_path(), "rekey");
-    if (keys_.expire(mono_ns())) {
+    if (keys_.expire(clock_.timer_ns())) {
         drive(KeyExpired{});
         if (!record_)
             exit_ = ExitCode::session_terminated;
@@ -797,7 +780,7 @@ void Loop::timers() {
 
 std::string Loop::status_json() const {
     using nlohmann::json;
-    const int64_t now = wall_ms();
+    const int64_t now = clock_.timer_ms();
     json j;
     j["state"] = record_ ? std::string(state_name(record_->state))
                          : (keys_.has_keys() ? "HELLO" : "HANDSHAKE");
@@ -841,7 +824,7 @@ std::string Loop::status_json() const {
 }
 
 ExitCode Loop::run(const std::atomic<bool> &stop) {
-    first_handshake_ms_ = mono_ms();
+    first_handshake_ms_ = clock_.timer_ms();
     start_handshake(0, "start");
     std::vector<pollfd> fds;
     while (!stop.load() && !exit_) {
