@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every jumpgatectl live command against a running gateway with a stock wireguard-go client
-# attached: sessions, session ID, stats, policy show, a refused and an accepted policy reload,
-# terminate ID (audited explicit_termination), and the error once no gateway is running.
+# attached: sessions, session ID, stats, policy show, a refused policy reload (no audit event
+# before the next audited action, the terminate), terminate ID (audited explicit_termination),
+# an accepted policy reload, and the error once no gateway is running.
 # usage: admin_test.sh JUMPGATE JUMPGATECTL
 JUMPGATE=${1:?usage: admin_test.sh JUMPGATE JUMPGATECTL}
 JUMPGATECTL=${2:?usage: admin_test.sh JUMPGATE JUMPGATECTL}
@@ -41,7 +42,26 @@ exec(sys.argv[2])
 PY
 }
 
-audit_lines() { sleep 0.3; wc -l < "$GW_AUDIT"; }
+# audit_line_of PYTHON_EXPR: the line number of the first event `e` in the gateway's audit log
+# for which the expression holds, waiting up to 5 s for it to be written (status 1 if it is not).
+audit_line_of() {
+  python3 - "$GW_AUDIT" "$1" <<'PY'
+import json, sys, time
+deadline = time.monotonic() + 5
+while True:
+    for n, line in enumerate(open(sys.argv[1]), 1):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if eval(sys.argv[2]):
+            print(n)
+            sys.exit(0)
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.1)
+PY
+}
 
 CLIENT_PUB=$(cat "$JG_WORK/client.pub")
 gw_log "sessions"
@@ -122,7 +142,10 @@ policies:
     security:
       reattach_proof_max_age_ms: 5000
 YAML
-before=$(audit_lines)
+# Everything up to the session's attachment is written: the refusal's events, if any, follow.
+audit_line_of "e['event_type'] == 'SessionStateChange' and e['new_state'] == 'ATTACHED'" > /dev/null \
+  || gw_fail "the session's attachment is not in the audit log"
+before=$(wc -l < "$GW_AUDIT")
 ctl 1 policy reload "$JG_WORK/bad-policy.yaml" --node-id "$NODE"
 cat "$ERR"
 grep -q "refused, running policy unchanged: .*volatility.loss_volatile_threshold" "$ERR" \
@@ -139,26 +162,18 @@ assert isinstance(r, str) and r.startswith("error: refused") and "volatility.los
 PY
 ctl 0 policy show --node-id "$NODE" --json
 json_assert "assert j['generation'] == 1 and j['profiles'][0]['version'] == 'builtin-1', j"
-after=$(audit_lines)
-[ "$before" -eq "$after" ] || gw_fail "a refused reload wrote audit events ($before -> $after lines)"
-
-gw_log "valid policy reload"
-sed -e 's/e2e-bad/e2e-2/' -e 's/loss_volatile_threshold: 1.5/loss_volatile_threshold: 0.25/' \
-  "$JG_WORK/bad-policy.yaml" > "$JG_WORK/good-policy.yaml"
-ctl 0 policy reload "$JG_WORK/good-policy.yaml" --node-id "$NODE"
-cat "$OUT"
-grep -q "generation 2, default profile default version e2e-2" "$OUT" || gw_fail "reload output"
-ctl 0 policy show --node-id "$NODE" --json
-json_assert "
-p = j['profiles'][0]
-assert j['generation'] == 2 and p['version'] == 'e2e-2', j
-assert p['switching/max_switches_per_min'] == 4 and p['volatility/loss_volatile_threshold'] == '0.25', p
-"
 
 gw_log "terminate $ID"
 ctl 0 terminate "$ID" --node-id "$NODE"
 cat "$OUT"
 grep -qx "session $ID terminated (explicit_termination)" "$OUT" || gw_fail "terminate output"
+# The terminate's state change is the first event written since the refused reload.
+term_line=$(audit_line_of "e['event_type'] == 'SessionStateChange' and e['session_id'] == '$ID' \
+  and e['new_state'] == 'TERMINATED'") || gw_fail "the terminate wrote no state change to the audit log"
+[ "$term_line" -eq $((before + 1)) ] || {
+  sed -n "$((before + 1)),${term_line}p" "$GW_AUDIT"
+  gw_fail "audit events between the refused reload and the terminate (lines $((before + 1))..$term_line)"
+}
 ctl 0 session "$ID" --node-id "$NODE" --json
 json_assert "
 assert j['state'] == 'TERMINATED', j
@@ -172,6 +187,19 @@ assert len(mine) == 1 and mine[0]['state'] == 'TERMINATED', j
 "
 ctl 1 terminate "$ID" --node-id "$NODE"
 grep -q "already terminated" "$ERR" || gw_fail "second terminate: $(cat "$ERR")"
+
+gw_log "valid policy reload"
+sed -e 's/e2e-bad/e2e-2/' -e 's/loss_volatile_threshold: 1.5/loss_volatile_threshold: 0.25/' \
+  "$JG_WORK/bad-policy.yaml" > "$JG_WORK/good-policy.yaml"
+ctl 0 policy reload "$JG_WORK/good-policy.yaml" --node-id "$NODE"
+cat "$OUT"
+grep -q "generation 2, default profile default version e2e-2" "$OUT" || gw_fail "reload output"
+ctl 0 policy show --node-id "$NODE" --json
+json_assert "
+p = j['profiles'][0]
+assert j['generation'] == 2 and p['version'] == 'e2e-2', j
+assert p['switching/max_switches_per_min'] == 4 and p['volatility/loss_volatile_threshold'] == '0.25', p
+"
 
 gw_stop
 gw_audit_assert "
