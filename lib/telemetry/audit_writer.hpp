@@ -7,8 +7,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -19,16 +21,28 @@
 
 namespace jg {
 
+// What became of one batch handed to a sink.
+struct AuditSinkReport {
+    // The batch's first `written` lines are in the log whole; the rest are lost.
+    size_t written = 0;
+    // Why lines were lost; or, with every line written, what is wrong with a sink that still
+    // writes (an audit log that cannot be reopened after rotation).
+    std::optional<Error> error = std::nullopt;
+};
+
 // Where rendered lines go. Called only from the writer thread, one batch at a time.
 class AuditSink {
   public:
     virtual ~AuditSink() = default;
-    // `lines` carry no newline. An error loses the whole batch (counted by the writer).
-    virtual Status write(std::span<const std::string> lines) = 0;
+    // `lines` carry no newline.
+    virtual AuditSinkReport write(std::span<const std::string> lines) = 0;
 };
 
-// Appends to a file. One write(2) per batch, so a batch reaches the kernel whole and another
-// process tailing the file never sees half a line; no fsync (the log is telemetry).
+// Appends to a file, a batch at a time; no fsync (the log is telemetry). The file only ever
+// holds whole lines: a batch cut short (disk full, I/O error) is cut back to its last complete
+// line, so the next batch does not glue onto half a line and both stay readable. Where the
+// file cannot be shortened (a device, an append-only file) the next batch starts with a
+// newline instead, leaving the torn line on a line of its own.
 class AuditFileSink final : public AuditSink {
     struct OpenedFd {
         int fd;
@@ -42,23 +56,30 @@ class AuditFileSink final : public AuditSink {
     AuditFileSink(const AuditFileSink &) = delete;
     AuditFileSink &operator=(const AuditFileSink &) = delete;
 
-    Status write(std::span<const std::string> lines) override;
+    AuditSinkReport write(std::span<const std::string> lines) override;
 
     // Reopens the path before the next batch, so logrotate can move the file away (SIGHUP
-    // handlers may call it: it only sets a flag). Any thread.
+    // handlers may call it: it only sets a flag). Any thread. When the path cannot be opened
+    // the sink keeps appending to the file it has, reports the failure with every batch and
+    // tries again before the next one.
     void request_reopen() { reopen_.store(true, std::memory_order_relaxed); }
 
   private:
-    int fd_;  // writer thread only
+    std::optional<Error> reopen_if_requested();
+    AuditSinkReport cut_short(size_t sent, size_t lines, int error);
+    bool remove_tail(size_t bytes);
+
+    int fd_;  // writer thread only, as are torn_ and buffer_
     std::string path_;
     std::atomic<bool> reopen_{false};
+    bool torn_ = false;   // the file ends in part of a line that could not be removed
     std::string buffer_;  // reused across batches
 };
 
 // Keeps the lines in memory: tests, and tools that post-process events in-process.
 class AuditMemorySink final : public AuditSink {
   public:
-    Status write(std::span<const std::string> lines) override;
+    AuditSinkReport write(std::span<const std::string> lines) override;
     std::vector<std::string> lines() const;
 
   private:
@@ -79,6 +100,11 @@ struct AuditWriterOptions {
     size_t capacity = 16384;  // events; ~2 MB of slots, minutes of a busy gateway's transitions
     std::chrono::milliseconds flush_interval{20};  // upper bound on how long a line waits
     size_t max_batch = 512;                        // lines per sink write
+    // A sink error is logged when its text changes, and so is the sink's recovery, but at
+    // most one line per interval: a full disk fails every batch.
+    std::chrono::milliseconds error_log_interval{10'000};
+    // Receives those lines (no newline), on the writer thread. Empty: standard error.
+    std::function<void(const std::string &)> log = nullptr;
 };
 
 struct AuditWriterStats {
@@ -111,11 +137,14 @@ class AuditWriter {
     void close();
 
     AuditWriterStats stats() const;
-    std::string last_write_error() const;  // empty while the sink has never failed
+    // The sink's latest error, also one that lost no line (a failed reopen); empty while the
+    // sink has never failed.
+    std::string last_write_error() const;
 
   private:
     void run(std::stop_token stop);
     bool drain_batch();  // false when the queue was empty
+    void report_sink(const std::optional<Error> &error);
 
     std::shared_ptr<AuditSink> sink_;
     AuditWriterOptions options_;
@@ -137,6 +166,10 @@ class AuditWriter {
     std::string last_error_;
 
     std::vector<std::string> batch_;  // writer thread only; reused so lines keep capacity
+    // Writer thread only: the error text last logged (empty: none, or the sink recovered since)
+    // and when the next log line may be written.
+    std::string logged_error_;
+    std::chrono::steady_clock::time_point next_log_at_{};
 
     // Only the writer thread waits here, and only stop requests wake it: the producer never
     // signals, so a push costs no syscall; lines wait at most flush_interval.

@@ -165,10 +165,10 @@ TEST(AuditMetrics, FollowsSessionsCreatedBeforeItWasInstalled) {
 // Holds every batch until the test ends, so the queue fills.
 class BlockingSink final : public AuditSink {
   public:
-    Status write(std::span<const std::string>) override {
+    AuditSinkReport write(std::span<const std::string> lines) override {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return released_; });
-        return Ok{};
+        return {.written = lines.size()};
     }
     void release() {
         std::lock_guard lock(mu_);
