@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "client/client_clock.hpp"
+#include "client/follow_binding.hpp"
 #include "client/inner_packet.hpp"
 #include "client/path_ranking.hpp"
 #include "client/tunnel_keys.hpp"
@@ -159,6 +160,8 @@ class Loop final : public ClientLoop {
     void on_reattach_result(size_t path, const proto::ReattachResult &m);
     void on_inner(std::span<const uint8_t> packet);
     void confirm_switch_by_traffic(size_t path);
+    void follow_gateway(size_t path, const std::string &why);
+    bool active_silent() const;
     void drain_app();
     void drain_tun();
     void send_inner(std::span<const uint8_t> packet);
@@ -338,9 +341,9 @@ void Loop::on_transport(size_t path, const TransportAddr &from, std::span<const 
         case proto::PlaintextKind::ipv4:
         case proto::PlaintextKind::ipv6:
             on_inner(content);
-            confirm_switch_by_traffic(path);
             [[fallthrough]];
         case proto::PlaintextKind::keepalive:
+            confirm_switch_by_traffic(path);
             // Traffic on the active path proves it alive, as the gateway counts it.
             if (record_ && path == active_ && now - last_rx_feed_ms_ >= kRxFeedIntervalMs) {
                 last_rx_feed_ms_ = now;
@@ -372,7 +375,7 @@ void Loop::on_control(size_t path, const TransportAddr &from, std::span<const ui
             } else if constexpr (std::is_same_v<M, proto::ReattachResult>) {
                 on_reattach_result(path, m);
             } else if constexpr (std::is_same_v<M, proto::StateHint>) {
-                gateway_state_version_ = m.state_version;
+                gateway_state_version_ = std::max(gateway_state_version_, m.state_version);
                 last_hint_ = std::string(m.state == proto::HintState::volatile_  ? "VOLATILE"
                                          : m.state == proto::HintState::degraded ? "DEGRADED"
                                                                                  : "TERMINATING") +
@@ -422,7 +425,7 @@ void Loop::on_hello_ack(const proto::HelloAck &m) {
 void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
     Path &p = paths_[path];
     gateway_state = std::string(wire_state_name(m.state));
-    gateway_state_version_ = m.state_version;
+    gateway_state_version_ = std::max(gateway_state_version_, m.state_version);
     const int64_t now = clock_.timer_ms();
     const int64_t rtt = std::max<int64_t>(0, now - int64_t(m.echo_ts_ms));
     uint32_t lost = 0;
@@ -438,42 +441,79 @@ void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
         drive(HeartbeatReceived{m.seq, double(rtt), 1, lost});
 }
 
-// The gateway sends inner traffic only to its binding: inner packets arriving on the path a
-// reattach is pending for prove the switch happened even if REATTACH_RESULT was lost (a
-// retried request would only be refused, the gateway being ATTACHED there already).
+bool Loop::active_silent() const {
+    const Path &active = paths_[active_];
+    return active.last_rx_ms == kNeverHeard ||
+           clock_.timer_ms() - active.last_rx_ms >= policy_.volatility.heartbeat_volatile_ms;
+}
+
+// The gateway sends inner traffic and keepalives only to its binding: arriving on another path
+// they prove the gateway moved there, even if REATTACH_RESULT was lost (a retried request
+// would only be refused, the gateway being ATTACHED there already). While the active path
+// still hears the gateway they are stragglers sent before its last move.
 void Loop::confirm_switch_by_traffic(size_t path) {
-    if (!record_ || record_->state != SessionState::Recovering || !record_->pending.active ||
+    if (!record_ || path == active_)
+        return;
+    const bool awaited = record_->state == SessionState::Recovering && record_->pending.active &&
+                         record_->pending.candidate == paths_[path].socket.local();
+    if (!awaited && !active_silent())
+        return;
+    follow_gateway(path, "gateway traffic arrives on path " + paths_[path].spec.name);
+}
+
+// The gateway has bound the session to `path`: our machine and our sending follow.
+void Loop::follow_gateway(size_t path, const std::string &why) {
+    if (!record_ || exit_)
+        return;
+    reattach_.reset();
+    const TransportAddr local = paths_[path].socket.local();
+    if (path == active_ && record_->binding == local)
+        return;
+    log_line(why + ": the gateway is bound there");
+    FollowInputs in;
+    randombytes_buf(in.challenge.data(), in.challenge.size());
+    in.nonce = random_u64();
+    in.now_ms = clock_.timer_ms();
+    if (follow_binding(*record_, local, in, [this](const SessionEvent &e) { drive(e); }) || exit_ ||
         path == active_)
         return;
-    const TransportAddr local = paths_[path].socket.local();
-    if (record_->pending.candidate != local)
-        return;
-    log_line("gateway traffic arrives on path " + paths_[path].spec.name +
-             ": the switch took place");
-    reattach_.reset();
-    drive(PathResponse{local, record_->pending.challenge});
+    // Our own switching policy refused to record the move, but the gateway sends only there.
+    log_line("active path " + paths_[active_].spec.name + " -> " + paths_[path].spec.name +
+             " (unrecorded: local policy denied the switch)");
+    active_ = path;
+    paths_[active_].last_rx_ms = clock_.timer_ms();
 }
 
 void Loop::on_reattach_result(size_t path, const proto::ReattachResult &m) {
-    gateway_state_version_ = m.state_version;
+    // state_version only grows: a result older than what the gateway told us since speaks of
+    // a binding it has left again.
+    const bool current = m.state_version >= gateway_state_version_;
+    gateway_state_version_ = std::max(gateway_state_version_, m.state_version);
     if (!m.accepted) {
         ++reattach_denied_;
         log_line("reattach on path " + paths_[path].spec.name +
                  " denied: " + reason_text(m.reason));
         if (reattach_ && reattach_->path == path)
             reattach_.reset();
+        // Our active path is dead, yet the gateway is ATTACHED (it hears us, and we send only
+        // reattach requests elsewhere) or calls this path no candidate (its binding already):
+        // it is bound here and a lost REATTACH_RESULT moved it. Should it hear us on the dead
+        // path after all, our traffic from here makes it validate and move here anyway.
+        const bool bound_here = m.reason == uint16_t(Reason::invalid_state_for_reattach) ||
+                                m.reason == uint16_t(Reason::invalid_transport_candidate);
+        if (current && bound_here && path != active_ && active_silent())
+            follow_gateway(path, "reattach on path " + paths_[path].spec.name + " refused");
         return;
     }
     ++reattach_accepted_;
     log_line("reattach on path " + paths_[path].spec.name + " accepted");
-    reattach_.reset();
-    if (!record_ || !record_->pending.active)
+    if (!current) {
+        log_line("(an old result: the gateway has moved since)");
         return;
-    // The gateway validated the path and switched; the same step moves our binding.
-    const TransportAddr local = paths_[path].socket.local();
-    if (record_->pending.candidate != local)
-        return;
-    drive(PathResponse{local, record_->pending.challenge});
+    }
+    // The gateway validated the path and switched: authoritative, whatever our machine
+    // expected (another candidate, or none after its recovery window).
+    follow_gateway(path, "reattach on path " + paths_[path].spec.name + " accepted");
 }
 
 // ---- the application side ----

@@ -1,0 +1,32 @@
+// Following the gateway's binding. The gateway is the side that switches: once it has moved
+// the session to one of the client's paths (an accepted REATTACH_RESULT arrived there, or
+// inner traffic or keepalives, which it sends only to its binding), the client must send from
+// that path too, whatever its own machine was doing: waiting on another candidate, past its
+// recovery window, or still ATTACHED on a path that died. Pure; the client's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "session/session_event.hpp"
+#include "session/session_record.hpp"
+
+namespace jg::client {
+
+// Fresh inputs the events may need: a random challenge and nonce (the machine's replay set
+// must not see the nonce twice) and the machine's current time (timer ms).
+struct FollowInputs {
+    PathChallenge challenge{};
+    uint64_t nonce = 0;
+    int64_t now_ms = 0;
+};
+
+// Feeds the client's own machine, through `drive` (one step() of `s`, actions applied), the
+// events that move its binding to `to` the way the gateway's moved: a reattach of its own
+// answered at once (an address change while ATTACHED), so its log shows the switch. Returns
+// whether `s` is bound to `to` afterwards; false when the machine refuses (terminated, or its
+// own switching policy denies the move, which it audits).
+bool follow_binding(const SessionRecord &s, const TransportAddr &to, const FollowInputs &in,
+                    const std::function<void(const SessionEvent &)> &drive);
+
+}  // namespace jg::client

@@ -1,0 +1,134 @@
+// The client's machine follows a binding the gateway already moved: whether it was waiting on
+// another candidate, past its recovery window, or still ATTACHED, and never past its own
+// switching policy.
+#include "client/follow_binding.hpp"
+
+#include <gtest/gtest.h>
+
+#include <variant>
+
+#include "session/state_machine.hpp"
+
+namespace jg::client {
+namespace {
+
+TransportAddr addr(const char *text) {
+    return parse_transport(text).value_or(TransportAddr{});
+}
+
+const TransportAddr kA = addr("192.0.2.2:40000");
+const TransportAddr kB = addr("192.0.2.3:40001");
+const TransportAddr kC = addr("192.0.2.4:40002");
+
+class FollowBindingTest : public ::testing::Test {
+  protected:
+    FollowBindingTest() {
+        feed(HandshakeCompleted{kA, "peer", 0});
+        feed(HelloReceived{});
+    }
+    void feed(const SessionEvent &e) {
+        const StepResult r = step(s_, e, policy_, now_);
+        for (const audit::Event &ev : r.audit)
+            if (const auto *sw = std::get_if<audit::TransportSwitch>(&ev.payload))
+                switched_to_.push_back(sw->new_transport);
+    }
+    // Path A goes silent: VOLATILE after heartbeat_volatile_ms.
+    void lose_a() {
+        now_ += policy_.volatility.heartbeat_volatile_ms;
+        feed(TimerTick{});
+        ASSERT_EQ(s_.state, SessionState::Volatile);
+    }
+    void reattach(const TransportAddr &to, uint64_t nonce) {
+        ReattachRequest r;
+        r.client_time_ms = now_;
+        r.nonce = nonce;
+        r.candidate = to;
+        r.challenge = {1, 2, 3, 4, 5, 6, 7, uint8_t(nonce)};
+        feed(r);
+        ASSERT_EQ(s_.state, SessionState::Recovering);
+    }
+    bool follow(const TransportAddr &to, uint64_t nonce) {
+        FollowInputs in;
+        in.challenge = {9, 9, 9, 9, 9, 9, 9, uint8_t(nonce)};
+        in.nonce = nonce;
+        in.now_ms = now_;
+        return follow_binding(s_, to, in, [this](const SessionEvent &e) { feed(e); });
+    }
+
+    Policy policy_;
+    int64_t now_ = 1'000'000;
+    SessionRecord s_ = make_session(0x77);
+    std::vector<TransportAddr> switched_to_;
+};
+
+// Three paths: the retry rotated to C while the gateway accepted B; B's result decides.
+TEST_F(FollowBindingTest, AcceptedResultForAnEarlierCandidateWins) {
+    lose_a();
+    reattach(kB, 1);
+    now_ += 1'000;
+    reattach(kC, 2);
+    ASSERT_EQ(s_.pending.candidate, kC);
+    EXPECT_TRUE(follow(kB, 3));
+    EXPECT_EQ(s_.binding, kB);
+    EXPECT_EQ(s_.state, SessionState::Attached);
+    ASSERT_EQ(switched_to_.size(), 1u);
+    EXPECT_EQ(switched_to_[0], kB);
+}
+
+TEST_F(FollowBindingTest, AwaitedCandidateCompletesWithItsOwnChallenge) {
+    lose_a();
+    reattach(kB, 1);
+    const uint64_t version = s_.state_version;
+    EXPECT_TRUE(follow(kB, 2));
+    EXPECT_EQ(s_.binding, kB);
+    EXPECT_EQ(s_.state_version, version + 2);  // TransportSwitch, then RECOVERING -> ATTACHED
+}
+
+// The accepted result was lost; the recovery window ran out and the machine is DEGRADED on
+// the dead path with nothing pending. Proof that the gateway moved arrives later.
+TEST_F(FollowBindingTest, LostResultPastTheRecoveryWindowStillFollows) {
+    lose_a();
+    reattach(kB, 1);
+    now_ += policy_.switching.recovery_window_ms;
+    feed(TimerTick{});
+    ASSERT_EQ(s_.state, SessionState::Degraded);
+    ASSERT_FALSE(s_.pending.active);
+    EXPECT_TRUE(follow(kB, 2));
+    EXPECT_EQ(s_.binding, kB);
+    EXPECT_EQ(s_.state, SessionState::Attached);
+}
+
+TEST_F(FollowBindingTest, AttachedMachineFollowsAsAnAddressChange) {
+    ASSERT_EQ(s_.state, SessionState::Attached);
+    EXPECT_TRUE(follow(kB, 1));
+    EXPECT_EQ(s_.binding, kB);
+    EXPECT_EQ(s_.state, SessionState::Attached);
+    ASSERT_EQ(switched_to_.size(), 1u);
+}
+
+TEST_F(FollowBindingTest, AlreadyBoundThereChangesNothing) {
+    const uint64_t version = s_.state_version;
+    EXPECT_TRUE(follow(kA, 1));
+    EXPECT_EQ(s_.state_version, version);
+}
+
+TEST_F(FollowBindingTest, OwnSwitchingPolicyStillDecidesWhatItRecords) {
+    lose_a();
+    reattach(kB, 1);
+    ASSERT_TRUE(follow(kB, 2));
+    // Inside switch_cooldown_ms of that switch the machine records no other.
+    now_ += 10;
+    EXPECT_FALSE(follow(kC, 3));
+    EXPECT_EQ(s_.binding, kB);
+    EXPECT_EQ(switched_to_.size(), 1u);
+}
+
+TEST_F(FollowBindingTest, TerminatedMachineDoesNotMove) {
+    feed(TerminationRequested{Reason::explicit_termination});
+    ASSERT_EQ(s_.state, SessionState::Terminated);
+    EXPECT_FALSE(follow(kB, 1));
+    EXPECT_EQ(s_.binding, kA);
+}
+
+}  // namespace
+}  // namespace jg::client
