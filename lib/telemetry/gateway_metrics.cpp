@@ -131,10 +131,16 @@ void GatewayMetrics::collect_busy_ratio(std::vector<MetricFamily> &out) const {
 
 void GatewayMetrics::collect_control(std::vector<MetricFamily> &out) const {
     if (sources_.audit != nullptr) {
-        auto dropped =
-            family("jumpgate_audit_events_dropped_total",
-                   "Audit events lost because the writer's queue was full", MetricType::Counter);
-        dropped.metric.push_back(counter_metric({}, sources_.audit->stats().dropped));
+        // One counter for every way an event misses the log, so the one alert covers a full
+        // disk as well as a writer that cannot keep up.
+        auto dropped = family("jumpgate_audit_events_dropped_total",
+                              "Audit events missing from the audit log, by reason: queue_full "
+                              "(the writer could not keep up) or write_error (the log could not "
+                              "be written: disk full, I/O error)",
+                              MetricType::Counter);
+        const AuditWriterStats audit = sources_.audit->stats();
+        dropped.metric.push_back(counter_metric({{"reason", "queue_full"}}, audit.dropped));
+        dropped.metric.push_back(counter_metric({{"reason", "write_error"}}, audit.write_errors));
         out.push_back(std::move(dropped));
     }
     if (sources_.control == nullptr)

@@ -8,12 +8,14 @@
 #include <gtest/gtest.h>
 #include <prometheus/exposer.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "dataplane/worker.hpp"
 #include "metrics_test_util.hpp"
 #include "telemetry/audit_metrics.hpp"
+#include "telemetry/audit_writer.hpp"
 #include "telemetry/control_stats.hpp"
 
 namespace jg {
@@ -129,6 +131,28 @@ TEST(GatewayMetrics, ControlMetricsAppearOnceTheControlCorePublished) {
     EXPECT_EQ(sample(f, "jumpgate_keepalives_sent_total"), 6.0);
     EXPECT_EQ(sample(f, "jumpgate_crypto_bytes_total", {{"direction", "rx"}}), 1000.0);
     EXPECT_EQ(sample(f, "jumpgate_crypto_bytes_total", {{"direction", "tx"}}), 2000.0);
+}
+
+TEST(GatewayMetrics, AuditEventsTheLogCouldNotTakeCountAsDroppedForWriteErrors) {
+    if (!std::filesystem::exists("/dev/full"))
+        GTEST_SKIP() << "/dev/full not available";
+    auto sink = AuditFileSink::open("/dev/full");
+    ASSERT_TRUE(sink.ok());
+    AuditWriter writer(std::shared_ptr<AuditSink>(std::move(*sink)), {.log = [](auto &) {}});
+    GatewayMetricsSources src;
+    src.version = "1";
+    src.audit = &writer;
+    GatewayMetrics m(std::move(src));
+    const std::string name = "jumpgate_audit_events_dropped_total";
+    EXPECT_EQ(sample(m.Collect(), name, {{"reason", "write_error"}}), 0.0);
+
+    for (uint64_t i = 0; i < 3; ++i)
+        ASSERT_TRUE(writer.try_push(
+            audit::Event{1, 7, i, "p", audit::SecurityEvent{Reason::replay_detected, "x"}}));
+    writer.close();
+    const auto f = m.Collect();
+    EXPECT_EQ(sample(f, name, {{"reason", "write_error"}}), 3.0);
+    EXPECT_EQ(sample(f, name, {{"reason", "queue_full"}}), 0.0);
 }
 
 TEST(SessionByteTally, TotalsNeverGoDownWhenSessionsEndOrSlotsAreReused) {
