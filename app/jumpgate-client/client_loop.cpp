@@ -38,9 +38,12 @@
 namespace jg::client {
 namespace {
 
-// Shorter than WireGuard's REKEY_TIMEOUT (5 s): the gateway may drop the first response
-// while it resolves our MAC, and a retry costs one initiation.
-constexpr int64_t kHandshakeRetryMs = 2'000;
+// WireGuard's handshake timers (wireguard-go device/timers.go): an initiation unanswered for
+// REKEY_TIMEOUT plus up to 333 ms of jitter is retransmitted (a fresh one), for at most
+// REKEY_ATTEMPT_TIME. A shorter period would abandon every attempt whose round trip is longer.
+constexpr int64_t kRekeyTimeoutMs = int64_t(proto::kRekeyTimeoutNs / proto::kNsPerMs);
+constexpr uint32_t kRekeyTimeoutJitterMs = 334;  // exclusive bound
+constexpr int64_t kRekeyAttemptTimeMs = int64_t(proto::kRekeyAttemptTimeNs / proto::kNsPerMs);
 constexpr int64_t kTickMs = 10;            // FSM timer resolution: adds to failover time
 constexpr int64_t kRxFeedIntervalMs = 50;  // data packets prove the path alive at most this often
 constexpr int kTunMtu = 1420;
@@ -148,7 +151,8 @@ class Loop final : public ClientLoop {
     size_t send_path() const { return reattach_ ? reattach_->path : active_; }
 
     // ---- the handshake ----
-    void start_handshake(size_t path, const char *why);
+    void start_handshake(size_t path, const char *why, bool retransmit);
+    void retransmit_handshake(size_t path);
     void on_handshake_reply(size_t path, std::span<const uint8_t> bytes);
 
     // ---- receiving ----
@@ -192,7 +196,9 @@ class Loop final : public ClientLoop {
 
     size_t active_ = 0;
     size_t handshake_path_ = 0;
-    int64_t handshake_sent_ms_ = 0;
+    int64_t retransmit_at_ms_ = 0;     // the attempt in flight is retransmitted then (timer ms)
+    int64_t attempts_since_ms_ = 0;    // first initiation of the current attempts (timer ms)
+    bool handshake_given_up_ = false;  // REKEY_ATTEMPT_TIME passed without a response
     int64_t first_handshake_ms_ = 0;
     bool hello_acked_ = false;
     int64_t hello_sent_ms_ = 0;
@@ -256,16 +262,35 @@ bool Loop::send_control(size_t path, const proto::ControlMessage &m, const Trans
 
 // ---- the handshake ----
 
-void Loop::start_handshake(size_t path, const char *why) {
+void Loop::start_handshake(size_t path, const char *why, bool retransmit) {
+    const int64_t now = clock_.timer_ms();
+    if (!retransmit) {
+        attempts_since_ms_ = now;
+        handshake_given_up_ = false;
+    }
+    // Also after a failure to build one, so a persistent error is not retried every tick.
+    retransmit_at_ms_ = now + kRekeyTimeoutMs + randombytes_uniform(kRekeyTimeoutJitterMs);
     auto init = keys_.start_handshake(clock_.wall_ns(), clock_.timer_ns());
     if (!init) {
         log_line(init.error().message());
         return;
     }
     handshake_path_ = path;
-    handshake_sent_ms_ = clock_.timer_ms();
     send_raw(path, *init, paths_[path].endpoint);
     log_line(std::string("handshake initiation (") + why + ") on path " + paths_[path].spec.name);
+}
+
+void Loop::retransmit_handshake(size_t path) {
+    const int64_t now = clock_.timer_ms();
+    if (handshake_given_up_ || now < retransmit_at_ms_)
+        return;
+    if (now - attempts_since_ms_ >= kRekeyAttemptTimeMs) {
+        log_line("no handshake response within " + std::to_string(kRekeyAttemptTimeMs) +
+                 " ms (REKEY_ATTEMPT_TIME): no more retransmits");
+        handshake_given_up_ = true;
+        return;
+    }
+    start_handshake(path, "retransmit", true);
 }
 
 void Loop::on_handshake_reply(size_t path, std::span<const uint8_t> bytes) {
@@ -274,8 +299,8 @@ void Loop::on_handshake_reply(size_t path, std::span<const uint8_t> bytes) {
         case ReplyOutcome::ignored:
             return;
         case ReplyOutcome::cookie_stored:
-            log_line("cookie reply: the gateway is under load; retrying with mac2");
-            start_handshake(handshake_path_, "cookie");
+            // The attempt in flight stays pending: its response may still come.
+            log_line("cookie reply: the gateway is under load; the next retransmit carries mac2");
             return;
         case ReplyOutcome::completed:
             break;
@@ -780,19 +805,22 @@ void Loop::consider_switch() {
 void Loop::timers() {
     const int64_t now = clock_.timer_ms();
     if (!keys_.has_keys()) {
-        if (now - first_handshake_ms_ >= c_.handshake_timeout_ms) {
+        if (now - first_handshake_ms_ >= c_.handshake_timeout_ms || handshake_given_up_) {
             log_line("no handshake with " + c_.gateway_endpoint.to_string() + " within " +
-                     std::to_string(c_.handshake_timeout_ms) + " ms");
+                     std::to_string(now - first_handshake_ms_) + " ms");
             exit_ = ExitCode::handshake_failed;
             return;
         }
-        if (now - handshake_sent_ms_ >= kHandshakeRetryMs)
-            start_handshake((handshake_path_ + 1) % paths_.size(), "retry");
+        // Paths take turns: the first may be the broken one.
+        retransmit_handshake((handshake_path_ + 1) % paths_.size());
         return;
     }
-    if (keys_.needs_rekey(clock_.timer_ns()) &&
-        (!keys_.handshake_in_flight() || now - handshake_sent_ms_ >= kHandshakeRetryMs))
-        start_handshake(send_path(), "rekey");
+    if (keys_.needs_rekey(clock_.timer_ns())) {
+        if (!keys_.handshake_in_flight())
+            start_handshake(send_path(), "rekey", false);
+        else
+            retransmit_handshake(send_path());
+    }
     if (keys_.expire(clock_.timer_ns())) {
         drive(KeyExpired{});
         if (!record_)
@@ -865,7 +893,7 @@ std::string Loop::status_json() const {
 
 ExitCode Loop::run(const std::atomic<bool> &stop) {
     first_handshake_ms_ = clock_.timer_ms();
-    start_handshake(0, "start");
+    start_handshake(0, "start", false);
     std::vector<pollfd> fds;
     while (!stop.load() && !exit_) {
         fds.clear();

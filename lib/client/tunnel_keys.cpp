@@ -34,6 +34,12 @@ ReplyOutcome TunnelKeys::consume_reply(std::span<const uint8_t> packet, uint64_t
     if (!kind.ok() || !pending_)
         return ReplyOutcome::ignored;
     if (kind.type == proto::MessageType::cookie_reply) {
+        // Addressed to the initiation in flight, as a response must be; anyone who saw that
+        // initiation can still forge one (mac1 and the cookie key are public), so a cookie
+        // only adds mac2 to the next retransmit and never cuts the attempt short.
+        const auto reply = proto::parse_cookie_reply(packet);
+        if (!reply.ok() || reply.view.receiver_index() != pending_->sender_index())
+            return ReplyOutcome::ignored;
         return jar_.consume_reply(packet, now_ns).ok() ? ReplyOutcome::cookie_stored
                                                        : ReplyOutcome::ignored;
     }

@@ -21,7 +21,8 @@ namespace jg::client {
 
 enum class ReplyOutcome : uint8_t {
     completed,      // a response authenticated: a new keypair is current
-    cookie_stored,  // the gateway is under load; the next initiation carries mac2
+    cookie_stored,  // the gateway is under load; the next initiation carries mac2 (the one
+                    // in flight stays pending: a late response to it still completes)
     ignored,        // not for the handshake in flight (stale, forged or unexpected)
 };
 
@@ -37,13 +38,15 @@ class TunnelKeys {
     TunnelKeys(const TunnelKeys &) = delete;
     TunnelKeys &operator=(const TunnelKeys &) = delete;
 
-    // Message 1 of a new attempt; any unanswered attempt is abandoned.
+    // Message 1 of a new attempt (a first one or a retransmit: WireGuard sends a fresh
+    // initiation each time); any unanswered attempt is abandoned.
     Result<std::array<uint8_t, proto::kInitiationSize>> start_handshake(uint64_t unix_ns,
                                                                         uint64_t now_ns);
     bool handshake_in_flight() const { return pending_.has_value(); }
     uint64_t handshake_started_ns() const { return pending_started_ns_; }
 
-    // A type-2 or type-3 message from the gateway.
+    // A type-2 or type-3 message from the gateway; either must name the pending
+    // initiation's sender index as its receiver.
     ReplyOutcome consume_reply(std::span<const uint8_t> packet, uint64_t now_ns);
 
     bool has_keys() const { return slots_.current() != nullptr; }

@@ -5,6 +5,7 @@
 #include <array>
 #include <vector>
 
+#include "proto/cookie.hpp"
 #include "proto/transport.hpp"
 
 namespace jg::client {
@@ -104,6 +105,37 @@ TEST_F(TunnelKeysTest, WrongGatewayKeyNeverCompletes) {
     ASSERT_TRUE(init);
     // The initiation is sealed to gw_, so another responder cannot even read it.
     EXPECT_FALSE(other.respond(*init, 1000 * kMs, 7));
+}
+
+// A cookie reply adds mac2 to the next initiation; it neither ends the attempt in flight
+// (anyone who saw the initiation can forge one) nor counts unless addressed to that attempt.
+TEST_F(TunnelKeysTest, CookieReplyKeepsTheAttemptInFlightAndMustNameItsSenderIndex) {
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
+    ASSERT_TRUE(init);
+    proto::CookieChecker checker(gw_.identity.public_key());
+    const std::array<uint8_t, 4> ip = {192, 0, 2, 2};
+    const proto::SourceAddress src = proto::source_address_v4(ip, 40000);
+    auto cookie = checker.create_reply(*init, src.span(), 1000 * kMs);
+    ASSERT_TRUE(cookie) << cookie.error().message();
+
+    auto misaddressed = *cookie;
+    misaddressed[proto::cookie_reply_off::receiver] ^= 1;
+    EXPECT_EQ(keys.consume_reply(misaddressed, 1001 * kMs), ReplyOutcome::ignored);
+    EXPECT_EQ(keys.consume_reply(*cookie, 1001 * kMs), ReplyOutcome::cookie_stored);
+    EXPECT_TRUE(keys.handshake_in_flight());
+
+    // The response to the initiation the cookie answered still completes it.
+    auto resp = gw_.respond(*init, 1002 * kMs, 0x55);
+    ASSERT_TRUE(resp) << resp.error().message();
+    EXPECT_EQ(keys.consume_reply(*resp, 1003 * kMs), ReplyOutcome::completed);
+
+    // The retransmit after that carries the cookie as mac2: the loaded gateway lets it in.
+    auto init2 = keys.start_handshake(kUnixNs + 5'000 * kMs, 6'000 * kMs);
+    ASSERT_TRUE(init2);
+    EXPECT_EQ(checker.check(*init2, src.span(), true, 6'000 * kMs), proto::MacVerdict::ok);
+    // Without the cookie the same gateway would have answered with another cookie reply.
+    EXPECT_EQ(checker.check(*init, src.span(), true, 6'000 * kMs), proto::MacVerdict::need_cookie);
 }
 
 TEST_F(TunnelKeysTest, RekeyIsDueAfterRekeyAfterTimeAndKeysExpireAfterRejectAfterTime) {
