@@ -24,21 +24,15 @@ double ImpairmentModel::unit() {
     return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
 }
 
-bool ImpairmentModel::chance(double percent) {
-    // Draws even at 0 %: turning one impairment on must not shift the others' decisions.
-    return unit() * 100.0 < percent;
-}
-
-uint64_t ImpairmentModel::delay_us(const DirectionImpairment &s) {
+uint64_t ImpairmentModel::delay_us(const DirectionImpairment &s, double u1, double u2) {
     double ms = s.delay_ms;
     if (s.jitter_ms > 0) {
         if (s.jitter_shape == JitterShape::uniform) {
-            ms += (unit() * 2.0 - 1.0) * s.jitter_ms;
+            ms += (u1 * 2.0 - 1.0) * s.jitter_ms;
         } else {
-            // Box-Muller: one normal sample from two uniforms.
-            double u1 = 1.0 - unit();  // (0, 1]: log is finite
-            double u2 = unit();
-            ms += std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2) *
+            // Box-Muller: one normal sample from two uniforms; 1 - u1 is in (0, 1], so the
+            // log is finite.
+            ms += std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(2.0 * std::numbers::pi * u2) *
                   s.jitter_ms;
         }
     }
@@ -46,18 +40,25 @@ uint64_t ImpairmentModel::delay_us(const DirectionImpairment &s) {
 }
 
 PacketFate ImpairmentModel::decide(const DirectionImpairment &settings) {
+    // Every packet draws the same numbers in the same order, whatever the settings and
+    // whatever becomes of it: the n-th packet's loss, duplication, reordering and jitter
+    // then depend on n and the seed alone, so turning one impairment (or a blackhole) on or
+    // off never shifts another's decisions.
+    const double loss = unit();
+    const double duplicate = unit();
+    const double reorder = unit();
+    const double jitter1 = unit();
+    const double jitter2 = unit();
     PacketFate fate;
     if (settings.blackhole) {
         fate.verdict = Verdict::drop_blackhole;
-        return fate;
-    }
-    if (chance(settings.drop_percent)) {
+    } else if (loss * 100.0 < settings.drop_percent) {
         fate.verdict = Verdict::drop_loss;
-        return fate;
+    } else {
+        fate.duplicate = duplicate * 100.0 < settings.duplicate_percent;
+        fate.hold_for_reorder = reorder * 100.0 < settings.reorder_percent;
+        fate.delay_us = delay_us(settings, jitter1, jitter2);
     }
-    fate.duplicate = chance(settings.duplicate_percent);
-    fate.hold_for_reorder = chance(settings.reorder_percent);
-    fate.delay_us = delay_us(settings);
     return fate;
 }
 

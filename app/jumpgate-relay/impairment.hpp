@@ -40,7 +40,8 @@ struct PacketFate {
 };
 
 // One per direction so that each direction's decisions depend only on its own packets: the
-// same seed and the same packet sequence give the same fates.
+// same seed and the same packet sequence give the same fates. Each packet draws a fixed set of
+// numbers, so the n-th packet's fate depends on the seed, n and the settings it meets only.
 class ImpairmentModel {
   public:
     explicit ImpairmentModel(uint64_t seed) : rng_(seed) {}
@@ -48,9 +49,9 @@ class ImpairmentModel {
     PacketFate decide(const DirectionImpairment &settings);
 
   private:
-    bool chance(double percent);
     double unit();  // [0, 1)
-    uint64_t delay_us(const DirectionImpairment &s);
+    // u1, u2: uniform in [0, 1), drawn whether or not the settings jitter.
+    static uint64_t delay_us(const DirectionImpairment &s, double u1, double u2);
 
     std::mt19937_64 rng_;
 };

@@ -104,6 +104,65 @@ TEST(ImpairmentModel, TurningDuplicationOnLeavesDropDecisionsAlone) {
     EXPECT_LT(duplicated, 1400);
 }
 
+std::vector<int> dropped_indexes(const std::vector<PacketFate> &fates) {
+    std::vector<int> out;
+    for (size_t i = 0; i < fates.size(); ++i) {
+        if (fates[i].verdict == Verdict::drop_loss) {
+            out.push_back(static_cast<int>(i));
+        }
+    }
+    return out;
+}
+
+TEST(ImpairmentModel, TurningJitterOnLeavesDropDecisionsAlone) {
+    DirectionImpairment loss_only;
+    loss_only.drop_percent = 10;
+    DirectionImpairment uniform = loss_only;
+    uniform.delay_ms = 50;
+    uniform.jitter_ms = 20;
+    DirectionImpairment normal = uniform;
+    normal.jitter_shape = JitterShape::normal;
+    const auto dropped = dropped_indexes(fates(1, loss_only, kPackets));
+    EXPECT_GT(dropped.size(), 800u);  // about 1000
+    EXPECT_EQ(dropped_indexes(fates(1, uniform, kPackets)), dropped);
+    EXPECT_EQ(dropped_indexes(fates(1, normal, kPackets)), dropped);
+}
+
+TEST(ImpairmentModel, TurningLossOnLeavesTheOtherPacketsFatesAlone) {
+    DirectionImpairment lossless = everything_on();
+    lossless.drop_percent = 0;
+    ImpairmentModel reference(2);
+    ImpairmentModel lossy(2);
+    int lost = 0;
+    for (int i = 0; i < 3000; ++i) {
+        PacketFate expected = reference.decide(lossless);
+        PacketFate got = lossy.decide(everything_on());  // 10 % loss
+        if (got.verdict == Verdict::drop_loss) {
+            ++lost;
+        } else {
+            ASSERT_TRUE(same({expected}, {got})) << "packet " << i;
+        }
+    }
+    EXPECT_GT(lost, 200);  // about 300
+}
+
+TEST(ImpairmentModel, ABlackholeLeavesTheDecisionsAfterItAlone) {
+    DirectionImpairment s = everything_on();
+    DirectionImpairment dark = s;
+    dark.blackhole = true;
+    ImpairmentModel steady(6);
+    ImpairmentModel interrupted(6);
+    for (int i = 0; i < 2000; ++i) {
+        PacketFate expected = steady.decide(s);
+        PacketFate got = interrupted.decide(i >= 500 && i < 700 ? dark : s);
+        if (i >= 500 && i < 700) {
+            ASSERT_EQ(got.verdict, Verdict::drop_blackhole);
+        } else {
+            ASSERT_TRUE(same({expected}, {got})) << "packet " << i;
+        }
+    }
+}
+
 TEST(ImpairmentModel, BlackholeDropsEveryPacketWhateverTheOtherSettings) {
     DirectionImpairment s = everything_on();
     s.blackhole = true;
