@@ -229,7 +229,7 @@ Result<ClientConfig> build_client_config(const ClientOptions &given) {
         auto psk = read_secret_key_file(o.preshared_key_file);
         if (!psk)
             return make_error("--psk", psk.error().message());
-        std::copy(psk->bytes().begin(), psk->bytes().end(), c.psk.begin());
+        c.psk = std::move(*psk);
     }
 
     if (o.tunnel_addresses.empty())

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "config/keys.hpp"
 #include "proto/control_messages.hpp"
 #include "proto/messages.hpp"
 #include "proto/noise.hpp"
@@ -67,7 +68,7 @@ struct ClientOptions {
 struct ClientConfig {
     std::optional<proto::StaticIdentity> identity;  // always set by build_client_config
     proto::Key gateway_public{};
-    proto::Key psk{};  // all zero: none
+    SecretKey psk;  // all zero: none
     TransportAddr gateway_endpoint;
     std::vector<uint32_t>
         tunnel_addresses;  // host order; the first is the source of wrapped packets

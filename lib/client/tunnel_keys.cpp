@@ -1,12 +1,22 @@
 #include "client/tunnel_keys.hpp"
 
+#include <sodium.h>
+
+#include <algorithm>
+
 #include "proto/transport.hpp"
 
 namespace jg::client {
 
 TunnelKeys::TunnelKeys(proto::StaticIdentity local, const proto::Key &gateway_public,
-                       const proto::Key &psk)
-    : local_(std::move(local)), gateway_public_(gateway_public), psk_(psk), jar_(gateway_public) {}
+                       const SecretKey &psk)
+    : local_(std::move(local)), gateway_public_(gateway_public), jar_(gateway_public) {
+    std::copy(psk.bytes().begin(), psk.bytes().end(), psk_.begin());
+}
+
+TunnelKeys::~TunnelKeys() {
+    sodium_memzero(psk_.data(), psk_.size());
+}
 
 Result<std::array<uint8_t, proto::kInitiationSize>> TunnelKeys::start_handshake(uint64_t unix_ns,
                                                                                 uint64_t now_ns) {

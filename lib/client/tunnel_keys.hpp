@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "config/keys.hpp"
 #include "proto/cookie.hpp"
 #include "proto/index_table.hpp"
 #include "proto/keypairs.hpp"
@@ -33,10 +34,10 @@ struct OpenedPacket {
 
 class TunnelKeys {
   public:
-    TunnelKeys(proto::StaticIdentity local, const proto::Key &gateway_public,
-               const proto::Key &psk);
+    TunnelKeys(proto::StaticIdentity local, const proto::Key &gateway_public, const SecretKey &psk);
     TunnelKeys(const TunnelKeys &) = delete;
     TunnelKeys &operator=(const TunnelKeys &) = delete;
+    ~TunnelKeys();  // wipes the pre-shared key
 
     // Message 1 of a new attempt (a first one or a retransmit: WireGuard sends a fresh
     // initiation each time); any unanswered attempt is abandoned.
@@ -71,7 +72,7 @@ class TunnelKeys {
 
     proto::StaticIdentity local_;
     proto::Key gateway_public_;
-    proto::Key psk_;
+    proto::Key psk_;  // as lib/proto takes it; wiped by the destructor
     proto::CookieJar jar_;
     proto::IndexTable indices_;
     std::optional<proto::InitiatorHandshake> pending_;

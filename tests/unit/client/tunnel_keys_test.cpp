@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -65,7 +66,7 @@ class TunnelKeysTest : public ::testing::Test {
 };
 
 TEST_F(TunnelKeysTest, HandshakeThenTrafficBothWaysWithReplayRefused) {
-    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
     EXPECT_FALSE(keys.has_keys());
     EXPECT_TRUE(keys.seal(std::vector<uint8_t>{1}).empty());
     auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
@@ -100,17 +101,35 @@ TEST_F(TunnelKeysTest, HandshakeThenTrafficBothWaysWithReplayRefused) {
 TEST_F(TunnelKeysTest, WrongGatewayKeyNeverCompletes) {
     Gateway other;
     other.peer.public_key = client_id_.public_key();
-    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
     auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
     ASSERT_TRUE(init);
     // The initiation is sealed to gw_, so another responder cannot even read it.
     EXPECT_FALSE(other.respond(*init, 1000 * kMs, 7));
 }
 
+TEST_F(TunnelKeysTest, PresharedKeyMustMatchTheGateways) {
+    const SecretKey psk = generate_preshared_key();
+    std::copy(psk.bytes().begin(), psk.bytes().end(), gw_.peer.psk.begin());
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), psk);
+    auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
+    ASSERT_TRUE(init);
+    auto resp = gw_.respond(*init, 1000 * kMs, 3);
+    ASSERT_TRUE(resp) << resp.error().message();
+    EXPECT_EQ(keys.consume_reply(*resp, 1001 * kMs), ReplyOutcome::completed);
+
+    TunnelKeys without(client_id_, gw_.identity.public_key(), SecretKey{});
+    auto init2 = without.start_handshake(kUnixNs + 1000 * kMs, 2000 * kMs);
+    ASSERT_TRUE(init2);
+    auto resp2 = gw_.respond(*init2, 2000 * kMs, 4);
+    ASSERT_TRUE(resp2) << resp2.error().message();  // the psk enters only message 2's key
+    EXPECT_EQ(without.consume_reply(*resp2, 2001 * kMs), ReplyOutcome::ignored);
+}
+
 // A cookie reply adds mac2 to the next initiation; it neither ends the attempt in flight
 // (anyone who saw the initiation can forge one) nor counts unless addressed to that attempt.
 TEST_F(TunnelKeysTest, CookieReplyKeepsTheAttemptInFlightAndMustNameItsSenderIndex) {
-    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
     auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
     ASSERT_TRUE(init);
     proto::CookieChecker checker(gw_.identity.public_key());
@@ -139,7 +158,7 @@ TEST_F(TunnelKeysTest, CookieReplyKeepsTheAttemptInFlightAndMustNameItsSenderInd
 }
 
 TEST_F(TunnelKeysTest, RekeyIsDueAfterRekeyAfterTimeAndKeysExpireAfterRejectAfterTime) {
-    TunnelKeys keys(client_id_, gw_.identity.public_key(), proto::Key{});
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
     const uint64_t t0 = 1000 * kMs;
     auto init = keys.start_handshake(kUnixNs, t0);
     ASSERT_TRUE(init);
