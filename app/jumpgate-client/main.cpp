@@ -98,7 +98,13 @@ int main(int argc, char **argv) {
     status->add_flag("--json", as_json, "print the JSON document");
     app.require_subcommand(0, 1);
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        // app.exit prints the help or the error; its codes (100 and up) are CLI11's own, and
+        // anything the command line cannot parse is a configuration error here.
+        return app.exit(e) == 0 ? 0 : static_cast<int>(jg::client::ExitCode::config_error);
+    }
     if (status->parsed())
         return print_status(status_path, as_json);
 
