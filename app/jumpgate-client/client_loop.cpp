@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -21,6 +20,7 @@
 
 #include "client/client_clock.hpp"
 #include "client/follow_binding.hpp"
+#include "client/heartbeat_ack.hpp"
 #include "client/inner_packet.hpp"
 #include "client/path_ranking.hpp"
 #include "client/tunnel_keys.hpp"
@@ -88,7 +88,9 @@ std::string reason_text(uint16_t code) {
 
 struct Path {
     Path(PathSpec s, PathSocket sock, TransportAddr ep, int64_t loss_window_ms)
-        : spec(std::move(s)), socket(std::move(sock)), endpoint(ep), health(loss_window_ms) {}
+        : spec(std::move(s)), socket(std::move(sock)), endpoint(ep), health(loss_window_ms) {
+        heartbeat.path_id = spec.id;
+    }
 
     PathSpec spec;
     PathSocket socket;
@@ -97,8 +99,7 @@ struct Path {
     bool has_health = false;
     bool can_send = true;
     std::string last_error;
-    uint32_t next_seq = 1;
-    uint32_t last_acked_seq = 0;
+    HeartbeatSequence heartbeat;
     int64_t last_rx_ms = kNeverHeard;  // timer ms
     int64_t last_heartbeat_ms = 0;     // timer ms
     uint64_t tx_packets = 0;
@@ -452,18 +453,17 @@ void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
     gateway_state = std::string(wire_state_name(m.state));
     gateway_state_version_ = std::max(gateway_state_version_, m.state_version);
     const int64_t now = clock_.timer_ms();
-    const int64_t rtt = std::max<int64_t>(0, now - int64_t(m.echo_ts_ms));
-    uint32_t lost = 0;
-    if (m.seq > p.last_acked_seq) {
-        lost = p.last_acked_seq == 0 ? 0 : m.seq - p.last_acked_seq - 1;
-        p.last_acked_seq = m.seq;
+    const auto sample = take_heartbeat_ack(m, p.heartbeat, now);
+    if (!sample) {
+        log_line("heartbeat ack on path " + p.spec.name + " answers no heartbeat sent there");
+        return;
     }
     p.health.set_loss_window(policy_.volatility.loss_window_ms);
-    p.health.on_heartbeat(now, m.seq, double(rtt));
-    p.health.on_rx(now, 1, lost);
+    p.health.on_heartbeat(now, sample->seq, sample->rtt_ms);
+    p.health.on_rx(now, 1, sample->lost);
     p.has_health = true;
     if (record_ && path == active_)
-        drive(HeartbeatReceived{m.seq, double(rtt), 1, lost});
+        drive(HeartbeatReceived{sample->seq, sample->rtt_ms, 1, sample->lost});
 }
 
 bool Loop::active_silent() const {
@@ -688,12 +688,12 @@ void Loop::heartbeats() {
         p.last_heartbeat_ms = now;
         const HealthSnapshot h = p.health.snapshot(now);
         proto::Heartbeat hb;
-        hb.seq = p.next_seq++;
+        hb.seq = p.heartbeat.next_seq++;
         hb.path_id = p.spec.id;
-        hb.send_ts_ms = uint64_t(clock_.timer_ms());
-        hb.loss_permille = uint16_t(std::lround(std::clamp(h.loss_ratio, 0.0, 1.0) * 1000));
-        hb.rtt_us = uint32_t(std::max(0.0, h.rtt_ms * 1000));
-        hb.jitter_us = uint32_t(std::max(0.0, h.jitter_ms * 1000));
+        hb.send_ts_ms = uint64_t(now);
+        hb.loss_permille = wire_permille(h.loss_ratio);
+        hb.rtt_us = wire_us(h.rtt_ms);
+        hb.jitter_us = wire_us(h.jitter_ms);
         send_control(i, hb);
     }
 }

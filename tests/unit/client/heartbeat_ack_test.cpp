@@ -1,0 +1,68 @@
+// HEARTBEAT_ACK values the client did not cause are refused, and health figures always fit
+// HEARTBEAT's integer fields.
+#include "client/heartbeat_ack.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace jg::client {
+namespace {
+
+proto::HeartbeatAck ack(uint32_t seq, uint64_t echo_ts_ms, uint8_t path_id = 2) {
+    proto::HeartbeatAck a;
+    a.seq = seq;
+    a.echo_ts_ms = echo_ts_ms;
+    a.path_id = path_id;
+    return a;
+}
+
+TEST(HeartbeatAck, CountsRttAndTheHeartbeatsMissingBetweenAcks) {
+    HeartbeatSequence seq{2, 6, 0};  // heartbeats 1..5 sent
+    auto s = take_heartbeat_ack(ack(1, 10'000), seq, 10'040);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->rtt_ms, 40.0);
+    EXPECT_EQ(s->lost, 0u);
+    s = take_heartbeat_ack(ack(4, 13'000), seq, 13'025);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->lost, 2u);
+    EXPECT_EQ(seq.last_acked_seq, 4u);
+    // A late ack of an earlier heartbeat is still an RTT sample, not a loss.
+    s = take_heartbeat_ack(ack(3, 12'000), seq, 13'030);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->lost, 0u);
+    EXPECT_EQ(seq.last_acked_seq, 4u);
+}
+
+TEST(HeartbeatAck, RefusesWhatNoHeartbeatOnThisPathCouldHaveCaused) {
+    HeartbeatSequence seq{2, 6, 3};
+    const int64_t now = 50'000;
+    EXPECT_FALSE(take_heartbeat_ack(ack(6, 49'000), seq, now)) << "not sent yet";
+    EXPECT_FALSE(take_heartbeat_ack(ack(0xffffffffu, 49'000), seq, now)) << "not sent yet";
+    EXPECT_FALSE(take_heartbeat_ack(ack(0, 49'000), seq, now)) << "seq 0 is never sent";
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, 49'000, 1), seq, now)) << "another path's";
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, 50'001), seq, now)) << "sent in the future";
+    // Echoes that would overflow now - echo as signed 64-bit arithmetic.
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, std::numeric_limits<uint64_t>::max()), seq, now));
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, uint64_t(1) << 63), seq, now));
+    EXPECT_EQ(seq.last_acked_seq, 3u) << "a refused ack moves nothing";
+    EXPECT_TRUE(take_heartbeat_ack(ack(5, 0), seq, now));
+}
+
+TEST(HeartbeatFigures, WireFieldsClampInsteadOfOverflowing) {
+    EXPECT_EQ(wire_us(1.5), 1500u);
+    EXPECT_EQ(wire_us(-3.0), 0u);
+    EXPECT_EQ(wire_us(std::nan("")), 0u);
+    EXPECT_EQ(wire_us(1e12), std::numeric_limits<uint32_t>::max());
+    EXPECT_EQ(wire_us(std::numeric_limits<double>::infinity()),
+              std::numeric_limits<uint32_t>::max());
+    EXPECT_EQ(wire_permille(0.0125), 13u);
+    EXPECT_EQ(wire_permille(-0.5), 0u);
+    EXPECT_EQ(wire_permille(std::nan("")), 0u);
+    EXPECT_EQ(wire_permille(7.0), 1000u);
+}
+
+}  // namespace
+}  // namespace jg::client
