@@ -765,9 +765,7 @@ void Loop::try_reattach(proto::ReattachReason why) {
                  (why == proto::ReattachReason::path_lost ? "path_lost" : "path_degraded") + ")");
     }
     reattach_ = PendingReattach{idx, m.nonce, now};
-    // A lost request or challenge costs this much recovery time; a retry replaces the pending
-    // challenge, so it must leave a loaded path time to answer the first one.
-    next_reattach_ms_ = now + std::max<int64_t>(policy_.volatility.heartbeat_volatile_ms / 2, 200);
+    next_reattach_ms_ = now + reattach_retry_ms(policy_.volatility.heartbeat_volatile_ms);
 }
 
 void Loop::consider_switch() {

@@ -26,4 +26,8 @@ std::vector<uint8_t> rank_candidates(std::span<const PathStanding> paths, uint8_
     return out;
 }
 
+int64_t reattach_retry_ms(int64_t heartbeat_volatile_ms) {
+    return std::max(heartbeat_volatile_ms / 2, kMinReattachIntervalMs);
+}
+
 }  // namespace jg::client

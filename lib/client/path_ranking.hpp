@@ -1,6 +1,6 @@
 // Ranking of a client's candidate paths for a switch away from the active one, from what the
-// client knows of each (can it send, when did it last hear the gateway, its health).
-// Pure; the client's loop thread.
+// client knows of each (can it send, when did it last hear the gateway, its health), and the
+// pace at which candidates are tried. Pure; the client's loop thread.
 #pragma once
 
 #include <cstdint>
@@ -27,5 +27,15 @@ struct PathStanding {
 //   3. then configuration order (lower id first), so the choice is deterministic.
 std::vector<uint8_t> rank_candidates(std::span<const PathStanding> paths, uint8_t active,
                                      int64_t now_ms, int64_t fresh_ms);
+
+// Requests closer together than this would put more than 5 in some second: the gateway drops
+// a session's REATTACH_REQUESTs above 10 a second, and the client keeps to half of that.
+inline constexpr int64_t kMinReattachIntervalMs = 250;
+
+// How long (ms) a REATTACH_REQUEST may go unanswered before the next candidate is tried: half
+// of heartbeat_volatile_ms (a lost request or challenge costs that much recovery time, and a
+// retry replaces the pending challenge, so a loaded path needs time to answer), at least
+// kMinReattachIntervalMs.
+int64_t reattach_retry_ms(int64_t heartbeat_volatile_ms);
 
 }  // namespace jg::client

@@ -51,5 +51,23 @@ TEST(PathRanking, EmptyWhenOnlyTheActivePathExists) {
     EXPECT_TRUE(rank_candidates(paths, 1, kNow, kFresh).empty());
 }
 
+// Whatever heartbeat_volatile_ms the gateway hints, requests sent back to back at the retry
+// interval put at most 5 in any closed second.
+TEST(ReattachPacing, AtMostFiveRequestsInAnySecond) {
+    for (const int64_t volatile_ms : {1, 100, 400, 499, 500, 501, 1000, 2000, 10'000}) {
+        const int64_t step = reattach_retry_ms(volatile_ms);
+        EXPECT_GE(step, volatile_ms / 2);
+        std::vector<int64_t> sent;
+        for (int64_t t = 0; t <= 5'000; t += step)
+            sent.push_back(t);
+        for (size_t i = 0; i < sent.size(); ++i) {
+            size_t n = 0;
+            for (size_t j = i; j < sent.size() && sent[j] - sent[i] <= 1'000; ++j)
+                ++n;
+            EXPECT_LE(n, 5u) << "heartbeat_volatile_ms " << volatile_ms;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace jg::client
