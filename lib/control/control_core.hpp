@@ -57,6 +57,7 @@ class ControlCore {
     const HandshakeStats &handshake_stats() const { return directory_->handshake_stats(); }
     uint64_t malformed_events() const { return malformed_events_; }
     SessionDirectory &directory() { return *directory_; }
+    const SessionDirectory &directory() const { return *directory_; }
 
     ControlCore(dp::Tables &tables, const ControlRings &rings);
     ControlCore(const ControlCore &) = delete;

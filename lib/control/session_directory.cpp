@@ -222,6 +222,8 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
     check(link_.install_keypair(s->slot, KeypairRole::Next, done->keypair, epoch, now_ms));
     proto::wipe(done->keypair);
     if (fresh) {
+        ++sessions_by_state_[static_cast<size_t>(s->record.state)];
+        schedule_sweep(*s, now_ms);
         sessions_.emplace(session_id, std::move(created));
         by_slot_[s->slot] = session_id;
         peer.session = session_id;
@@ -366,7 +368,7 @@ void SessionDirectory::on_source_changed(const UpEvent &ev, int64_t now_ms) {
     // legacy_roaming: deny refuses for good (rearming would only repeat the denial).
     if (!followed && (recovering || gate_closed) && r.state != SessionState::Terminated) {
         s->source_deferred = true;
-        s->next_sweep_ms = std::min(s->next_sweep_ms, now_ms);
+        sweep_no_later_than(*s, now_ms);
     }
 }
 
@@ -396,7 +398,12 @@ const Policy &SessionDirectory::policy_of(const Session &s) const {
 
 void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
                              std::optional<MacAddr> event_mac) {
+    const SessionState before = s.record.state;
     StepResult r = step(s.record, e, policy_of(s), now_ms);
+    if (s.record.state != before) {
+        --sessions_by_state_[static_cast<size_t>(before)];
+        ++sessions_by_state_[static_cast<size_t>(s.record.state)];
+    }
     for (audit::Event &ev : r.audit) {
         note_transition(s, ev);
         push_audit(std::move(ev));
@@ -406,7 +413,7 @@ void SessionDirectory::drive(Session &s, const SessionEvent &e, int64_t now_ms,
     // Leaving rest (or starting a path validation) brings the session's timers back to
     // every tick.
     if (!resting(s))
-        s.next_sweep_ms = std::min(s.next_sweep_ms, now_ms);
+        sweep_no_later_than(s, now_ms);
 }
 
 MacAddr SessionDirectory::next_hop_for(const Session &s, const TransportAddr &to,
@@ -484,6 +491,11 @@ void SessionDirectory::terminate_in_dataplane(Session &s, int64_t now_ms) {
     // Data stops now. The slot keeps its keys a little longer: the TERMINATE just queued on
     // the owner's down ring must still be sealed, or the client never learns why it ended.
     check(link_.set_session_flags(s.slot, 0));
+    // What the session carried since its last health sample is counted now or never.
+    const SlotCounters last = link_.counters(s.slot);
+    count_bytes(s, last);
+    s.sampled.rx_bytes = last.rx_bytes;
+    s.sampled.tx_bytes = last.tx_bytes;
     Retiring r{s.slot, s.peer, now_ms + kTerminateFlushMs, {}};
     for (const proto::TransportKeypair *kp :
          {s.keypairs.previous(), s.keypairs.current(), s.keypairs.next()})
@@ -495,6 +507,7 @@ void SessionDirectory::terminate_in_dataplane(Session &s, int64_t now_ms) {
     if (peer.session == s.record.session_id)
         peer.session.reset();
     s.terminated_at_ms = now_ms;
+    terminated_.emplace_back(now_ms, s.record.session_id);
     ++stats_.sessions_terminated;
 }
 
@@ -535,6 +548,7 @@ void SessionDirectory::report_rejections(Session &s, const SlotCounters &c, int6
 TrafficDelta SessionDirectory::sample_health(Session &s, int64_t now_ms) {
     const SlotCounters c = link_.counters(s.slot);
     report_rejections(s, c, now_ms);
+    count_bytes(s, c);
     const TrafficDelta traffic{c.rx_packets - s.sampled.rx_packets, c.rx_bytes - s.sampled.rx_bytes,
                                c.tx_packets - s.sampled.tx_packets};
     const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
@@ -608,23 +622,53 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
         int64_t due = std::min(now_ms + every, s.record.created_at_ms + p.session.max_lifetime_ms);
         if (const auto expiry_ns = s.keypairs.next_expiry_ns())  // rounded up: expired by then
             due = std::min(due, int64_t((*expiry_ns + proto::kNsPerMs - 1) / proto::kNsPerMs));
-        s.next_sweep_ms = due;
+        schedule_sweep(s, due);
     } else {
-        s.next_sweep_ms = now_ms;
+        schedule_sweep(s, now_ms);
     }
+}
+
+void SessionDirectory::schedule_sweep(Session &s, int64_t due) {
+    s.next_sweep_ms = due;
+    sweep_queue_.emplace(due, s.record.session_id);
+}
+
+void SessionDirectory::sweep_no_later_than(Session &s, int64_t due) {
+    if (due < s.next_sweep_ms)
+        schedule_sweep(s, due);
+}
+
+void SessionDirectory::count_bytes(const Session &s, const SlotCounters &c) {
+    rx_bytes_total_ += c.rx_bytes - s.sampled.rx_bytes;
+    tx_bytes_total_ += c.tx_bytes - s.sampled.tx_bytes;
 }
 
 void SessionDirectory::tick(int64_t now_ms) {
     retire_due(now_ms, std::nullopt);
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
+    // Everything due now is taken first: a sweep that leaves its session due again (not
+    // resting) schedules it for this same time, and that is the next tick's work.
+    std::vector<uint64_t> due;
+    while (!sweep_queue_.empty() && sweep_queue_.top().first <= now_ms) {
+        due.push_back(sweep_queue_.top().second);
+        sweep_queue_.pop();
+    }
+    std::sort(due.begin(), due.end());
+    due.erase(std::unique(due.begin(), due.end()), due.end());
+    for (uint64_t id : due) {
+        const auto it = sessions_.find(id);
+        if (it == sessions_.end())
+            continue;
         Session &s = *it->second;
         if (s.terminated_at_ms == kNever && now_ms >= s.next_sweep_ms)
             sweep(s, now_ms);
-        if (s.terminated_at_ms != kNever &&
-            now_ms - s.terminated_at_ms >= options_.terminated_retention_ms)
-            it = sessions_.erase(it);
-        else
-            ++it;
+    }
+    while (!terminated_.empty() &&
+           now_ms - terminated_.front().first >= options_.terminated_retention_ms) {
+        if (const auto it = sessions_.find(terminated_.front().second); it != sessions_.end()) {
+            --sessions_by_state_[static_cast<size_t>(it->second->record.state)];
+            sessions_.erase(it);
+        }
+        terminated_.pop_front();
     }
     link_.reclaim();
 }

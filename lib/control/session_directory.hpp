@@ -5,10 +5,12 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -154,6 +156,14 @@ class SessionDirectory {
     void set_system_clock_offset(int64_t ms) { system_clock_offset_ms_ = ms; }
 
     std::vector<SessionSummary> sessions_snapshot() const;
+    // What the metrics export every scrape, kept as sessions change rather than counted over
+    // them: sessions listed in each state (retained TERMINATED ones included), and the bytes
+    // every session ever carried (sampled with its health, and once more as it ends).
+    const std::array<uint64_t, kSessionStateCount> &sessions_by_state() const {
+        return sessions_by_state_;
+    }
+    uint64_t rx_bytes_total() const { return rx_bytes_total_; }
+    uint64_t tx_bytes_total() const { return tx_bytes_total_; }
     std::optional<SessionSummary> find_session(uint64_t session_id) const;
     // The session's last kRecentTransitions transitions, oldest first (empty: unknown id).
     std::vector<TransitionNote> recent_transitions(uint64_t session_id) const;
@@ -226,12 +236,17 @@ class SessionDirectory {
     void release_indices(const std::vector<uint32_t> &dead);
     // Returns what the session's counters grew by since the previous sample.
     TrafficDelta sample_health(Session &s, int64_t now_ms);
+    // Adds what the slot's byte counters grew by since `s.sampled` to the totals.
+    void count_bytes(const Session &s, const SlotCounters &c);
     void keep_alive(Session &s, const TrafficDelta &traffic, int64_t now_ms);
     void report_rejections(Session &s, const SlotCounters &c, int64_t now_ms);
     static constexpr int64_t kRejectionReportIntervalMs = 1'000;
     void expire_keypairs(Session &s, int64_t now_ms);
     // The health sampling, keypair expiry, FSM timers and keepalive of one session.
     void sweep(Session &s, int64_t now_ms);
+    // Sets when the session is next swept / brings it forward to `due` if that is sooner.
+    void schedule_sweep(Session &s, int64_t due);
+    void sweep_no_later_than(Session &s, int64_t due);
     // Spends one REATTACH_REQUEST from the session's bucket; false (and, once a second, a
     // reattach_flood SecurityEvent from `src`) when it is empty.
     bool admit_reattach(Session &s, const TransportAddr &src, int64_t now_ms);
@@ -268,6 +283,17 @@ class SessionDirectory {
     proto::IndexTable indices_{options_.index_position_bits};  // owner: session_id
     std::map<uint64_t, std::unique_ptr<Session>> sessions_;    // by session_id
     std::unordered_map<uint32_t, uint64_t> by_slot_;           // live sessions only
+    // (next sweep, session id), soonest first, so a tick touches only the sessions due: with
+    // many thousands a walk over all of them every tick took the responder's CPU. An entry
+    // whose session has since been rescheduled is skipped when it comes up.
+    using SweepDue = std::pair<int64_t, uint64_t>;
+    std::priority_queue<SweepDue, std::vector<SweepDue>, std::greater<>> sweep_queue_;
+    // (terminated at, session id) in the order sessions ended: dropped from sessions_ once
+    // terminated_retention_ms has passed.
+    std::deque<std::pair<int64_t, uint64_t>> terminated_;
+    std::array<uint64_t, kSessionStateCount> sessions_by_state_{};
+    uint64_t rx_bytes_total_ = 0;
+    uint64_t tx_bytes_total_ = 0;
     bool was_under_load_ = false;
     DirectoryStats stats_;
     int64_t system_clock_offset_ms_ = 0;

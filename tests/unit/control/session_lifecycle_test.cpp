@@ -372,6 +372,42 @@ TEST_F(SessionLifecycle, TerminatedSessionsLeaveTheSnapshotAfterRetention) {
     EXPECT_TRUE(dir->sessions_snapshot().empty());
 }
 
+TEST_F(SessionLifecycle, StateCountsAndByteTotalsFollowTheSessionToItsEnd) {
+    options.terminated_retention_ms = 5'000;
+    start();
+    ASSERT_TRUE(handshake(client));
+    const auto count = [&](SessionState st) {
+        return dir->sessions_by_state()[static_cast<size_t>(st)];
+    };
+    EXPECT_EQ(count(SessionState::Attached), 1u);
+    auto &c = dp.slot_counters[slot()];
+    c.rx_packets = 3;
+    c.rx_bytes = 3'000;
+    c.tx_bytes = 500;
+    advance(100);
+    dir->tick(now);
+    EXPECT_EQ(dir->rx_bytes_total(), 3'000u);
+    EXPECT_EQ(dir->tx_bytes_total(), 500u);
+    // Carried after the last health sample, then the operator ends it before the next one:
+    // still counted, once.
+    c.rx_bytes += 700;
+    c.tx_bytes += 80;
+    ASSERT_TRUE(dir->terminate(dir->sessions_snapshot().at(0).session_id, now).ok());
+    EXPECT_EQ(dir->rx_bytes_total(), 3'700u);
+    EXPECT_EQ(dir->tx_bytes_total(), 580u);
+    EXPECT_EQ(count(SessionState::Attached), 0u);
+    EXPECT_EQ(count(SessionState::Terminated), 1u);
+    advance(1'000);
+    dir->tick(now);
+    EXPECT_EQ(dir->rx_bytes_total(), 3'700u) << "a terminated session is not sampled again";
+    advance(5'000);
+    dir->tick(now);
+    EXPECT_TRUE(dir->sessions_snapshot().empty());
+    for (size_t i = 0; i < kSessionStateCount; ++i)
+        EXPECT_EQ(dir->sessions_by_state()[i], 0u) << state_name(SessionState(i));
+    EXPECT_EQ(dir->rx_bytes_total(), 3'700u) << "totals outlive the sessions they count";
+}
+
 // ---- jumpgate clients ----
 
 TEST_F(JumpgateClientTest, HelloTurnsOnExtensionsAndIsAnsweredWithHelloAck) {
