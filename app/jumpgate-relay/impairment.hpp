@@ -15,6 +15,10 @@ std::string_view direction_name(Direction d);
 enum class JitterShape : uint8_t { uniform, normal };
 std::string_view jitter_shape_name(JitterShape s);
 
+// Packets one direction's delay queue holds by default: netem's default limit.
+inline constexpr uint32_t kDefaultQueueLimit = 1000;
+inline constexpr uint32_t kMaxQueueLimit = 1'000'000;
+
 // What the relay does to one direction. Percentages are 0..100.
 struct DirectionImpairment {
     bool blackhole = false;
@@ -28,6 +32,9 @@ struct DirectionImpairment {
     // A packet held back for reordering leaves at the latest after this long (ms) when no
     // later packet overtakes it.
     uint32_t reorder_hold_ms = 100;
+    // Packets that may wait in the delay queue at once (1..kMaxQueueLimit); a packet that
+    // finds it full is dropped. Not an impairment: 'clear' keeps it.
+    uint32_t queue_limit = kDefaultQueueLimit;
 };
 
 enum class Verdict : uint8_t { forward, drop_blackhole, drop_loss };

@@ -21,7 +21,7 @@ int fail(const jg::Error &e) {
 
 // Flags that set one impairment in both directions, as text commands ("drop 15%").
 struct ShorthandFlags {
-    std::string drop, delay, jitter, duplicate, reorder;
+    std::string drop, delay, jitter, duplicate, reorder, limit;
 };
 
 jg::Result<jg::relay::ImpairmentSettings> initial_settings(const ShorthandFlags &f,
@@ -40,6 +40,9 @@ jg::Result<jg::relay::ImpairmentSettings> initial_settings(const ShorthandFlags 
     }
     if (!f.reorder.empty()) {
         lines.emplace_back("--reorder", "reorder " + f.reorder);
+    }
+    if (!f.limit.empty()) {
+        lines.emplace_back("--limit", "limit " + f.limit);
     }
     for (const auto &i : impair) {
         lines.emplace_back("--impair", i);
@@ -107,6 +110,8 @@ int main(int argc, char **argv) {
     app.add_option("--jitter", shorthand.jitter, "jitter in ms (uniform), both directions");
     app.add_option("--duplicate", shorthand.duplicate, "duplicate percentage, both directions");
     app.add_option("--reorder", shorthand.reorder, "reorder percentage, both directions");
+    app.add_option("--limit", shorthand.limit,
+                   "packets each direction's delay queue holds (default 1000)");
     app.add_option("--impair", impair, "an impairment command, e.g. 'up drop 15%' (repeatable)");
 
     auto *ctl = app.add_subcommand("control", "send one command to a running relay's socket");

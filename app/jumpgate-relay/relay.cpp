@@ -17,9 +17,14 @@ namespace jg::relay {
 
 namespace {
 
-// Captures per direction: enough for minutes of a test's handshake and control traffic; a
-// flood cannot exhaust memory (bytes are bounded by 65535 each).
+// Captures per direction: enough for minutes of a test's handshake and control traffic. Bounded
+// in bytes as well: a datagram may be 64 KiB, and a flood of those must not exhaust memory.
 constexpr size_t kMaxCaptures = 100'000;
+constexpr size_t kMaxCaptureBytes = size_t{64} << 20;
+// The delay queue holds at most the direction's `limit` packets and at most this many bytes
+// per direction, whatever the limit: a long delay at a high rate, or a flood, drops packets
+// (queue_full) instead of growing the relay's memory.
+constexpr size_t kMaxQueuedBytes = size_t{256} << 20;
 // Entries 'captures' lists (the newest), so a reply stays one modest line.
 constexpr size_t kListedCaptures = 1000;
 // Datagrams read per socket per wake-up before the other sockets get a turn.
@@ -131,7 +136,8 @@ nlohmann::json direction_settings_json(const DirectionImpairment &d) {
             {"jitter_shape", jitter_shape_name(d.jitter_shape)},
             {"duplicate_percent", d.duplicate_percent},
             {"reorder_percent", d.reorder_percent},
-            {"reorder_hold_ms", d.reorder_hold_ms}};
+            {"reorder_hold_ms", d.reorder_hold_ms},
+            {"limit", d.queue_limit}};
 }
 
 }  // namespace
@@ -307,12 +313,21 @@ void Relay::drain_replay_source(int fd) {
     }
 }
 
+void Relay::capture(DirectionState &st, const uint8_t *data, size_t len) {
+    if (st.captures.size() >= kMaxCaptures || st.captured_bytes + len > kMaxCaptureBytes) {
+        ++st.counters.not_recorded;
+        return;
+    }
+    st.captures.push_back(Capture{now_ms(), std::vector<uint8_t>(data, data + len)});
+    st.captured_bytes += len;
+    ++st.counters.recorded;
+}
+
 void Relay::on_packet(Direction d, const uint8_t *data, size_t len) {
     DirectionState &st = state(d);
     ++st.counters.received;
-    if (recording_ && st.captures.size() < kMaxCaptures) {
-        st.captures.push_back(Capture{now_ms(), std::vector<uint8_t>(data, data + len)});
-        ++st.counters.recorded;
+    if (recording_) {
+        capture(st, data, len);
     }
     PacketFate fate = st.model.decide(settings_.of(d));
     if (fate.verdict == Verdict::drop_blackhole) {
@@ -324,6 +339,12 @@ void Relay::on_packet(Direction d, const uint8_t *data, size_t len) {
         return;
     }
     if (fate.delay_us > 0) {
+        if (st.queued >= settings_.of(d).queue_limit || st.queued_bytes + len > kMaxQueuedBytes) {
+            st.counters.drop(DropCause::queue_full);
+            return;
+        }
+        ++st.queued;
+        st.queued_bytes += len;
         ++st.counters.delayed;
         delayed_.push(Scheduled{monotonic_ns() + fate.delay_us * 1000, sequence_++, d,
                                 fate.duplicate, fate.hold_for_reorder,
@@ -414,6 +435,9 @@ void Relay::on_timer() {
         // pop() compares only the integer keys, which a move leaves intact.
         Scheduled s = std::move(const_cast<Scheduled &>(delayed_.top()));
         delayed_.pop();
+        DirectionState &st = state(s.direction);
+        --st.queued;
+        st.queued_bytes -= s.bytes.size();
         emit(s.direction, s.bytes.data(), s.bytes.size(), s.duplicate, s.hold_for_reorder);
     }
     for (Direction d : kDirections) {
@@ -549,8 +573,10 @@ Result<nlohmann::json> Relay::execute(const Command &command, std::string_view o
     }
     if (const auto *c = std::get_if<SetRecord>(&command)) {
         if (c->mode == RecordMode::clear) {
-            up_.captures.clear();
-            down_.captures.clear();
+            for (DirectionState *st : {&up_, &down_}) {
+                st->captures.clear();
+                st->captured_bytes = 0;
+            }
         } else {
             recording_ = c->mode == RecordMode::on;
         }
@@ -697,8 +723,11 @@ nlohmann::json Relay::stats() const {
                           {"replay_sources", sources},
                           {"settings", settings_json()}};
     for (Direction d : kDirections) {
-        nlohmann::json c = to_json(state(d).counters);
-        c["captured"] = state(d).captures.size();
+        const DirectionState &st = state(d);
+        nlohmann::json c = to_json(st.counters);
+        c["captured"] = st.captures.size();
+        c["captured_bytes"] = st.captured_bytes;
+        c["delay_queue"] = st.queued;
         out[std::string(direction_name(d))] = c;
     }
     return out;

@@ -83,6 +83,9 @@ class Relay {
         DirectionCounters counters;
         std::optional<HeldPacket> held;
         std::vector<Capture> captures;
+        size_t captured_bytes = 0;
+        size_t queued = 0;  // this direction's packets in delayed_, and their bytes
+        size_t queued_bytes = 0;
     };
     struct Scheduled {
         uint64_t due_ns;
@@ -118,6 +121,7 @@ class Relay {
     void emit(Direction d, const uint8_t *data, size_t len, bool duplicate, bool hold);
     void send(Direction d, const uint8_t *data, size_t len);
     void release_held(Direction d);
+    void capture(DirectionState &st, const uint8_t *data, size_t len);
     void on_timer();
     void arm_timer();
     void accept_control();

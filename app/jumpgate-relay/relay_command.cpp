@@ -146,6 +146,23 @@ Result<Command> parse_reorder(const Tokens &args, Target target) {
     return Command{c};
 }
 
+// limit PACKETS
+Result<Command> parse_limit(const Tokens &args, Target target) {
+    uint32_t packets = 0;
+    if (args.size() == 1) {
+        const std::string &t = args[0];
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), packets);
+        if (ec != std::errc() || end != t.data() + t.size()) {
+            packets = 0;
+        }
+    }
+    if (packets == 0 || packets > kMaxQueueLimit) {
+        return bad("limit takes one number of packets in 1.." + std::to_string(kMaxQueueLimit) +
+                   (args.size() == 1 ? ", not '" + args[0] + "'" : std::string()));
+    }
+    return Command{SetQueueLimit{target, packets}};
+}
+
 // replay INDEX [from ADDR[:PORT]]
 Result<Command> parse_replay(const Tokens &args, std::optional<Target> target) {
     if (target == Target::both) {
@@ -216,6 +233,9 @@ Result<Command> parse_tokens(const Tokens &words) {
     if (verb == "reorder") {
         return parse_reorder(args, t);
     }
+    if (verb == "limit") {
+        return parse_limit(args, t);
+    }
     if (verb == "clear") {
         if (auto e = no_args()) {
             return *e;
@@ -271,8 +291,8 @@ Result<Command> parse_tokens(const Tokens &words) {
         return Command{ShowCaptures{t}};
     }
     return bad("unknown command '" + verb +
-               "' (known: drop, delay, blackhole, duplicate, reorder, clear, rebind-port, "
-               "rebind-addr, record, replay, stats, captures)");
+               "' (known: drop, delay, blackhole, duplicate, reorder, limit, clear, "
+               "rebind-port, rebind-addr, record, replay, stats, captures)");
 }
 
 std::string json_scalar(const nlohmann::json &v) {
@@ -323,6 +343,8 @@ Result<Command> parse_json(std::string_view line) {
         if (cmd == "record") {
             fields = {{"mode", ""}, {"on", ""}};
         }
+    } else if (cmd == "limit") {
+        fields = {{"packets", ""}};
     } else if (cmd == "rebind-addr") {
         fields = {{"addr", ""}};
     } else if (cmd == "replay") {
@@ -452,8 +474,14 @@ bool apply_impairment(const Command &command, ImpairmentSettings &settings) {
                         d.reorder_hold_ms = *c.hold_ms;
                     }
                 });
+            } else if constexpr (std::is_same_v<C, SetQueueLimit>) {
+                for_target(c.target, settings, [&](auto &d) { d.queue_limit = c.packets; });
             } else if constexpr (std::is_same_v<C, ClearImpairments>) {
-                for_target(c.target, settings, [&](auto &d) { d = DirectionImpairment{}; });
+                for_target(c.target, settings, [&](auto &d) {
+                    const uint32_t limit = d.queue_limit;
+                    d = DirectionImpairment{};
+                    d.queue_limit = limit;
+                });
             } else {
                 return false;
             }

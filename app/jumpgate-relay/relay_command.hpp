@@ -41,6 +41,10 @@ struct SetReorder {
     double percent;
     std::optional<uint32_t> hold_ms;  // unchanged when absent
 };
+struct SetQueueLimit {
+    Target target;
+    uint32_t packets;
+};
 struct ClearImpairments {
     Target target;
 };
@@ -62,9 +66,9 @@ struct ShowCaptures {
     Target target;
 };
 
-using Command =
-    std::variant<SetBlackhole, SetDrop, SetDelay, SetDuplicate, SetReorder, ClearImpairments,
-                 RebindPort, RebindAddr, SetRecord, Replay, ShowStats, ShowCaptures>;
+using Command = std::variant<SetBlackhole, SetDrop, SetDelay, SetDuplicate, SetReorder,
+                             SetQueueLimit, ClearImpairments, RebindPort, RebindAddr, SetRecord,
+                             Replay, ShowStats, ShowCaptures>;
 
 // A text command ("up drop 15%", "both blackhole on", "replay 3 from 127.0.0.3") or, when the
 // line starts with '{', a JSON object ({"cmd":"drop","dir":"up","percent":15}).
@@ -89,8 +93,8 @@ struct ImpairmentSettings {
     const DirectionImpairment &of(Direction d) const { return d == Direction::up ? up : down; }
 };
 
-// Applies an impairment command (SetBlackhole .. ClearImpairments) and returns true; any
-// other command leaves the settings alone and returns false.
+// Applies an impairment command (SetBlackhole .. ClearImpairments, the queue limit included)
+// and returns true; any other command leaves the settings alone and returns false.
 bool apply_impairment(const Command &command, ImpairmentSettings &settings);
 
 }  // namespace jg::relay

@@ -23,9 +23,10 @@ nlohmann::json to_json(const DirectionCounters &c) {
         total += c.dropped[i];
     }
     dropped["total"] = total;
-    return {{"received", c.received},     {"forwarded", c.forwarded}, {"dropped", dropped},
-            {"duplicated", c.duplicated}, {"reordered", c.reordered}, {"delayed", c.delayed},
-            {"replayed", c.replayed},     {"recorded", c.recorded}};
+    return {
+        {"received", c.received},     {"forwarded", c.forwarded}, {"dropped", dropped},
+        {"duplicated", c.duplicated}, {"reordered", c.reordered}, {"delayed", c.delayed},
+        {"replayed", c.replayed},     {"recorded", c.recorded},   {"not_recorded", c.not_recorded}};
 }
 
 }  // namespace jg::relay

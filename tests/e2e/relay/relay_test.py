@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """jumpgate-relay end to end on loopback with real UDP sockets: forwarding both ways at
-speed, seeded loss, measured delay, blackhole, duplication, reordering, NAT rebinding seen
-by the upstream, replay from a third address, scripts, control-socket and flag errors, and
-the final statistics on SIGTERM.
+speed, seeded loss, measured delay, blackhole, the delay queue's limit, duplication, reordering, NAT rebinding seen by the upstream, replay from a third
+address, the capture's byte bound, scripts, control-socket and flag errors, and the final
+statistics on SIGTERM.
 
 usage: relay_test.py JUMPGATE_RELAY"""
 import json
@@ -166,6 +166,7 @@ def main():
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1"], "--upstream"),
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--drop", "150"], "--drop"),
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--drop", "nan"], "--drop"),
+        (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--limit", "0"], "--limit"),
         (["--listen", "nowhere:1", "--upstream", "127.0.0.1:9"], "--listen"),
         (["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--impair", "rebind-port"],
          "--impair"),
@@ -260,6 +261,28 @@ def main():
     cli.sendto(b"after-bh", ("127.0.0.1", relay.port))
     check(cli.recvfrom(65535)[0] == b"echo:after-bh", "no echo after the blackhole lifted")
     print("blackhole: 50 dropped and counted, traffic flows again after 'blackhole off'")
+    drain(cli)
+    up.clear()
+
+    # --- the delay queue holds at most 'limit' packets; the others are dropped as queue_full
+    relay.ok("up limit 10")
+    relay.ok("up delay 1s")
+    before = relay.stats()["up"]
+    for i in range(30):
+        cli.sendto(b"lim%02d" % i, ("127.0.0.1", relay.port))
+    wait_for(lambda: relay.stats()["up"]["received"] - before["received"] == 30)
+    st = relay.stats()["up"]
+    full = st["dropped"]["queue_full"] - before["dropped"]["queue_full"]
+    check(st["delay_queue"] == 10 and full == 20, f"limit 10: queue {st['delay_queue']}, "
+          f"queue_full drops {full} of 30")
+    wait_for(lambda: up.count() >= 10, 5)
+    time.sleep(0.05)
+    check(up.payloads() == [b"lim%02d" % i for i in range(10)],
+          f"limit 10: upstream got {up.payloads()}")
+    relay.ok("up delay 0")
+    relay.ok("up limit 1000")
+    drain(cli)
+    print("limit 10: 10 of 30 delayed packets kept, 20 dropped as queue_full")
     up.clear()
 
     # --- duplication and reordering (100 %: deterministic)
@@ -365,6 +388,28 @@ def main():
                        text=True, timeout=10)
     check(p.returncode == 0 and json.loads(p.stdout)["up"]["replayed"] == 2, f"control CLI: {p}")
     print("control errors: each refused with its reason, settings and binding unchanged")
+
+    # --- captures stop at 64 MiB per direction, however few packets that is
+    relay.ok("record clear")
+    relay.ok("up blackhole on")  # captured before any impairment, never forwarded
+    relay.ok("record on")
+    big = b"x" * 65000
+    before = relay.stats()["up"]["received"]
+    sent = 0
+    while sent < 1100:  # 71.5 MB, in steps the socket buffers hold
+        for _ in range(32):
+            cli.sendto(big, ("127.0.0.1", relay.port))
+        sent += 32
+        wait_for(lambda: relay.stats()["up"]["received"] - before >= sent, 5)
+    relay.ok("record off")
+    st = relay.stats()["up"]
+    check(st["received"] - before == sent, f"capture bound: relay received {st}")
+    check(st["captured"] == (64 << 20) // len(big) and st["captured_bytes"] <= 64 << 20
+          and st["not_recorded"] == sent - st["captured"], f"capture bound: {st}")
+    relay.ok("record clear")
+    relay.ok("up blackhole off")
+    print(f"captures: {st['captured']} datagrams of 65000 bytes kept ({st['captured_bytes']} "
+          f"bytes), {st['not_recorded']} more counted as not_recorded")
 
     # --- SIGTERM: final statistics as one JSON line, exit 0
     rc, out, err = relay.stop()

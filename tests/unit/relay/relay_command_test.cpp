@@ -49,6 +49,9 @@ TEST(RelayCommand, TextImpairmentsCarryTheirValues) {
     EXPECT_EQ(reorder.hold_ms, 30u);
     EXPECT_FALSE(parsed<SetReorder>("reorder 5").hold_ms.has_value());
     EXPECT_EQ(parsed<ClearImpairments>("down clear").target, Target::down);
+    auto limit = parsed<SetQueueLimit>("up limit 5000");
+    EXPECT_EQ(limit.target, Target::up);
+    EXPECT_EQ(limit.packets, 5000u);
 }
 
 TEST(RelayCommand, TextPathCommands) {
@@ -86,6 +89,7 @@ TEST(RelayCommand, JsonFormsMeanTheSameAsText) {
     parsed<RebindPort>(R"( {"cmd":"rebind-port"})");
     EXPECT_EQ(parsed<RebindAddr>(R"({"cmd":"rebind-addr","addr":"10.0.0.1"})").address.to_string(),
               "10.0.0.1:0");
+    EXPECT_EQ(parsed<SetQueueLimit>(R"({"cmd":"limit","dir":"down","packets":20})").packets, 20u);
 }
 
 TEST(RelayCommand, ErrorsNameWhatIsWrong) {
@@ -112,6 +116,11 @@ TEST(RelayCommand, ErrorsNameWhatIsWrong) {
     EXPECT_NE(error_of("replay x").find("index 'x'"), std::string::npos);
     EXPECT_NE(error_of("replay 1 from 127.0.0.3:70000").find("port '70000'"), std::string::npos);
     EXPECT_NE(error_of("reorder 5 hold 0").find("at least 1 ms"), std::string::npos);
+    for (const char *text : {"limit 0", "limit 1000001", "limit -5", "limit 2.5", "limit lots"})
+        EXPECT_NE(error_of(text).find("limit takes one number of packets in 1..1000000, not '"),
+                  std::string::npos)
+            << text;
+    EXPECT_NE(error_of("limit").find("limit takes one number of packets"), std::string::npos);
     EXPECT_NE(error_of("up").find("must be followed by a command"), std::string::npos);
     EXPECT_NE(error_of("   ").find("empty command"), std::string::npos);
 }
@@ -185,6 +194,18 @@ TEST(RelayImpairmentSettings, CommandsChangeOnlyTheirTargetDirection) {
     EXPECT_DOUBLE_EQ(s.up.drop_percent, 0);
     EXPECT_TRUE(s.down.blackhole);
     EXPECT_EQ(s.down.delay_ms, 30u);
+}
+
+TEST(RelayImpairmentSettings, TheQueueLimitDefaultsToNetemsAndOutlivesClear) {
+    ImpairmentSettings s;
+    EXPECT_EQ(s.up.queue_limit, 1000u);
+    EXPECT_TRUE(apply_impairment(*parse_command("down limit 50"), s));
+    EXPECT_EQ(s.down.queue_limit, 50u);
+    EXPECT_EQ(s.up.queue_limit, 1000u);
+    EXPECT_TRUE(apply_impairment(*parse_command("down delay 100"), s));
+    EXPECT_TRUE(apply_impairment(*parse_command("clear"), s));
+    EXPECT_EQ(s.down.delay_ms, 0u);
+    EXPECT_EQ(s.down.queue_limit, 50u);  // a capacity, not an impairment
 }
 
 TEST(RelayImpairmentSettings, NonImpairmentCommandsLeaveSettingsAlone) {
