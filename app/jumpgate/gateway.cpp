@@ -370,6 +370,8 @@ struct MetricsEndpoint {
 
 // The scrape sees the control core's state at most this old.
 constexpr int64_t kMetricsPublishIntervalMs = 250;
+// How long a metrics connection may take to send its request (ms).
+constexpr int kMetricsRequestTimeoutMs = 5'000;
 
 // Observability never stops the gateway: an address it cannot bind leaves it without /metrics
 // (nullptr, with a warning), not without packets.
@@ -388,7 +390,11 @@ std::unique_ptr<MetricsEndpoint> start_metrics(const GatewayConfig &cfg, Bringup
     src.control = &m->board;
     m->gateway_metrics = std::make_shared<GatewayMetrics>(std::move(src));
     try {
-        m->exposer = std::make_unique<prometheus::Exposer>(cfg.metrics.listen, 1);
+        // civetweb holds a thread per connection until its request timeout (30 s by
+        // default): with one thread, one idle connection stalled every scrape behind it.
+        m->exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+            "listening_ports", cfg.metrics.listen, "num_threads", "4", "request_timeout_ms",
+            std::to_string(kMetricsRequestTimeoutMs)});
     } catch (const std::exception &e) {
         log << "warning: metrics.listen " << cfg.metrics.listen << ": " << e.what()
             << "; running without a metrics endpoint\n";
