@@ -23,6 +23,18 @@ Result<sockaddr_un> unix_address(const std::string &path) {
     return sun;
 }
 
+// Whether a process accepts connections at `sun`: a socket file nobody listens on refuses
+// them (ECONNREFUSED), one whose listener is only busy has a full backlog (EAGAIN).
+bool has_listener(const sockaddr_un &sun) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    const bool live = connect(fd, reinterpret_cast<const sockaddr *>(&sun), sizeof sun) == 0 ||
+                      errno == EAGAIN || errno == EINPROGRESS;
+    close(fd);
+    return live;
+}
+
 }  // namespace
 
 Result<StatusListener> StatusListener::listen(const std::string &path) {
@@ -33,6 +45,11 @@ Result<StatusListener> StatusListener::listen(const std::string &path) {
     if (lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return make_error(path, "exists and is not a socket; not replacing it");
+        // Unlinking a live client's socket would leave it serving nobody.
+        if (has_listener(*sun))
+            return make_error(path,
+                              "a running process (another jumpgate-client?) serves this status "
+                              "socket; not replacing it (use --status-socket elsewhere)");
         unlink(path.c_str());
     }
     const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -12,7 +12,8 @@ namespace jg::client {
 
 class StatusListener {
   public:
-    // Replaces a stale socket file at `path` (refuses to replace anything but a socket).
+    // Replaces a stale socket file at `path`; refuses anything but a socket, and a socket some
+    // process still accepts connections on (another client's).
     static Result<StatusListener> listen(const std::string &path);
 
     StatusListener(StatusListener &&other) noexcept;

@@ -1,0 +1,64 @@
+#!/bin/sh
+# jumpgate-client's status socket: a socket file some process still listens on (another
+# client's) is refused with exit 1 and left alone; a stale one nobody listens on is replaced.
+# The client talks to nothing: its gateway is a closed local port and it gives up after 300 ms.
+# usage: status_socket_test.sh JUMPGATE_CLIENT
+set -u
+client=$1
+command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+dir=$(mktemp -d)
+listener=""
+trap '[ -n "$listener" ] && kill "$listener" 2>/dev/null; rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; cat "$dir/out" 2>/dev/null; exit 1; }
+
+key() { python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
+(umask 077 && key > "$dir/client.key")
+gateway_key=$(key)
+sock=$dir/status.sock
+app_port=$((20000 + $$ % 20000))
+run_client() {
+    "$client" --headless --app-socket "127.0.0.1:$app_port" --inner-destination 198.51.100.2:7777 \
+        --tunnel-address 10.77.0.2 --path a=127.0.0.1 --gateway 127.0.0.1:9 \
+        --gateway-public-key "$gateway_key" --private-key "$dir/client.key" \
+        --status-socket "$sock" --handshake-timeout-ms 300 > "$dir/out" 2>&1
+}
+# can_connect: whether something accepts connections on $sock.
+can_connect() {
+    python3 - "$sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except OSError:
+    sys.exit(1)
+PY
+}
+
+python3 - "$sock" "$dir/ready" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+listener=$!
+for _ in $(seq 50); do [ -f "$dir/ready" ] && break; sleep 0.1; done
+[ -f "$dir/ready" ] || fail "the stand-in listener did not start"
+
+run_client
+rc=$?
+[ "$rc" = 1 ] || fail "exit $rc with a live listener on the status socket, expected 1"
+grep -q "serves this status socket" "$dir/out" || fail "no reason given"
+can_connect || fail "the live listener's socket was taken away"
+
+kill "$listener"
+wait "$listener" 2>/dev/null
+listener=""
+[ -S "$sock" ] || fail "the stale socket file is gone before the test"
+can_connect && fail "the stale socket still accepts connections"
+run_client
+rc=$?
+[ "$rc" = 2 ] || fail "exit $rc with a stale status socket, expected 2 (replaced, then no handshake)"
+[ -e "$sock" ] && fail "the client left its status socket behind"
+echo "ok"
