@@ -385,6 +385,16 @@ void Relay::release_held(Direction d) {
     }
 }
 
+// A packet leaves only through an open path: one that waited in the delay queue or the
+// reorder hold while a blackhole came on is lost to it, as it would be on the wire.
+bool Relay::blackholed(Direction d) {
+    if (!settings_.of(d).blackhole) {
+        return false;
+    }
+    state(d).counters.drop(DropCause::blackhole);
+    return true;
+}
+
 void Relay::send(Direction d, const uint8_t *data, size_t len) {
     DirectionCounters &c = state(d).counters;
     int fd = upstream_fd_.get();
@@ -438,11 +448,18 @@ void Relay::on_timer() {
         DirectionState &st = state(s.direction);
         --st.queued;
         st.queued_bytes -= s.bytes.size();
-        emit(s.direction, s.bytes.data(), s.bytes.size(), s.duplicate, s.hold_for_reorder);
+        if (!blackholed(s.direction)) {
+            emit(s.direction, s.bytes.data(), s.bytes.size(), s.duplicate, s.hold_for_reorder);
+        }
     }
     for (Direction d : kDirections) {
-        if (state(d).held && state(d).held->deadline_ns <= now) {
-            release_held(d);  // nothing overtook it in time: sent in order after all
+        DirectionState &st = state(d);
+        if (st.held && st.held->deadline_ns <= now) {
+            if (blackholed(d)) {
+                st.held.reset();
+            } else {
+                release_held(d);  // nothing overtook it in time: sent in order after all
+            }
         }
     }
 }

@@ -121,6 +121,7 @@ class Relay {
     void emit(Direction d, const uint8_t *data, size_t len, bool duplicate, bool hold);
     void send(Direction d, const uint8_t *data, size_t len);
     void release_held(Direction d);
+    bool blackholed(Direction d);
     void capture(DirectionState &st, const uint8_t *data, size_t len);
     void on_timer();
     void arm_timer();

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """jumpgate-relay end to end on loopback with real UDP sockets: forwarding both ways at
-speed, seeded loss, measured delay, blackhole, the delay queue's limit, duplication, reordering, NAT rebinding seen by the upstream, replay from a third
+speed, seeded loss, measured delay, blackhole (also of delayed packets), the delay queue's
+limit, duplication, reordering, NAT rebinding seen by the upstream, replay from a third
 address, the capture's byte bound, scripts, control-socket and flag errors, and the final
 statistics on SIGTERM.
 
@@ -263,6 +264,22 @@ def main():
     print("blackhole: 50 dropped and counted, traffic flows again after 'blackhole off'")
     drain(cli)
     up.clear()
+
+    # --- a blackhole also swallows the packets already waiting in the delay queue
+    relay.ok("up delay 1s")
+    before = relay.stats()["up"]["dropped"]["blackhole"]
+    for i in range(20):
+        cli.sendto(b"dq%d" % i, ("127.0.0.1", relay.port))
+    check(wait_for(lambda: relay.stats()["up"]["delay_queue"] == 20),
+          f"delay queue {relay.stats()['up']['delay_queue']}, expected 20")
+    relay.ok("both blackhole on")
+    wait_for(lambda: relay.stats()["up"]["dropped"]["blackhole"] - before == 20, 5)
+    check(relay.stats()["up"]["dropped"]["blackhole"] - before == 20,
+          f"queued packets not dropped by the blackhole: {relay.stats()['up']}")
+    check(up.count() == 0, f"{up.count()} queued packets crossed the blackhole")
+    relay.ok("both blackhole off")
+    relay.ok("up delay 0")
+    print("blackhole: the 20 packets waiting in a 1 s delay queue are dropped too")
 
     # --- the delay queue holds at most 'limit' packets; the others are dropped as queue_full
     relay.ok("up limit 10")
