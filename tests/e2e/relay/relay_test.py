@@ -312,15 +312,26 @@ def main():
     drain(cli)
     up.clear()
     relay.ok("up reorder 100% hold 1s")
+    before_reorder_received = relay.stats()["up"]["received"]
     for i in range(1, 5):
         cli.sendto(b"r%d" % i, ("127.0.0.1", relay.port))
         time.sleep(0.01)
     wait_for(lambda: up.count() >= 4)
     check(up.payloads() == [b"r2", b"r1", b"r4", b"r3"], f"reorder: {up.payloads()}")
     check(relay.stats()["up"]["reordered"] >= 2, "reordered not counted")
+    # A held packet whose hold ends inside a blackhole is lost to it.
+    before = relay.stats()["up"]["dropped"]["blackhole"]
+    cli.sendto(b"r5", ("127.0.0.1", relay.port))
+    check(wait_for(lambda: relay.stats()["up"]["received"] >= 5 + before_reorder_received),
+          "r5 did not reach the relay")
+    relay.ok("up blackhole on")
+    check(wait_for(lambda: relay.stats()["up"]["dropped"]["blackhole"] == before + 1, 3),
+          f"held packet not dropped by the blackhole: {relay.stats()['up']}")
+    check(up.payloads() == [b"r2", b"r1", b"r4", b"r3"], f"r5 crossed: {up.payloads()}")
     relay.ok("up clear")
     drain(cli)
-    print("duplicate 100%: every packet twice; reorder 100%: r2 r1 r4 r3")
+    print("duplicate 100%: every packet twice; reorder 100%: r2 r1 r4 r3; a held packet "
+          "released inside a blackhole is dropped")
     up.clear()
 
     # --- rebind-port: the upstream sees a new source port; replies to it reach the client
