@@ -30,7 +30,6 @@ source "$(dirname "$0")/../e2e/gateway/gateway_env.sh"
 gw_require_tools
 (( CLIENTS >= 1 && CLIENTS <= 8 )) || gw_fail "CLIENTS must be 1..8"
 
-METRICS_PORT=$((20000 + RANDOM % 20000))
 DURATION=$((MINUTES * 60))
 
 # Keys and a configuration with one peer per client (tunnel addresses 10.77.0.2, .3, ...).
@@ -42,14 +41,14 @@ for i in $(seq 0 $((CLIENTS - 1))); do
 "
 done
 gw_write_config "$(cat "$JG_WORK/client0.pub")"
+METRICS_PORT=$GW_METRICS_PORT
 # Replace the single peer with all of them; a policy that lets a failover every few seconds
 # through the switch gate.
-python3 - "$JG_WORK/gw.yaml" "$METRICS_PORT" "$peers" <<'PY'
+python3 - "$JG_WORK/gw.yaml" "$peers" <<'PY'
 import re, sys
-path, port, peers = sys.argv[1], sys.argv[2], sys.argv[3]
+path, peers = sys.argv[1], sys.argv[2]
 text = open(path).read()
 text = re.sub(r"peers:\n(  .*\n)+", "peers:\n" + peers, text)
-text = re.sub(r"listen: 127\.0\.0\.1:\d+", "listen: 127.0.0.1:" + port, text)
 policy = """policies:
   soak:
     version: "VERSION"

@@ -10,6 +10,7 @@ set -euo pipefail
 DEMO=${1:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
 JUMPGATE=${2:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
 CTL=${3:?usage: demo_test.sh DEMO_SCRIPT JUMPGATE JUMPGATECTL}
+source "$(dirname "$0")/../free_port.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in ip wireguard-go wg ping flock curl nft; do
@@ -73,7 +74,7 @@ run_faulty() {
   nft add rule bridge "$nft_table" forward "$1 counter drop"
   local rc=0 started=$SECONDS
   bash "$DEMO" "$JUMPGATE" --audit-log "$work/faulty.jsonl" \
-    --metrics-listen "127.0.0.1:$((20000 + RANDOM % 20000))" --duration-s 60 > "$work/demo.log" 2>&1 || rc=$?
+    --metrics-listen "127.0.0.1:$(free_port)" --duration-s 60 > "$work/demo.log" 2>&1 || rc=$?
   local rules left last
   rules=$(nft list chain bridge "$nft_table" forward)
   grep -Eq 'packets [1-9]' <<< "$rules" || fail "rule '$1' dropped nothing (demo exit code $rc): $rules"
@@ -89,7 +90,7 @@ run_faulty 'iifname "jgdemo-ho" icmp type echo-reply' "no ping replies"
 nft delete table bridge "$nft_table"
 
 # 2. A normal run, the gateway stopping by itself after its --duration-s.
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 audit=$work/audit.jsonl
 bash "$DEMO" "$JUMPGATE" --audit-log "$audit" --metrics-listen "127.0.0.1:$port" \
   --duration-s 15 --stats-interval-s 5 > "$work/demo.log" 2>&1 &

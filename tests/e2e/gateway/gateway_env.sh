@@ -10,6 +10,7 @@
 # Everything is named with a per-run tag and removed by gw_cleanup (installed as an EXIT trap),
 # processes are stopped by the PIDs recorded here.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"
 
 JG_TAG=$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))
 JG_WORK=$(mktemp -d /tmp/jg-e2e.XXXXXX)
@@ -19,6 +20,7 @@ TAP_O=jgo$JG_TAG
 TAP_I=jgi$JG_TAG
 WG_C=wc$JG_TAG
 GW_PID=""
+GW_METRICS_PORT=""
 WG_PIDS=()
 EXTRA_NS=()
 GW_LOG=$JG_WORK/gateway.log
@@ -60,9 +62,11 @@ gw_keys() {
   wg pubkey < "$JG_WORK/$1.key" > "$JG_WORK/$1.pub"
 }
 
-# gw_write_config PEER_PUBKEY [POLICY_YAML]: gateway config for this run.
+# gw_write_config PEER_PUBKEY [POLICY_YAML]: gateway config for this run; its metrics
+# endpoint listens on 127.0.0.1:$GW_METRICS_PORT, a port free when the config is written.
 gw_write_config() {
   local peer_pub=$1 policy=${2:-}
+  GW_METRICS_PORT=$(free_port)
   cat > "$JG_WORK/gw.yaml" <<YAML
 node_id: e2e-$JG_TAG
 eal:
@@ -86,7 +90,7 @@ peers:
     allowed_ips: [10.77.0.2/32]
 $policy
 metrics:
-  listen: 127.0.0.1:$((20000 + RANDOM % 20000))
+  listen: 127.0.0.1:$GW_METRICS_PORT
 audit:
   path: $GW_AUDIT
 YAML

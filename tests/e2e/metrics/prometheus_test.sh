@@ -26,10 +26,6 @@ metrics_cleanup() {
 }
 trap metrics_cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # prom_query EXPR: the value of the query's first sample, or "none" when it has no result.
 prom_query() {
   python3 - "$PROM_ADDR" "$1" <<'PY'
@@ -60,8 +56,7 @@ wait_for() {
 gw_keys gw
 gw_keys client
 gw_write_config "$(cat "$JG_WORK/client.pub")"
-METRICS_PORT=$(free_port)
-sed -i "s/^  listen: 127\.0\.0\.1:[0-9]*$/  listen: 127.0.0.1:$METRICS_PORT/" "$JG_WORK/gw.yaml"
+METRICS_PORT=$GW_METRICS_PORT
 grep -q "listen: 127.0.0.1:$METRICS_PORT" "$JG_WORK/gw.yaml" || gw_fail "metrics listen not set"
 gw_start
 grep -q "metrics: http://127.0.0.1:$METRICS_PORT/metrics" "$GW_LOG" \
