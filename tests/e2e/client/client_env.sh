@@ -11,14 +11,18 @@ CLIENT_LOG=$JG_WORK/client.log
 CLIENT_AUDIT=$JG_WORK/client.jsonl
 STATUS_SOCK=$JG_WORK/client.sock
 APP_PORT=$((30000 + RANDOM % 10000))
+# Everything is signalled and the namespaces go (gw_release) before any output or waiting: on
+# a timeout the runner's SIGKILL follows its SIGTERM within a second.
 client_cleanup() {
   local rc=$?
   for p in "$SENDER_PID" "$CLIENT_PID" "$ECHO_PID"; do
-    [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
+    if [ -n "$p" ]; then kill -TERM "$p" 2>/dev/null || true; fi
   done
+  gw_release
   if [ $rc -ne 0 ] && [ -f "$CLIENT_LOG" ]; then
     echo "--- client log (last 40 lines)"; tail -n 40 "$CLIENT_LOG"
   fi
+  (exit $rc)
   gw_cleanup
 }
 trap client_cleanup EXIT

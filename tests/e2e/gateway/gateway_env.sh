@@ -28,21 +28,36 @@ GW_AUDIT=$JG_WORK/audit.jsonl
 
 gw_log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
 
-gw_cleanup() {
-  local rc=$?
-  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$GW_PID" 2>/dev/null || true
-  fi
+# gw_release: SIGTERM to every process this run started, then its namespaces and TAPs go,
+# without waiting for anything. A test runner that times out sends SIGTERM and SIGKILL half
+# a second apart, so nothing may stand before the `ip netns del`. A gateway still running is
+# left to gw_cleanup's graceful wait; the normal path stops it with gw_stop and checks its exit.
+gw_release() {
+  if [ -n "$GW_PID" ]; then kill -TERM "$GW_PID" 2>/dev/null || true; fi
   for p in "${WG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for ns in "$NS_C" "$NS_H" "${EXTRA_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   ip link del "$TAP_O" 2>/dev/null || true
   ip link del "$TAP_I" 2>/dev/null || true
+}
+
+# gw_reap PID: up to 5 s for a process already sent SIGTERM to exit, then SIGKILL.
+gw_reap() {
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+gw_cleanup() {
+  local rc=$?
+  gw_release
+  # A gateway still running gets its graceful stop after the namespaces are gone: first when
+  # the test failed, so that its log shows the shutdown summary; otherwise (a runner's timeout
+  # lands here with status 0) after the work directory is gone too.
+  if [ $rc -ne 0 ] && [ -n "$GW_PID" ]; then gw_reap "$GW_PID"; fi
   if [ $rc -ne 0 ] && [ -f "$GW_LOG" ]; then
     echo "--- gateway log (last 60 lines)"; tail -n 60 "$GW_LOG"
   fi
   rm -rf "$JG_WORK"
+  if [ -n "$GW_PID" ]; then gw_reap "$GW_PID"; fi
   return $rc
 }
 trap gw_cleanup EXIT

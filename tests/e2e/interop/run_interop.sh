@@ -57,11 +57,14 @@ stop_pid() {
     return 0
 }
 
+# The namespaces go before any waiting: on a timeout the runner's SIGKILL follows its SIGTERM
+# within a second. The processes in them are signalled first and waited for after.
 cleanup() {
     local rc=$?
-    for pid in "${pids[@]}"; do stop_pid "$pid"; done
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     ip netns del "$ns_wg" 2>/dev/null
     ip netns del "$ns_ep" 2>/dev/null
+    for pid in "${pids[@]}"; do stop_pid "$pid"; done
     if [ "$rc" != 0 ]; then
         for f in "$workdir"/*.log; do
             [ -f "$f" ] && { echo "---- $(basename "$f")"; tail -n 40 "$f"; }

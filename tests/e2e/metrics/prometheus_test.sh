@@ -11,13 +11,13 @@ gw_require_tools
 command -v prometheus >/dev/null || { echo "SKIP: prometheus missing"; exit 77; }
 
 PROM_PID=""
+# Prometheus gets SIGTERM with everything else and its wait comes after the namespaces are
+# gone (gw_release); it writes under $JG_WORK, so it is stopped before gw_cleanup removes that.
 metrics_cleanup() {
   local rc=$?
-  if [ -n "$PROM_PID" ] && kill -0 "$PROM_PID" 2>/dev/null; then
-    kill -TERM "$PROM_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PROM_PID" 2>/dev/null || true
-  fi
+  if [ -n "$PROM_PID" ]; then kill -TERM "$PROM_PID" 2>/dev/null || true; fi
+  gw_release
+  if [ -n "$PROM_PID" ]; then gw_reap "$PROM_PID"; fi
   if [ $rc -ne 0 ] && [ -f "$JG_WORK/prometheus.log" ]; then
     echo "--- prometheus log (last 20 lines)"; tail -n 20 "$JG_WORK/prometheus.log"
   fi

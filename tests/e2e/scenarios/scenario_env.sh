@@ -42,16 +42,20 @@ STREAM_JSON=$JG_WORK/stream.json
 SID=""
 GW_ENDPOINT=192.0.2.1:51820
 
+# Everything is signalled and the namespaces go (gw_release) before any output or waiting: on
+# a timeout the runner's SIGKILL follows its SIGTERM within a second.
 scen_cleanup() {
   local rc=$?
-  [ -n "$STREAM_PID" ] && kill -TERM "$STREAM_PID" 2>/dev/null
-  [ -n "$CLIENT_PID" ] && kill -TERM "$CLIENT_PID" 2>/dev/null
-  for p in "${SCEN_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "$STREAM_PID" "$CLIENT_PID" "${SCEN_PIDS[@]}"; do
+    if [ -n "$p" ]; then kill -TERM "$p" 2>/dev/null || true; fi
+  done
+  gw_release
   if [ $rc -ne 0 ]; then
     for f in "$CLIENT_LOG" "$JG_WORK"/relay-*.log; do
-      [ -f "$f" ] && { echo "--- $(basename "$f") (last 40 lines)"; tail -n 40 "$f"; }
+      if [ -f "$f" ]; then echo "--- $(basename "$f") (last 40 lines)"; tail -n 40 "$f"; fi
     done
   fi
+  (exit $rc)
   gw_cleanup
 }
 trap scen_cleanup EXIT
