@@ -181,6 +181,19 @@ gw_wait_handshake() {
   return 1
 }
 
+# gw_wait_listening NS PORT PID: waits up to 5 s until a TCP socket in namespace NS listens
+# on PORT; returns 1 (with a message) on timeout or when PID, the server, has exited.
+gw_wait_listening() {
+  local ns=$1 port=$2 pid=$3
+  for _ in $(seq 1 50); do
+    [ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "server (PID $pid) exited before listening on $ns port $port"; return 1; }
+    sleep 0.1
+  done
+  echo "nothing listens on $ns port $port after 5 s"
+  return 1
+}
+
 # gw_ping NS DST COUNT: bounded ping; returns ping's status, output in $JG_WORK/ping-last.log.
 gw_ping() {
   timeout 30 ip netns exec "$1" ping -c "$3" -i 0.2 -W 2 "$2" > "$JG_WORK/ping-last.log" 2>&1
