@@ -38,6 +38,8 @@ struct SlotCounters {
     uint64_t counter_gaps = 0;
     uint64_t replay_drops = 0;
     uint64_t auth_failures = 0;
+    // Since the last authenticated packet from the binding (ms); -1: none yet, or unknown.
+    int64_t rx_age_ms = -1;
 };
 
 class DataplaneLink {

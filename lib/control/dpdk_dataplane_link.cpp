@@ -1,5 +1,6 @@
 #include "control/dpdk_dataplane_link.hpp"
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <sodium.h>
@@ -118,6 +119,11 @@ SlotCounters DpdkDataplaneLink::counters(uint32_t slot) const {
     c.counter_gaps = relaxed(se.counter_gaps);
     c.replay_drops = relaxed(se.replay_drops);
     c.auth_failures = relaxed(se.auth_failures);
+    // Workers stamp the TSC, which is synchronised across cores on the CPUs DPDK runs on.
+    if (const uint64_t last = relaxed(se.last_rx_tsc); last != 0) {
+        const uint64_t now = rte_rdtsc();
+        c.rx_age_ms = now > last ? int64_t((now - last) * 1000 / rte_get_tsc_hz()) : 0;
+    }
     return c;
 }
 

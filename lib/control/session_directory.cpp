@@ -552,12 +552,17 @@ TrafficDelta SessionDirectory::sample_health(Session &s, int64_t now_ms) {
     const TrafficDelta traffic{c.rx_packets - s.sampled.rx_packets, c.rx_bytes - s.sampled.rx_bytes,
                                c.tx_packets - s.sampled.tx_packets};
     const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
+    const int64_t since_sample = s.sampled_at_ms == kNever ? 0 : now_ms - s.sampled_at_ms;
     s.sampled = c;
+    s.sampled_at_ms = now_ms;
     if (traffic.rx_packets == 0 && gaps == 0)
         return traffic;
-    // Any authenticated traffic proves the binding alive; gaps feed the loss window.
-    drive(s, HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps)}, now_ms,
-          std::nullopt);
+    // Any authenticated traffic proves the binding alive; gaps feed the loss window. Dated
+    // by the binding's last packet when that came since the previous sample (sessions at rest
+    // are sampled far apart); traffic from elsewhere only is dated now, as it is noticed.
+    const int64_t ago = c.rx_age_ms >= 0 && c.rx_age_ms < since_sample ? c.rx_age_ms : 0;
+    drive(s, HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps), ago},
+          now_ms, std::nullopt);
     return traffic;
 }
 
@@ -610,16 +615,23 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
     }
     // A resting session (ATTACHED, no path validation running) has its nearest timer seconds
     // away (heartbeat_volatile_ms, KEEPALIVE_TIMEOUT, key and lifetime expiry), so it is swept
-    // at a tenth of its heartbeat interval, at most every kRestingSweepMs; any other session
-    // every tick. With thousands of sessions a walk of all of them every tick takes the
-    // handshake responder's CPU. Packets and control messages are handled on arrival anyway.
+    // when one of those is due, and between them a few times per loss window for the loss
+    // ratio, at most every kRestingSweepMs; any other session every tick. Sampling sessions at
+    // rest every few ticks took the handshake responder's CPU with tens of thousands of them.
+    // Packets and control messages are handled on arrival anyway, and a sample dates traffic
+    // by the binding's last packet, so a sweep at the deadline judges silence on time.
     if (resting(s)) {
         const Policy &p = policy_of(s);
-        const int64_t every = std::clamp<int64_t>(int64_t(p.volatility.heartbeat_interval_ms) / 10,
-                                                  0, kRestingSweepMs);
+        const int64_t every =
+            std::clamp<int64_t>(p.volatility.loss_window_ms / 4, 10, kRestingSweepMs);
         // Never later than a keypair's REJECT_AFTER_TIME or the session's lifetime: those must
         // end on time, not up to a sweep late.
         int64_t due = std::min(now_ms + every, s.record.created_at_ms + p.session.max_lifetime_ms);
+        // A client that promised heartbeats goes VOLATILE once silent this long.
+        if (s.record.jumpgate_client && s.record.last_rx_ms != kNever)
+            due = std::min(due, s.record.last_rx_ms + p.volatility.heartbeat_volatile_ms);
+        if (s.keepalive.due_ms != kNever)
+            due = std::min(due, s.keepalive.due_ms);
         if (const auto expiry_ns = s.keypairs.next_expiry_ns())  // rounded up: expired by then
             due = std::min(due, int64_t((*expiry_ns + proto::kNsPerMs - 1) / proto::kNsPerMs));
         schedule_sweep(s, due);

@@ -201,8 +201,9 @@ class SessionDirectory {
         bool source_deferred = false;
         proto::KeypairSlots keypairs;
         uint32_t next_epoch = 0;
-        SlotCounters sampled;         // counters at the last health sample
-        SlotCounters heartbeat_mark;  // counters at the last HEARTBEAT_ACK
+        SlotCounters sampled;            // counters at the last health sample
+        int64_t sampled_at_ms = kNever;  // when that sample was taken
+        SlotCounters heartbeat_mark;     // counters at the last HEARTBEAT_ACK
         int64_t terminated_at_ms = kNever;
         int64_t replay_reported_ms = kNever;   // last SecurityEvent for data-plane replays
         int64_t forgery_reported_ms = kNever;  // last SecurityEvent for failed AEAD tags
@@ -251,7 +252,7 @@ class SessionDirectory {
     // reattach_flood SecurityEvent from `src`) when it is empty.
     bool admit_reattach(Session &s, const TransportAddr &src, int64_t now_ms);
     static bool resting(const Session &s);
-    static constexpr int64_t kRestingSweepMs = 50;
+    static constexpr int64_t kRestingSweepMs = 500;
     void push_audit(audit::Event e);
     static void note_transition(Session &s, const audit::Event &e);
     // `s`: the session it concerns, or nullptr for traffic no session can be named for.

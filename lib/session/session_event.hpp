@@ -36,6 +36,9 @@ struct HeartbeatReceived {
     double rtt_ms = -1.0;
     uint32_t rx_packets = 0;
     uint32_t counter_gaps = 0;
+    // How long before the event the newest of these packets arrived (ms): traffic found by a
+    // periodic sample is dated when it came, not when it was noticed.
+    int64_t heard_ms_ago = 0;
 };
 
 // Health figures computed elsewhere (the client's own estimates in HEARTBEAT, or a periodic

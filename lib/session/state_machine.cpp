@@ -1,5 +1,6 @@
 #include "session/state_machine.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "session/reattach.hpp"
@@ -263,7 +264,9 @@ struct Stepper {
     }
 
     void on(const HeartbeatReceived &e) {
-        s.last_rx_ms = now;
+        const int64_t heard = now - std::max<int64_t>(e.heard_ms_ago, 0);
+        if (s.last_rx_ms == kNever || heard > s.last_rx_ms)
+            s.last_rx_ms = heard;
         s.transportless_since_ms = kNever;
         s.path.set_loss_window(p.volatility.loss_window_ms);
         s.path.on_heartbeat(now, e.seq, e.rtt_ms);

@@ -255,9 +255,11 @@ TEST_F(SessionLifecycle, DataPlaneReplaysAndForgeriesAreAuditedAtMostOncePerSeco
         advance(10);
         dir->tick(now);
     }
+    // A session at rest is sampled every loss_window_ms / 4 (500 ms): the first report came
+    // with the sample at 510 ms, the one at 1,010 ms was inside its second.
     dp.slot_counters[s].replay_drops += 1;
     dp.slot_counters[s].auth_failures += 1;
-    advance(600);
+    advance(1'100);
     dir->tick(now);
 
     EXPECT_EQ(dir->sessions_snapshot().at(0).state, SessionState::Attached);
@@ -317,6 +319,42 @@ TEST_F(JumpgateClientTest, SilenceTerminatesTheSessionAfterTheTransportTtlAndRet
     const auto created = payloads<audit::SessionCreated>(events);
     EXPECT_EQ(created.size(), 2u);
     EXPECT_NE(events.back().session_id, id);
+}
+
+TEST_F(JumpgateClientTest, SilenceIsJudgedOnTimeAlthoughSessionsAtRestAreSampledApart) {
+    // Data arrives on the binding every tick for 3.24 s (the last packet falls between two
+    // samples), then stops. Sessions at rest are
+    // sampled every 500 ms, but a sample dates traffic by the binding's last packet and the
+    // session is swept at its heartbeat deadline, so VOLATILE comes heartbeat_volatile_ms
+    // (2,000) after the last packet, within a tick, not up to a sample interval later.
+    auto &c = dp.slot_counters[slot()];
+    for (int i = 0; i < 324; ++i) {
+        advance(10);
+        c.rx_packets += 1;
+        c.rx_age_ms = 0;
+        dir->tick(now);
+    }
+    const int64_t last_packet = now;
+    int64_t volatile_at = kNever;
+    for (int i = 0; i < 400 && volatile_at == kNever; ++i) {
+        advance(10);
+        c.rx_age_ms = now - last_packet;
+        dir->tick(now);
+        if (session().state == SessionState::Volatile)
+            volatile_at = now;
+    }
+    ASSERT_NE(volatile_at, kNever);
+    EXPECT_GE(volatile_at - last_packet, 2'000);
+    EXPECT_LE(volatile_at - last_packet, 2'010);
+    bool audited = false;
+    for (const auto &e : audit_events())
+        if (const auto *t = std::get_if<audit::SessionStateChange>(&e.payload);
+            t != nullptr && t->new_state == SessionState::Volatile) {
+            EXPECT_EQ(t->reason_code, Reason::heartbeat_timeout);
+            EXPECT_EQ(e.ts_ms, volatile_at);
+            audited = true;
+        }
+    EXPECT_TRUE(audited);
 }
 
 TEST_F(SessionLifecycle, KeysExpireWithoutARehandshakeAndEndTheSession) {
