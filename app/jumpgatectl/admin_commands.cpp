@@ -65,16 +65,18 @@ void print_json(const nlohmann::json &j) {
 int run_sessions(const AdminOptions &o) {
     return with_gateway(o.gateway, [&](TelemetryClient &c) {
         std::vector<nlohmann::json> pages;
-        uint64_t offset = 0;
-        // Bounded: sessions created while paging could otherwise keep it going.
-        for (int i = 0; i < 65536; ++i) {
-            auto page = ask(c, "/jumpgate/sessions", std::to_string(offset));
+        // Each page starts after the last id of the one before, so the walk ends: ids only
+        // grow, whatever is created or dropped meanwhile.
+        std::string after;
+        for (;;) {
+            auto page = ask(c, "/jumpgate/sessions", after);
             if (!page)
                 return print_error(page.error(), kExitFindings);
             pages.push_back(*page);
-            offset = page->value("next_offset", uint64_t{0});
-            if (offset == 0)
+            const std::string next = page->value("next_after", std::string());
+            if (next.empty() || next <= after)
                 break;
+            after = next;
         }
         const nlohmann::json joined = join_session_pages(pages);
         if (o.json)

@@ -2,6 +2,7 @@
 
 #include <rte_telemetry.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
@@ -11,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string_view>
 
@@ -33,14 +35,19 @@ struct AdminEndpointState {
     // Set by readers, cleared by the control lcore when it publishes: copying every session
     // costs the control lcore time, so it publishes only while someone reads.
     std::atomic<bool> wanted{true};
+    // Set by a reader of the session list: the next snapshot copies the sessions too.
+    std::atomic<bool> sessions_wanted{false};
     bool closing = false;  // guarded by snapshot_mutex: no more snapshots will come
 
     // A snapshot at most two publish intervals old (waiting for the control lcore to make
-    // one if need be), or nullptr if it made none within kAdminRequestTimeoutMs.
-    std::shared_ptr<const AdminSnapshot> current() {
+    // one if need be), with the session list if `with_sessions`, or nullptr if it made none
+    // within kAdminRequestTimeoutMs.
+    std::shared_ptr<const AdminSnapshot> current(bool with_sessions = false) {
+        if (with_sessions)
+            sessions_wanted.store(true, std::memory_order_relaxed);
         wanted.store(true, std::memory_order_relaxed);
         const auto fresh = [&] {
-            return snapshot != nullptr &&
+            return snapshot != nullptr && (!with_sessions || snapshot->has_sessions) &&
                    control_clock().now_ms() - snapshot->taken_at_ms <= 2 * kAdminPublishIntervalMs;
         };
         std::unique_lock lock(snapshot_mutex);
@@ -67,7 +74,7 @@ int error_reply(rte_tel_data *d, const std::string &message) {
 }
 
 void put(rte_tel_data *d, const char *name, std::string_view value) {
-    std::string v(value.substr(0, RTE_TEL_MAX_STRING_LEN - 1));
+    const std::string v(utf8_prefix(value, RTE_TEL_MAX_STRING_LEN - 1));
     rte_tel_data_add_dict_string(d, name, v.c_str());
 }
 void put(rte_tel_data *d, const char *name, uint64_t value) {
@@ -127,31 +134,33 @@ Result<uint64_t> session_id_param(const char *params) {
     return *id;
 }
 
+// Pages are keyed by session id, not position: the list is re-read between pages, and a
+// session created or dropped meanwhile must not shift the rest into duplicates or gaps.
 int cmd_sessions(const char *, const char *params, rte_tel_data *d) {
-    uint64_t offset = 0;
+    std::optional<uint64_t> after;
     if (params != nullptr && *params != '\0') {
-        const std::string_view p(params);
-        const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), offset);
-        if (ec != std::errc{} || end != p.data() + p.size())
-            return error_reply(d, "offset: \"" + std::string(p) + "\" is not a number");
+        after = audit::parse_session_id(params);
+        if (!after)
+            return error_reply(
+                d, "after: \"" + std::string(params) + "\" is not a session id (1..16 hex digits)");
     }
     return with_endpoint(d, [&](AdminEndpointState &ep) {
-        auto snap = ep.current();
+        auto snap = ep.current(true);
         if (!snap)
             return error_reply(d, "the control core published no state within 2 s; retry");
         const int64_t now = control_clock().now_ms();
-        const uint64_t total = snap->sessions.size();
-        const uint64_t first = std::min(offset, total);
-        const uint64_t last = std::min<uint64_t>(first + kAdminSessionsPerPage, total);
+        const auto &all = snap->sessions;
+        const auto page = sessions_page(all, after, kAdminSessionsPerPage);
+        const bool more = page.data() + page.size() != all.data() + all.size();
         rte_tel_data_start_dict(d);
-        put(d, "total", total);
-        put(d, "offset", first);
-        put(d, "count", last - first);
-        put(d, "next_offset", last < total ? last : uint64_t{0});
+        put(d, "total", uint64_t{all.size()});
+        put(d, "count", uint64_t{page.size()});
+        // Where the next page starts; empty on the last page.
+        put(d, "next_after",
+            more ? audit::format_session_id(page.back().session_id) : std::string());
         put(d, "snapshot_age_ms",
             static_cast<uint64_t>(std::max<int64_t>(0, now - snap->taken_at_ms)));
-        for (uint64_t i = first; i < last; ++i) {
-            const SessionSummary &s = snap->sessions[i];
+        for (const SessionSummary &s : page) {
             rte_tel_data *row = rte_tel_data_alloc();
             if (row == nullptr)
                 return -ENOMEM;
@@ -301,9 +310,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
             return error_reply(d, "the control core published no state within 2 s; retry");
         rte_tel_data_start_dict(d);
         put(d, "live_sessions", uint64_t{snap->live_sessions});
-        std::array<uint64_t, kSessionStateCount> by_state{};
-        for (const SessionSummary &s : snap->sessions)
-            ++by_state[static_cast<size_t>(s.state)];
+        const auto &by_state = snap->sessions_by_state;
         for (size_t i = 0; i < by_state.size(); ++i) {
             std::string name = "state_";
             for (char c : state_name(static_cast<SessionState>(i)))
@@ -412,7 +419,8 @@ void AdminEndpoint::on_tick(ControlCore &core, int64_t now_ms) {
         (now_ms < next_publish_ms_ || !state_->wanted.exchange(false, std::memory_order_relaxed)))
         return;
     next_publish_ms_ = now_ms + kAdminPublishIntervalMs;
-    auto snap = take_admin_snapshot(core.directory(), core.malformed_events(), now_ms);
+    auto snap = take_admin_snapshot(core.directory(), core.malformed_events(), now_ms,
+                                    state_->sessions_wanted.exchange(false));
     {
         std::lock_guard lock(state_->snapshot_mutex);
         state_->snapshot = std::move(snap);

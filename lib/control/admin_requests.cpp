@@ -9,11 +9,14 @@
 namespace jg::control {
 
 std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
-                                                         uint64_t malformed_events,
-                                                         int64_t now_ms) {
+                                                         uint64_t malformed_events, int64_t now_ms,
+                                                         bool with_sessions) {
     auto s = std::make_shared<AdminSnapshot>();
     s->taken_at_ms = now_ms;
-    s->sessions = directory.sessions_snapshot();
+    s->has_sessions = with_sessions;
+    if (with_sessions)
+        s->sessions = directory.sessions_snapshot();
+    s->sessions_by_state = directory.sessions_by_state();
     s->policies = directory.policies().current();
     s->policy_generation = directory.policies().generation();
     s->directory = directory.stats();
@@ -21,6 +24,26 @@ std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &direc
     s->live_sessions = directory.live_sessions();
     s->malformed_events = malformed_events;
     return s;
+}
+
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
+    if (text.size() <= max_bytes)
+        return text;
+    size_t len = max_bytes;
+    while (len > 0 && (static_cast<unsigned char>(text[len]) & 0xC0) == 0x80)  // continuation
+        --len;
+    return text.substr(0, len);
+}
+
+std::span<const SessionSummary> sessions_page(std::span<const SessionSummary> sessions,
+                                              std::optional<uint64_t> after, size_t per_page) {
+    const auto first = after ? std::upper_bound(sessions.begin(), sessions.end(), *after,
+                                                [](uint64_t id, const SessionSummary &s) {
+                                                    return id < s.session_id;
+                                                })
+                             : sessions.begin();
+    const size_t n = std::min<size_t>(per_page, size_t(sessions.end() - first));
+    return {first, n};
 }
 
 std::vector<PeerProfile> peer_profiles(const std::vector<PeerConfig> &peers) {

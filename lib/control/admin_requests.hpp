@@ -4,6 +4,7 @@
 // and the control lcore; serve_admin_request runs on the control lcore only.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -26,8 +27,12 @@ namespace jg::control {
 
 // The control core as the read-only admin commands see it: immutable once published.
 struct AdminSnapshot {
-    int64_t taken_at_ms = 0;               // control_clock() ms
-    std::vector<SessionSummary> sessions;  // by session id
+    int64_t taken_at_ms = 0;  // control_clock() ms
+    // Copied only when a reader asked for the session list: with a million sessions the copy
+    // takes the control lcore long enough to be worth skipping for every other command.
+    bool has_sessions = false;
+    std::vector<SessionSummary> sessions;  // by session id; empty unless has_sessions
+    std::array<uint64_t, kSessionStateCount> sessions_by_state{};  // listed sessions
     std::shared_ptr<const PolicySet> policies;
     uint64_t policy_generation = 0;  // 1 = the configuration's set, +1 per reload
     DirectoryStats directory;
@@ -36,9 +41,20 @@ struct AdminSnapshot {
     uint64_t malformed_events = 0;
 };
 
-// Made on the control lcore from the directory it owns.
+// Made on the control lcore from the directory it owns; the session list only if asked.
 std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
-                                                         uint64_t malformed_events, int64_t now_ms);
+                                                         uint64_t malformed_events, int64_t now_ms,
+                                                         bool with_sessions = true);
+
+// At most `max_bytes` of `text`, cut at a character boundary: half a UTF-8 character (a long
+// peer name cut to a telemetry value's 127 bytes) would make the whole reply invalid JSON.
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
+
+// The page of `sessions` (sorted by id) that follows session id `after` (none: the first
+// page), at most `per_page` long. Keyed by id, not position: a list re-read between pages
+// neither repeats nor skips a session that was listed throughout.
+std::span<const SessionSummary> sessions_page(std::span<const SessionSummary> sessions,
+                                              std::optional<uint64_t> after, size_t per_page);
 
 // One session with its recent transitions (fresh from the directory, not from a snapshot).
 struct SessionDetailRequest {

@@ -230,5 +230,55 @@ TEST(AdminRequestQueue, FullAndClosedQueuesRefuseAtOnce) {
     EXPECT_NE(r.error().message().find("stopping"), std::string::npos);
 }
 
+std::vector<SessionSummary> sessions_with_ids(std::initializer_list<uint64_t> ids) {
+    std::vector<SessionSummary> out;
+    for (uint64_t id : ids) {
+        SessionSummary s;
+        s.session_id = id;
+        out.push_back(s);
+    }
+    return out;
+}
+
+TEST(Utf8Prefix, CutsBeforeACharacterThatWouldNotFitWhole) {
+    const std::string name = std::string(126, 'a') + "\xc3\xa9";  // 126 x 'a', then e-acute
+    EXPECT_EQ(utf8_prefix(name, 127), std::string(126, 'a'));
+    EXPECT_EQ(utf8_prefix(name, 128), name);
+    EXPECT_EQ(utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 4), "\xe2\x82\xac");  // two euro signs
+    EXPECT_EQ(utf8_prefix("short", 127), "short");
+}
+
+TEST(SessionsPage, PagesByIdSoChurnBetweenPagesNeitherRepeatsNorSkips) {
+    const auto before = sessions_with_ids({10, 20, 30, 40, 50});
+    const auto p1 = sessions_page(before, std::nullopt, 2);
+    ASSERT_EQ(p1.size(), 2u);
+    EXPECT_EQ(p1.back().session_id, 20u);
+    // Between pages 10 ends and two sessions start, one before the cursor and one after.
+    const auto after = sessions_with_ids({5, 20, 30, 35, 40, 50});
+    const auto p2 = sessions_page(after, p1.back().session_id, 2);
+    ASSERT_EQ(p2.size(), 2u);
+    EXPECT_EQ(p2[0].session_id, 30u) << "by position this page would repeat 20";
+    EXPECT_EQ(p2[1].session_id, 35u);
+    const auto p3 = sessions_page(after, p2.back().session_id, 2);
+    ASSERT_EQ(p3.size(), 2u);
+    EXPECT_EQ(p3[0].session_id, 40u);
+    EXPECT_EQ(p3[1].session_id, 50u);
+    EXPECT_TRUE(sessions_page(after, 50, 2).empty());
+    EXPECT_TRUE(sessions_page(after, 99, 2).empty());
+    EXPECT_TRUE(sessions_page({}, std::nullopt, 2).empty());
+}
+
+TEST_F(AdminRequests, SnapshotCountsStatesButCopiesTheSessionListOnlyWhenAsked) {
+    start();
+    ASSERT_TRUE(handshake(client));
+    const auto lean = take_admin_snapshot(*dir, 0, now, false);
+    EXPECT_FALSE(lean->has_sessions);
+    EXPECT_TRUE(lean->sessions.empty());
+    EXPECT_EQ(lean->sessions_by_state[static_cast<size_t>(SessionState::Attached)], 1u);
+    const auto full = take_admin_snapshot(*dir, 0, now, true);
+    EXPECT_TRUE(full->has_sessions);
+    EXPECT_EQ(full->sessions.size(), 1u);
+}
+
 }  // namespace
 }  // namespace jg::control::test

@@ -46,10 +46,10 @@ TEST(TakeNumbered, OrdersByNumberNotByNameAndLeavesTheRest) {
 }
 
 TEST(JoinSessionPages, ConcatenatesPagesAndIgnoresPagingFields) {
-    json p1 = {{"total", 3}, {"offset", 0}, {"count", 2}, {"next_offset", 2}};
+    json p1 = {{"total", 3}, {"count", 2}, {"next_after", "00000000000000b2"}};
     p1["s00000000000000b2"] = session_row("00000000000000b2", "ATTACHED");
     p1["s00000000000000a1"] = session_row("00000000000000a1", "VOLATILE");
-    json p2 = {{"total", 3}, {"offset", 2}, {"count", 1}, {"next_offset", 0}};
+    json p2 = {{"total", 3}, {"count", 1}, {"next_after", ""}};
     p2["s0000000000000001"] = session_row("0000000000000001", "TERMINATED");
     const json joined = join_session_pages({p1, p2});
     EXPECT_EQ(joined["total"], 3);
