@@ -6,9 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -17,7 +15,8 @@
 namespace jg {
 
 struct ControlStats {
-    std::array<uint64_t, kSessionStateCount> sessions_by_state{};  // live sessions now
+    // Sessions listed in each state now (TERMINATED ones while they are retained).
+    std::array<uint64_t, kSessionStateCount> sessions_by_state{};
     // Handshake initiations by outcome ("accepted", "cookie_reply", refusal names); cumulative.
     std::vector<std::pair<std::string, uint64_t>> handshakes_by_result;
     uint64_t cookie_replies = 0;
@@ -42,26 +41,6 @@ class ControlStatsBoard {
   private:
     mutable std::mutex mu_;
     std::optional<ControlStats> latest_;  // nullopt until the first publish
-};
-
-struct SessionBytes {
-    uint64_t session_id = 0;
-    uint64_t rx_bytes = 0;  // the session's own counters since it was created
-    uint64_t tx_bytes = 0;
-};
-
-// Turns the per-session byte counters of the live sessions into gateway-wide totals that never
-// go down when a session ends (bytes since its last update are lost with it). Control core only.
-class SessionByteTally {
-  public:
-    void update(std::span<const SessionBytes> live);
-    uint64_t rx_total() const { return rx_total_; }
-    uint64_t tx_total() const { return tx_total_; }
-
-  private:
-    std::unordered_map<uint64_t, SessionBytes> seen_;
-    uint64_t rx_total_ = 0;
-    uint64_t tx_total_ = 0;
 };
 
 }  // namespace jg

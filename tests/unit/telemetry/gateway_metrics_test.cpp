@@ -155,22 +155,6 @@ TEST(GatewayMetrics, AuditEventsTheLogCouldNotTakeCountAsDroppedForWriteErrors) 
     EXPECT_EQ(sample(f, name, {{"reason", "queue_full"}}), 0.0);
 }
 
-TEST(SessionByteTally, TotalsNeverGoDownWhenSessionsEndOrSlotsAreReused) {
-    SessionByteTally t;
-    const std::vector<SessionBytes> first = {{1, 100, 10}, {2, 50, 5}};
-    t.update(first);
-    EXPECT_EQ(t.rx_total(), 150u);
-    EXPECT_EQ(t.tx_total(), 15u);
-    const std::vector<SessionBytes> second = {{1, 130, 20}};  // session 2 ended
-    t.update(second);
-    EXPECT_EQ(t.rx_total(), 180u);
-    EXPECT_EQ(t.tx_total(), 25u);
-    const std::vector<SessionBytes> third = {{1, 130, 20}, {2, 7, 1}};  // id 2 again, new life
-    t.update(third);
-    EXPECT_EQ(t.rx_total(), 187u);
-    EXPECT_EQ(t.tx_total(), 26u);
-}
-
 std::string http_get(int port, const std::string &path) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     EXPECT_GE(fd, 0);
