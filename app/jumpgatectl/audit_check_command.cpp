@@ -16,22 +16,42 @@ struct AuditCheckOptions {
     std::string file;
     std::string policy_file;
     std::string profile{kDefaultPolicyName};
+    bool profile_given = false;
     std::optional<uint32_t> max_switches_per_min;
     std::optional<int64_t> switch_cooldown_ms;
 };
 
-// Policy file first, then explicit flags on top: the flags answer "what if the limit were N".
+// Policy file first, then explicit flags on top: the flags answer "what if the limit were N"
+// for every session. Without --profile, each event is held to the profile whose version it
+// carries (a gateway runs peers under different profiles); --profile holds all to one.
 Result<AuditCheckLimits> limits_from(const AuditCheckOptions &o) {
     AuditCheckLimits limits;
     if (!o.policy_file.empty()) {
         auto set = load_policy_file(o.policy_file);
         if (!set)
             return set.error();
-        const Policy *p = set->find(o.profile);
+        const std::string &fallback = o.profile_given ? o.profile : set->default_name();
+        const Policy *p = set->find(fallback);
         if (!p)
-            return make_error(o.policy_file, "no policy profile named \"" + o.profile + "\"");
+            return make_error(o.policy_file, "no policy profile named \"" + fallback + "\"");
         limits = AuditCheckLimits::from_policy(*p);
+        if (!o.profile_given)
+            for (const std::string &name : set->names()) {
+                const Policy &q = *set->find(name);
+                const SwitchBounds b = SwitchBounds::from_policy(q);
+                const auto [it, fresh] = limits.by_policy_version.emplace(q.version, b);
+                if (!fresh && (it->second.max_switches_per_min != b.max_switches_per_min ||
+                               it->second.switch_cooldown_ms != b.switch_cooldown_ms)) {
+                    std::cerr << "jumpgatectl: warning: " << o.policy_file << ": profiles share"
+                              << " version \"" << q.version << "\" with different switch"
+                              << " limits; its events are held to profile \"" << fallback
+                              << "\" (name one with --profile)\n";
+                    it->second = SwitchBounds::from_policy(*p);
+                }
+            }
     }
+    if (o.max_switches_per_min || o.switch_cooldown_ms)
+        limits.by_policy_version.clear();
     if (o.max_switches_per_min)
         limits.max_switches_per_min = *o.max_switches_per_min;
     if (o.switch_cooldown_ms)
@@ -60,7 +80,10 @@ int run(const AuditCheckOptions &o) {
     std::cout << o.file << ": " << report.lines << " lines, " << report.events << " events, "
               << report.sessions << " sessions, " << report.violations.size() << " violations"
               << " (max_switches_per_min " << limits->max_switches_per_min
-              << ", switch_cooldown_ms " << limits->switch_cooldown_ms << ")\n";
+              << ", switch_cooldown_ms " << limits->switch_cooldown_ms;
+    if (!limits->by_policy_version.empty())
+        std::cout << "; per profile for " << limits->by_policy_version.size() << " policy versions";
+    std::cout << ")\n";
     return report.ok() ? kExitOk : kExitFindings;
 }
 
@@ -73,8 +96,10 @@ void add_audit_check_command(CLI::App &app, int &exit_code) {
     cmd->add_option("FILE", options->file, "audit log, one JSON object per line")->required();
     cmd->add_option("--policy", options->policy_file,
                     "policy file whose switch limits the log was written under");
-    cmd->add_option("--profile", options->profile, "profile of --policy to use")
-        ->capture_default_str();
+    cmd->add_option("--profile", options->profile,
+                    "hold every session to this profile of --policy (default: each event to the "
+                    "profile whose version it carries, else the default profile)")
+        ->each([options](const std::string &) { options->profile_given = true; });
     cmd->add_option("--max-switches-per-min", options->max_switches_per_min,
                     "switching.max_switches_per_min (default: the policy's, else 8)");
     cmd->add_option("--switch-cooldown-ms", options->switch_cooldown_ms,

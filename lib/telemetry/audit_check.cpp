@@ -314,25 +314,26 @@ class Checker {
 
     void check_switch_bounds(size_t n, const audit::Event &e, SessionTrack &t) {
         const int64_t now = e.ts_ms;
+        const SwitchBounds bounds = limits_.for_version(e.policy_version);
         if (!t.switch_times.empty()) {
             const int64_t gap = now - t.switch_times.back();
-            if (gap < limits_.switch_cooldown_ms)
+            if (gap < bounds.switch_cooldown_ms)
                 fail(n, e.session_id,
                      "switch cooldown violated: " + std::to_string(gap) +
                          " ms after the switch at line " + std::to_string(t.last_switch_line) +
                          " (switching.switch_cooldown_ms " +
-                         std::to_string(limits_.switch_cooldown_ms) + ")");
+                         std::to_string(bounds.switch_cooldown_ms) + ")");
         }
         while (!t.switch_times.empty() && now - t.switch_times.front() >= kSwitchRateWindowMs)
             t.switch_times.pop_front();
         t.switch_times.push_back(now);
         t.last_switch_line = n;
-        if (t.switch_times.size() > limits_.max_switches_per_min)
+        if (t.switch_times.size() > bounds.max_switches_per_min)
             fail(n, e.session_id,
                  "switch rate exceeded: " + std::to_string(t.switch_times.size()) +
                      " switches within " + std::to_string(kSwitchRateWindowMs) +
                      " ms (switching.max_switches_per_min " +
-                     std::to_string(limits_.max_switches_per_min) + ")");
+                     std::to_string(bounds.max_switches_per_min) + ")");
     }
 
     void apply(size_t n, const audit::Event &e, SessionTrack &t,

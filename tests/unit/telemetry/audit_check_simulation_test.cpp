@@ -105,7 +105,8 @@ steps:
     for (const auto &line : audit::render_lines(timeline->events, "sim"))
         log += line + "\n";
     std::istringstream in(log);
-    const auto r = audit_check(in, {.max_switches_per_min = 8, .switch_cooldown_ms = 5000});
+    const auto r = audit_check(
+        in, {.max_switches_per_min = 8, .switch_cooldown_ms = 5000, .by_policy_version = {}});
     ASSERT_EQ(r.violations.size(), 1u) << dump(r);
     EXPECT_THAT(r.violations[0].message, ::testing::HasSubstr("switch cooldown violated"));
 }

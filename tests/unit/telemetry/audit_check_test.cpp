@@ -197,14 +197,30 @@ std::vector<audit::Event> roaming_log(std::initializer_list<int64_t> switch_time
 }
 
 TEST(AuditCheck, SwitchRateAboveTheLimitFailsOnTheExcessSwitch) {
-    const AuditCheckLimits limits{.max_switches_per_min = 3, .switch_cooldown_ms = 1000};
+    const AuditCheckLimits limits{
+        .max_switches_per_min = 3, .switch_cooldown_ms = 1000, .by_policy_version = {}};
     // Lines 3..6: the fourth switch within 60 s.
     expect_first_violation(check(roaming_log({10'000, 20'000, 30'000, 40'000}), limits), 6,
                            "switch rate exceeded: 4 switches within 60000 ms");
 }
 
+TEST(AuditCheck, EachEventIsHeldToTheBoundsOfItsOwnPolicyVersion) {
+    // The log's events carry "builtin-1"; the fallback (another profile's 3 a minute) would
+    // flag its fourth switch, but builtin-1 allows 8.
+    AuditCheckLimits limits{.max_switches_per_min = 3,
+                            .switch_cooldown_ms = 1000,
+                            .by_policy_version = {{"builtin-1", {8, 1000}}}};
+    const auto log = roaming_log({10'000, 20'000, 30'000, 40'000});
+    EXPECT_TRUE(check(log, limits).ok()) << dump(check(log, limits));
+    // Under a version the caller gave no bounds for, the fallback holds.
+    limits.by_policy_version = {{"strict-2", {8, 1000}}};
+    expect_first_violation(check(log, limits), 6,
+                           "switch rate exceeded: 4 switches within 60000 ms");
+}
+
 TEST(AuditCheck, SwitchRateWindowSlides) {
-    const AuditCheckLimits limits{.max_switches_per_min = 3, .switch_cooldown_ms = 1000};
+    const AuditCheckLimits limits{
+        .max_switches_per_min = 3, .switch_cooldown_ms = 1000, .by_policy_version = {}};
     // The fourth comes exactly 60 s after the first, which has then left the window; the fifth
     // sees only the third and fourth.
     const auto r = check(roaming_log({10'000, 20'000, 30'000, 70'000, 81'000}), limits);
@@ -222,7 +238,8 @@ TEST(AuditCheck, SwitchWithinCooldownFails) {
 TEST(AuditCheck, CooldownUsesTheGivenLimits) {
     auto log = valid_log();
     log[18].ts_ms = 7000;
-    const auto r = check(log, {.max_switches_per_min = 8, .switch_cooldown_ms = 1000});
+    const auto r = check(
+        log, {.max_switches_per_min = 8, .switch_cooldown_ms = 1000, .by_policy_version = {}});
     EXPECT_TRUE(r.ok()) << dump(r);
 }
 
