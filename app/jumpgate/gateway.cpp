@@ -441,6 +441,7 @@ std::unique_ptr<control::AdminEndpoint> start_admin(const GatewayConfig &cfg, co
     for (const auto &w : b.workers)
         src.workers.push_back(w.get());
     src.peer_profiles = control::peer_profiles(cfg.peers);
+    src.audit = b.audit.get();
     auto admin = control::AdminEndpoint::start(std::move(src));
     if (!admin) {
         log << "warning: " << admin.error().message() << "; running without admin commands\n";

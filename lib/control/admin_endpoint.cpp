@@ -328,6 +328,13 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
         put(d, "frames_lost", ds.frames_lost);
         put(d, "keepalives_sent", ds.keepalives_sent);
         put(d, "audit_dropped", ds.audit_dropped);
+        // A full disk or a failed reopen loses audit lines after the queue: shown here too,
+        // not only in the metrics, since it is what an operator checks first after an incident.
+        if (const AuditWriter *a = ep.sources.audit) {
+            put(d, "audit_write_errors", a->stats().write_errors);
+            if (const std::string e = a->last_write_error(); !e.empty())
+                put(d, "audit_last_write_error", e);
+        }
         put(d, "slots_exhausted", ds.slots_exhausted);
         put(d, "reattach_flood", ds.reattach_flood);
         put(d, "malformed_events", snap->malformed_events);

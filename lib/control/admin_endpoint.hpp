@@ -30,6 +30,8 @@ struct AdminSources {
     std::vector<const dp::Worker *> workers;  // counters read by /jumpgate/stats; must outlive
                                               // the endpoint
     std::vector<PeerProfile> peer_profiles;   // every configured peer: a reload must keep them
+    // Its write errors are shown by /jumpgate/stats; must outlive the endpoint (nullptr: none).
+    const AuditWriter *audit = nullptr;
 };
 
 class AdminEndpoint {

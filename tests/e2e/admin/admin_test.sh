@@ -109,6 +109,7 @@ ctl 0 stats --node-id "$NODE" --json
 json_assert "
 assert j['live_sessions'] == 1 and j['state_attached'] == 1, j
 assert j['handshake_accepted'] >= 1 and j['sessions_created'] == 1, j
+assert j['audit_write_errors'] == 0 and 'audit_last_write_error' not in j, j
 assert len(j['workers']) == 1 and j['workers'][0]['lcore'] == 1, j
 assert j['workers'][0]['rx_packets'] > 0 and j['workers'][0]['tx_packets'] > 0, j
 "
