@@ -271,7 +271,7 @@ void Loop::start_handshake(size_t path, const char *why, bool retransmit) {
     }
     // Also after a failure to build one, so a persistent error is not retried every tick.
     retransmit_at_ms_ = now + kRekeyTimeoutMs + randombytes_uniform(kRekeyTimeoutJitterMs);
-    auto init = keys_.start_handshake(clock_.wall_ns(), clock_.timer_ns());
+    auto init = keys_.start_handshake(clock_.wall_ns(), clock_.timer_ns(), path);
     if (!init) {
         log_line(init.error().message());
         return;
@@ -296,12 +296,13 @@ void Loop::retransmit_handshake(size_t path) {
 
 void Loop::on_handshake_reply(size_t path, std::span<const uint8_t> bytes) {
     const bool first = !keys_.has_keys();
-    switch (keys_.consume_reply(bytes, clock_.timer_ns())) {
+    switch (keys_.consume_reply(bytes, clock_.timer_ns(), path)) {
         case ReplyOutcome::ignored:
             return;
         case ReplyOutcome::cookie_stored:
             // The attempt in flight stays pending: its response may still come.
-            log_line("cookie reply: the gateway is under load; the next retransmit carries mac2");
+            log_line("cookie reply on path " + paths_[path].spec.name +
+                     ": the gateway is under load; the next initiation there carries mac2");
             return;
         case ReplyOutcome::completed:
             break;

@@ -10,7 +10,7 @@ namespace jg::client {
 
 TunnelKeys::TunnelKeys(proto::StaticIdentity local, const proto::Key &gateway_public,
                        const SecretKey &psk)
-    : local_(std::move(local)), gateway_public_(gateway_public), jar_(gateway_public) {
+    : local_(std::move(local)), gateway_public_(gateway_public) {
     std::copy(psk.bytes().begin(), psk.bytes().end(), psk_.begin());
 }
 
@@ -19,7 +19,8 @@ TunnelKeys::~TunnelKeys() {
 }
 
 Result<std::array<uint8_t, proto::kInitiationSize>> TunnelKeys::start_handshake(uint64_t unix_ns,
-                                                                                uint64_t now_ns) {
+                                                                                uint64_t now_ns,
+                                                                                size_t path) {
     if (pending_) {
         indices_.release(pending_->sender_index());
         pending_.reset();
@@ -29,7 +30,7 @@ Result<std::array<uint8_t, proto::kInitiationSize>> TunnelKeys::start_handshake(
         return index.error();
     std::array<uint8_t, proto::kInitiationSize> out{};
     auto hs = proto::InitiatorHandshake::create_initiation(local_, gateway_public_, psk_, *index,
-                                                           unix_ns, now_ns, jar_, out);
+                                                           unix_ns, now_ns, jar(path), out);
     if (!hs) {
         indices_.release(*index);
         return make_error("handshake initiation", hs.error().message());
@@ -39,19 +40,20 @@ Result<std::array<uint8_t, proto::kInitiationSize>> TunnelKeys::start_handshake(
     return out;
 }
 
-ReplyOutcome TunnelKeys::consume_reply(std::span<const uint8_t> packet, uint64_t now_ns) {
+ReplyOutcome TunnelKeys::consume_reply(std::span<const uint8_t> packet, uint64_t now_ns,
+                                       size_t path) {
     const auto kind = proto::classify_outer_payload(packet);
     if (!kind.ok() || !pending_)
         return ReplyOutcome::ignored;
     if (kind.type == proto::MessageType::cookie_reply) {
         // Addressed to the initiation in flight, as a response must be; anyone who saw that
         // initiation can still forge one (mac1 and the cookie key are public), so a cookie
-        // only adds mac2 to the next retransmit and never cuts the attempt short.
+        // only adds mac2 to the next retransmit on this path and never cuts the attempt short.
         const auto reply = proto::parse_cookie_reply(packet);
         if (!reply.ok() || reply.view.receiver_index() != pending_->sender_index())
             return ReplyOutcome::ignored;
-        return jar_.consume_reply(packet, now_ns).ok() ? ReplyOutcome::cookie_stored
-                                                       : ReplyOutcome::ignored;
+        return jar(path).consume_reply(packet, now_ns).ok() ? ReplyOutcome::cookie_stored
+                                                            : ReplyOutcome::ignored;
     }
     if (kind.type != proto::MessageType::response)
         return ReplyOutcome::ignored;
@@ -118,6 +120,12 @@ bool TunnelKeys::expire(uint64_t now_ns) {
     release(slots_.expire(now_ns));
     return had && slots_.current() == nullptr && slots_.previous() == nullptr &&
            slots_.next() == nullptr;
+}
+
+proto::CookieJar &TunnelKeys::jar(size_t path) {
+    while (jars_.size() <= path)
+        jars_.emplace_back(gateway_public_);
+    return jars_[path];
 }
 
 void TunnelKeys::release(const std::vector<uint32_t> &dead) {

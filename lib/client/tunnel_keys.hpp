@@ -1,6 +1,7 @@
 // TunnelKeys: the client's half of the WireGuard tunnel to one gateway: handshake attempts as
 // initiator (with cookie replies), keypair rotation, the send counter and replay windows.
-// The client's loop thread only. Times: `now_ns` monotonic, `unix_ns` wall clock.
+// The client's loop thread only. Times: `now_ns` monotonic, `unix_ns` wall clock. `path`: the
+// index of the client path a handshake message leaves or arrives on.
 #pragma once
 
 #include <array>
@@ -22,8 +23,8 @@ namespace jg::client {
 
 enum class ReplyOutcome : uint8_t {
     completed,      // a response authenticated: a new keypair is current
-    cookie_stored,  // the gateway is under load; the next initiation carries mac2 (the one
-                    // in flight stays pending: a late response to it still completes)
+    cookie_stored,  // the gateway is under load; the next initiation on the same path carries
+                    // mac2 (the one in flight stays pending: a late response still completes)
     ignored,        // not for the handshake in flight (stale, forged or unexpected)
 };
 
@@ -40,15 +41,16 @@ class TunnelKeys {
     ~TunnelKeys();  // wipes the pre-shared key
 
     // Message 1 of a new attempt (a first one or a retransmit: WireGuard sends a fresh
-    // initiation each time); any unanswered attempt is abandoned.
+    // initiation each time), to be sent on `path`; any unanswered attempt is abandoned.
     Result<std::array<uint8_t, proto::kInitiationSize>> start_handshake(uint64_t unix_ns,
-                                                                        uint64_t now_ns);
+                                                                        uint64_t now_ns,
+                                                                        size_t path = 0);
     bool handshake_in_flight() const { return pending_.has_value(); }
     uint64_t handshake_started_ns() const { return pending_started_ns_; }
 
-    // A type-2 or type-3 message from the gateway; either must name the pending
-    // initiation's sender index as its receiver.
-    ReplyOutcome consume_reply(std::span<const uint8_t> packet, uint64_t now_ns);
+    // A type-2 or type-3 message from the gateway, received on `path`; either must name the
+    // pending initiation's sender index as its receiver.
+    ReplyOutcome consume_reply(std::span<const uint8_t> packet, uint64_t now_ns, size_t path = 0);
 
     bool has_keys() const { return slots_.current() != nullptr; }
     // Handshakes completed so far (the key epoch).
@@ -69,11 +71,14 @@ class TunnelKeys {
 
   private:
     void release(const std::vector<uint32_t> &dead);
+    proto::CookieJar &jar(size_t path);
 
     proto::StaticIdentity local_;
     proto::Key gateway_public_;
     proto::Key psk_;  // as lib/proto takes it; wiped by the destructor
-    proto::CookieJar jar_;
+    // One per path: the gateway binds a cookie to the IP:port it came from, so a cookie
+    // learned on one path is no mac2 for another (it would only draw another cookie reply).
+    std::vector<proto::CookieJar> jars_;
     proto::IndexTable indices_;
     std::optional<proto::InitiatorHandshake> pending_;
     uint64_t pending_started_ns_ = 0;

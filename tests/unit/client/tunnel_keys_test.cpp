@@ -157,6 +157,46 @@ TEST_F(TunnelKeysTest, CookieReplyKeepsTheAttemptInFlightAndMustNameItsSenderInd
     EXPECT_EQ(checker.check(*init, src.span(), true, 6'000 * kMs), proto::MacVerdict::need_cookie);
 }
 
+// The gateway binds a cookie to the IP:port it came from: a cookie learned on one path is
+// used for mac2 only on that path. Retransmits take turns over the paths; had path 1 used
+// path 0's cookie, its mac2 would be invalid and draw another cookie reply, forever.
+TEST_F(TunnelKeysTest, CookieIsUsedOnlyOnThePathItCameFrom) {
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
+    proto::CookieChecker checker(gw_.identity.public_key());
+    const std::array<uint8_t, 4> ip_a = {192, 0, 2, 2};
+    const std::array<uint8_t, 4> ip_b = {198, 51, 100, 2};
+    const proto::SourceAddress src_a = proto::source_address_v4(ip_a, 40000);
+    const proto::SourceAddress src_b = proto::source_address_v4(ip_b, 40001);
+    const auto mac2_zero = [](std::span<const uint8_t> init) {
+        const auto mac2 = init.subspan(proto::initiation_off::mac2, proto::kMacSize);
+        return std::all_of(mac2.begin(), mac2.end(), [](uint8_t b) { return b == 0; });
+    };
+
+    auto on_a = keys.start_handshake(kUnixNs, 1000 * kMs, 0);
+    ASSERT_TRUE(on_a);
+    auto cookie_a = checker.create_reply(*on_a, src_a.span(), 1000 * kMs);
+    ASSERT_TRUE(cookie_a) << cookie_a.error().message();
+    ASSERT_EQ(keys.consume_reply(*cookie_a, 1001 * kMs, 0), ReplyOutcome::cookie_stored);
+
+    // The retransmit on path 1 carries no mac2 (path 0's cookie means nothing there).
+    auto on_b = keys.start_handshake(kUnixNs + 5'000 * kMs, 6'000 * kMs, 1);
+    ASSERT_TRUE(on_b);
+    EXPECT_TRUE(mac2_zero(*on_b)) << "path 0's cookie used on path 1";
+    auto cookie_b = checker.create_reply(*on_b, src_b.span(), 6'000 * kMs);
+    ASSERT_TRUE(cookie_b) << cookie_b.error().message();
+    ASSERT_EQ(keys.consume_reply(*cookie_b, 6'001 * kMs, 1), ReplyOutcome::cookie_stored);
+
+    // Each path's next initiation passes the loaded gateway from its own address.
+    auto again_a = keys.start_handshake(kUnixNs + 10'000 * kMs, 11'000 * kMs, 0);
+    ASSERT_TRUE(again_a);
+    EXPECT_EQ(checker.check(*again_a, src_a.span(), true, 11'000 * kMs), proto::MacVerdict::ok);
+    auto again_b = keys.start_handshake(kUnixNs + 15'000 * kMs, 16'000 * kMs, 1);
+    ASSERT_TRUE(again_b);
+    EXPECT_EQ(checker.check(*again_b, src_b.span(), true, 16'000 * kMs), proto::MacVerdict::ok);
+    EXPECT_EQ(checker.check(*again_b, src_a.span(), true, 16'000 * kMs),
+              proto::MacVerdict::need_cookie);
+}
+
 TEST_F(TunnelKeysTest, RekeyIsDueAfterRekeyAfterTimeAndKeysExpireAfterRejectAfterTime) {
     TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
     const uint64_t t0 = 1000 * kMs;
