@@ -166,6 +166,7 @@ class Loop final : public ClientLoop {
     void on_inner(std::span<const uint8_t> packet);
     void confirm_switch_by_traffic(size_t path);
     void follow_gateway(size_t path, const std::string &why);
+    void reconcile();
     bool active_silent() const;
     void drain_app();
     void drain_tun();
@@ -500,14 +501,37 @@ void Loop::follow_gateway(size_t path, const std::string &why) {
     randombytes_buf(in.challenge.data(), in.challenge.size());
     in.nonce = random_u64();
     in.now_ms = clock_.timer_ms();
-    if (follow_binding(*record_, local, in, [this](const SessionEvent &e) { drive(e); }) || exit_ ||
-        path == active_)
+    const bool recorded =
+        follow_binding(*record_, local, in, [this](const SessionEvent &e) { drive(e); });
+    if (exit_ || path == active_)
         return;
-    // Our own switching policy refused to record the move, but the gateway sends only there.
+    // Recorded, a SwitchBinding moved active_ already, unless the machine was bound there all
+    // along (a reattach back to its binding while we sent elsewhere). Not recorded: our own
+    // switching policy refused, but the gateway sends only there; reconcile_binding() records
+    // it once that policy allows.
     log_line("active path " + paths_[active_].spec.name + " -> " + paths_[path].spec.name +
-             " (unrecorded: local policy denied the switch)");
+             (recorded ? "" : " (not recorded yet: local policy denied the switch)"));
     active_ = path;
     paths_[active_].last_rx_ms = clock_.timer_ms();
+}
+
+// The gateway is bound to the active path while our machine names another binding (its
+// policy refused to record the move): recorded as soon as that policy allows, while the
+// active path hears the gateway and no reattach of ours is under way.
+void Loop::reconcile() {
+    if (!record_ || exit_ || reattach_ || active_silent())
+        return;
+    const TransportAddr local = paths_[active_].socket.local();
+    if (record_->binding == local)
+        return;
+    FollowInputs in;
+    randombytes_buf(in.challenge.data(), in.challenge.size());
+    in.nonce = random_u64();
+    in.now_ms = clock_.timer_ms();
+    const std::string name = paths_[active_].spec.name;
+    if (reconcile_binding(*record_, local, policy_, in,
+                          [this](const SessionEvent &e) { drive(e); }))
+        log_line("the move to path " + name + " is recorded");
 }
 
 void Loop::on_reattach_result(size_t path, const proto::ReattachResult &m) {
@@ -727,7 +751,12 @@ void Loop::try_reattach(proto::ReattachReason why) {
     const uint8_t id = ranked[candidate_turn_++ % ranked.size()];
     const size_t idx = size_t(id - 1);
     const TransportAddr candidate = paths_[idx].socket.local();
-    if (const GateVerdict g = check_switch_gate(record_->switches, policy_, now); !g.allowed) {
+    // Only while our machine names another binding than the active path (the gateway moved
+    // us there and our policy has not let us record it yet): the machine is bound to the
+    // candidate already and has nothing to validate, while the gateway must be asked to move.
+    const bool machine_there = candidate == record_->binding;
+    if (const GateVerdict g = check_switch_gate(record_->switches, policy_, now);
+        !g.allowed && !machine_there) {
         // Audited once (the step below records the denial); retried when the gate opens.
         const int64_t wait = record_->switches.empty()
                                  ? policy_.switching.switch_cooldown_ms
@@ -744,9 +773,11 @@ void Loop::try_reattach(proto::ReattachReason why) {
     req.candidate = candidate;
     req.client_state_version = gateway_state_version_;
     req.challenge = challenge;
-    drive(req);
-    if (!record_ || record_->state != SessionState::Recovering || !record_->pending.active ||
-        record_->pending.candidate != candidate || record_->pending.challenge != challenge) {
+    if (!machine_there)
+        drive(req);
+    if (!machine_there &&
+        (!record_ || record_->state != SessionState::Recovering || !record_->pending.active ||
+         record_->pending.candidate != candidate || record_->pending.challenge != challenge)) {
         // Our own policy said no (cooldown, rate, window, candidate): not sent.
         if (next_reattach_ms_ <= now)
             next_reattach_ms_ = now + policy_.volatility.heartbeat_interval_ms;
@@ -849,6 +880,7 @@ void Loop::timers() {
     if (now >= next_tick_ms_) {
         next_tick_ms_ = now + kTickMs;
         drive(TimerTick{});
+        reconcile();
         consider_switch();
     }
 }

@@ -1,5 +1,8 @@
 #include "client/follow_binding.hpp"
 
+#include "session/reattach.hpp"
+#include "session/switch_gate.hpp"
+
 namespace jg::client {
 namespace {
 
@@ -32,6 +35,21 @@ bool follow_binding(const SessionRecord &s, const TransportAddr &to, const Follo
     }
     drive(PathResponse{to, s.pending.challenge});
     return s.binding == to;
+}
+
+bool reconcile_binding(const SessionRecord &s, const TransportAddr &active, const Policy &policy,
+                       const FollowInputs &in,
+                       const std::function<void(const SessionEvent &)> &drive) {
+    if (s.binding == active)
+        return true;
+    if (s.state == SessionState::Birth || s.state == SessionState::Terminated ||
+        !transport_candidate_valid(active, s.binding) ||
+        !check_switch_gate(s.switches, policy, in.now_ms).allowed)
+        return false;
+    if (s.state == SessionState::Recovering && !validating(s, active) &&
+        in.now_ms >= s.recovery_deadline_ms)
+        return false;
+    return follow_binding(s, active, in, drive);
 }
 
 }  // namespace jg::client

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "session/policy.hpp"
 #include "session/session_event.hpp"
 #include "session/session_record.hpp"
 
@@ -28,5 +29,16 @@ struct FollowInputs {
 // own switching policy denies the move, which it audits).
 bool follow_binding(const SessionRecord &s, const TransportAddr &to, const FollowInputs &in,
                     const std::function<void(const SessionEvent &)> &drive);
+
+// The gateway moved the session to `active` while the machine's own switching policy refused to
+// record it (follow_binding returned false): the client sends from `active` while the machine
+// names another binding. Records the move through follow_binding once that policy allows it
+// (the switch gate open, inside a recovery window, a valid candidate), so the two do not stay
+// apart: a candidate equal to the machine's binding could never be reattached to. Drives
+// nothing, and so audits nothing, while the policy would still refuse. Returns whether `s` is
+// bound to `active` afterwards.
+bool reconcile_binding(const SessionRecord &s, const TransportAddr &active, const Policy &policy,
+                       const FollowInputs &in,
+                       const std::function<void(const SessionEvent &)> &drive);
 
 }  // namespace jg::client

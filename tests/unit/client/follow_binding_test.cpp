@@ -123,6 +123,43 @@ TEST_F(FollowBindingTest, OwnSwitchingPolicyStillDecidesWhatItRecords) {
     EXPECT_EQ(switched_to_.size(), 1u);
 }
 
+// The gateway moved to C inside our cooldown: not recorded then, and retrying while the gate
+// is shut neither records nor audits anything; once it opens the machine catches up, so its
+// binding and the path the client sends from do not stay apart.
+TEST_F(FollowBindingTest, MoveRefusedByOwnPolicyIsRecordedOnceThePolicyAllows) {
+    lose_a();
+    reattach(kB, 1);
+    ASSERT_TRUE(follow(kB, 2));
+    now_ += 10;
+    ASSERT_FALSE(follow(kC, 3));
+    const uint64_t version = s_.state_version;
+    FollowInputs in;
+    in.challenge = {4, 4, 4, 4, 4, 4, 4, 4};
+    in.nonce = 4;
+    in.now_ms = now_ + 100;
+    int driven = 0;
+    const auto count = [&](const SessionEvent &e) {
+        ++driven;
+        feed(e);
+    };
+    EXPECT_FALSE(reconcile_binding(s_, kC, policy_, in, count));
+    EXPECT_EQ(driven, 0);
+    EXPECT_EQ(s_.state_version, version);
+    EXPECT_EQ(s_.binding, kB);
+
+    in.now_ms = now_ + policy_.switching.switch_cooldown_ms;
+    now_ = in.now_ms;
+    EXPECT_TRUE(reconcile_binding(s_, kC, policy_, in, count));
+    EXPECT_EQ(s_.binding, kC);
+    EXPECT_EQ(s_.state, SessionState::Attached);
+    ASSERT_EQ(switched_to_.size(), 2u);
+    EXPECT_EQ(switched_to_[1], kC);
+    // Bound there: nothing more to do.
+    driven = 0;
+    EXPECT_TRUE(reconcile_binding(s_, kC, policy_, in, count));
+    EXPECT_EQ(driven, 0);
+}
+
 TEST_F(FollowBindingTest, TerminatedMachineDoesNotMove) {
     feed(TerminationRequested{Reason::explicit_termination});
     ASSERT_EQ(s_.state, SessionState::Terminated);
