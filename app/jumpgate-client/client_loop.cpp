@@ -100,8 +100,9 @@ struct Path {
     bool can_send = true;
     std::string last_error;
     HeartbeatSequence heartbeat;
-    int64_t last_rx_ms = kNeverHeard;  // timer ms
-    int64_t last_heartbeat_ms = 0;     // timer ms
+    int64_t last_rx_ms = kNeverHeard;         // timer ms
+    int64_t last_challenge_ms = kNeverHeard;  // a PATH_CHALLENGE last answered here (timer ms)
+    int64_t last_heartbeat_ms = 0;            // timer ms
     uint64_t tx_packets = 0;
     uint64_t rx_packets = 0;
     uint64_t send_errors = 0;
@@ -399,6 +400,7 @@ void Loop::on_control(size_t path, const TransportAddr &from, std::span<const ui
                 // validating exactly this address (a reattach or a NAT rebinding).
                 send_control(path, proto::PathResponse{m.data}, from);
                 ++path_challenges_answered_;
+                paths_[path].last_challenge_ms = clock_.timer_ms();
                 log_line("path challenge on " + paths_[path].spec.name + " answered");
             } else if constexpr (std::is_same_v<M, proto::ReattachResult>) {
                 on_reattach_result(path, m);
@@ -545,12 +547,15 @@ void Loop::on_reattach_result(size_t path, const proto::ReattachResult &m) {
                  " denied: " + reason_text(m.reason));
         if (reattach_ && reattach_->path == path)
             reattach_.reset();
-        // Our active path is dead, yet the gateway is ATTACHED (it hears us, and we send only
-        // reattach requests elsewhere) or calls this path no candidate (its binding already):
-        // it is bound here and a lost REATTACH_RESULT moved it. Should it hear us on the dead
-        // path after all, our traffic from here makes it validate and move here anyway.
-        const bool bound_here = m.reason == uint16_t(Reason::invalid_state_for_reattach) ||
-                                m.reason == uint16_t(Reason::invalid_transport_candidate);
+        // Our active path is dead, yet the gateway is ATTACHED or calls this path no
+        // candidate, and it validated this path (we answered its challenge here) after the
+        // active path last heard it: a lost REATTACH_RESULT moved it here. A refusal alone
+        // proves nothing (it may be ATTACHED elsewhere).
+        std::vector<int64_t> challenged;
+        for (const Path &p : paths_)
+            challenged.push_back(p.last_challenge_ms);
+        const bool bound_here =
+            refusal_shows_binding(m.reason, path, challenged, paths_[active_].last_rx_ms);
         if (current && bound_here && path != active_ && active_silent())
             follow_gateway(path, "reattach on path " + paths_[path].spec.name + " refused");
         return;

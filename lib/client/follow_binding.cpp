@@ -1,5 +1,9 @@
 #include "client/follow_binding.hpp"
 
+#include <algorithm>
+
+#include "client/path_ranking.hpp"
+#include "session/reason.hpp"
 #include "session/reattach.hpp"
 #include "session/switch_gate.hpp"
 
@@ -50,6 +54,18 @@ bool reconcile_binding(const SessionRecord &s, const TransportAddr &active, cons
         in.now_ms >= s.recovery_deadline_ms)
         return false;
     return follow_binding(s, active, in, drive);
+}
+
+bool refusal_shows_binding(uint16_t reason, size_t path, std::span<const int64_t> challenged_ms,
+                           int64_t active_last_rx_ms) {
+    if (reason != uint16_t(Reason::invalid_state_for_reattach) &&
+        reason != uint16_t(Reason::invalid_transport_candidate))
+        return false;
+    if (path >= challenged_ms.size() || challenged_ms[path] == kNeverHeard ||
+        (active_last_rx_ms != kNeverHeard && challenged_ms[path] <= active_last_rx_ms))
+        return false;
+    return std::all_of(challenged_ms.begin(), challenged_ms.end(),
+                       [&](int64_t t) { return t <= challenged_ms[path]; });
 }
 
 }  // namespace jg::client

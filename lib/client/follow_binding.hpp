@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 
 #include "session/policy.hpp"
 #include "session/session_event.hpp"
@@ -40,5 +41,16 @@ bool follow_binding(const SessionRecord &s, const TransportAddr &to, const Follo
 bool reconcile_binding(const SessionRecord &s, const TransportAddr &active, const Policy &policy,
                        const FollowInputs &in,
                        const std::function<void(const SessionEvent &)> &drive);
+
+// Whether a REATTACH_REQUEST on path `path` refused with `reason` shows the gateway already
+// bound there (ATTACHED on it: invalid_state_for_reattach; or it is the binding:
+// invalid_transport_candidate). A bare refusal does not: the gateway may be ATTACHED on
+// another path after a lost accepted result, and loopback, multicast or unspecified
+// candidates are refused with the same reason. Only a path the gateway validated since the
+// active path last heard it, the latest such, counts: `challenged_ms[i]` is when the client
+// last answered a PATH_CHALLENGE on path i (kNeverHeard: never), `active_last_rx_ms` when
+// the active path last heard the gateway (timer ms).
+bool refusal_shows_binding(uint16_t reason, size_t path, std::span<const int64_t> challenged_ms,
+                           int64_t active_last_rx_ms);
 
 }  // namespace jg::client

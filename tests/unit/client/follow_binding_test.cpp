@@ -7,6 +7,7 @@
 
 #include <variant>
 
+#include "client/path_ranking.hpp"
 #include "session/state_machine.hpp"
 
 namespace jg::client {
@@ -158,6 +159,30 @@ TEST_F(FollowBindingTest, MoveRefusedByOwnPolicyIsRecordedOnceThePolicyAllows) {
     driven = 0;
     EXPECT_TRUE(reconcile_binding(s_, kC, policy_, in, count));
     EXPECT_EQ(driven, 0);
+}
+
+// Three paths, A active and silent since 1000. The gateway validated B at 1500 and moved
+// there, but its accepted result was lost; a retry on C is refused as invalid_state_for_reattach
+// (the gateway is ATTACHED on B): that refusal must not move the client to C.
+TEST(RefusalShowsBinding, OnlyOnTheLatestPathTheGatewayValidatedSinceTheActiveWentSilent) {
+    const auto state = uint16_t(Reason::invalid_state_for_reattach);
+    const auto candidate = uint16_t(Reason::invalid_transport_candidate);
+    const std::vector<int64_t> challenged = {kNeverHeard, 1'500, kNeverHeard};
+    EXPECT_FALSE(refusal_shows_binding(state, 2, challenged, 1'000));
+    EXPECT_FALSE(refusal_shows_binding(candidate, 2, challenged, 1'000));
+    EXPECT_TRUE(refusal_shows_binding(state, 1, challenged, 1'000));
+    EXPECT_TRUE(refusal_shows_binding(candidate, 1, challenged, 1'000));
+    // Other refusals say nothing of the binding.
+    EXPECT_FALSE(refusal_shows_binding(uint16_t(Reason::policy_denied), 1, challenged, 1'000));
+    // A validation from before the active path last heard the gateway is old news.
+    EXPECT_FALSE(refusal_shows_binding(state, 1, challenged, 2'000));
+    // A later validation elsewhere: the gateway went on from B.
+    const std::vector<int64_t> later = {kNeverHeard, 1'500, 1'700};
+    EXPECT_FALSE(refusal_shows_binding(state, 1, later, 1'000));
+    EXPECT_TRUE(refusal_shows_binding(state, 2, later, 1'000));
+    // The active path never heard the gateway: any validation is since then.
+    EXPECT_TRUE(refusal_shows_binding(state, 1, challenged, kNeverHeard));
+    EXPECT_FALSE(refusal_shows_binding(state, 5, challenged, kNeverHeard));
 }
 
 TEST_F(FollowBindingTest, TerminatedMachineDoesNotMove) {
