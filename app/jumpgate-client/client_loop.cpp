@@ -734,7 +734,8 @@ void Loop::try_reattach(proto::ReattachReason why) {
     for (Path &p : paths_) {
         PathStanding s;
         s.id = p.spec.id;
-        s.can_send = p.socket.local().valid() && p.can_send;
+        s.open = p.socket.local().valid();
+        s.can_send = p.can_send;
         s.last_rx_ms = p.last_rx_ms;
         s.has_health = p.has_health;
         s.health = p.health.snapshot(now);
@@ -742,14 +743,7 @@ void Loop::try_reattach(proto::ReattachReason why) {
     }
     const uint8_t active_id = paths_[active_].spec.id;
     const int64_t fresh_ms = policy_.volatility.heartbeat_volatile_ms;
-    auto ranked = rank_candidates(standing, active_id, now, fresh_ms);
-    if (ranked.empty()) {
-        // Only a send can tell that a failed path works again: with nothing better, paths
-        // whose last send failed are tried again while their address exists.
-        for (size_t i = 0; i < paths_.size(); ++i)
-            standing[i].can_send = paths_[i].socket.local().valid();
-        ranked = rank_candidates(standing, active_id, now, fresh_ms);
-    }
+    const auto ranked = rank_candidates(standing, active_id, now, fresh_ms);
     if (ranked.empty())
         return;
     // A retry moves down the ranking: a path that did not answer may be as dead as ours.

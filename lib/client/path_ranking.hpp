@@ -15,16 +15,19 @@ inline constexpr int64_t kNeverHeard = INT64_MIN;
 
 struct PathStanding {
     uint8_t id = 0;                    // path id (1-based, configuration order)
-    bool can_send = true;              // socket open and its last send did not fail
+    bool open = true;                  // socket open on an address that exists
+    bool can_send = true;              // its last send did not fail
     int64_t last_rx_ms = kNeverHeard;  // last authenticated packet received on it (ms)
     bool has_health = false;           // `health` holds measurements (heartbeat acks seen)
     HealthSnapshot health;
 };
 
-// Paths other than `active` that can send, best first:
-//   1. heard from within `fresh_ms` of `now_ms` (a path the gateway answered recently),
-//   2. then by path_score of their health (measured paths before unmeasured ones),
-//   3. then configuration order (lower id first), so the choice is deterministic.
+// Open paths other than `active`, best first:
+//   1. those that can send before those whose last send failed (only a send tells that a
+//      failed path works again, so they stay in the ranking and a rotation reaches them),
+//   2. heard from within `fresh_ms` of `now_ms` (a path the gateway answered recently),
+//   3. then by path_score of their health (measured paths before unmeasured ones),
+//   4. then configuration order (lower id first), so the choice is deterministic.
 std::vector<uint8_t> rank_candidates(std::span<const PathStanding> paths, uint8_t active,
                                      int64_t now_ms, int64_t fresh_ms);
 

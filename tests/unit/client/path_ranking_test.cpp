@@ -20,11 +20,21 @@ PathStanding path(uint8_t id, int64_t last_rx, double rtt, double loss, bool mea
 constexpr int64_t kNow = 100'000;
 constexpr int64_t kFresh = 2'000;
 
-TEST(PathRanking, ExcludesTheActivePathAndPathsThatCannotSend) {
+TEST(PathRanking, ExcludesTheActivePathAndPathsWithoutAnAddress) {
     std::vector<PathStanding> paths = {path(1, kNow, 5, 0), path(2, kNow, 5, 0),
                                        path(3, kNow, 5, 0)};
-    paths[2].can_send = false;
+    paths[2].open = false;
     EXPECT_EQ(rank_candidates(paths, 1, kNow, kFresh), (std::vector<uint8_t>{2}));
+}
+
+// Only a send tells that a failed path works again: it comes after every path that can send,
+// however good its record, but stays in the ranking, so retries rotating through it reach it
+// even while another (blackholed) candidate can send.
+TEST(PathRanking, PathsWhoseLastSendFailedComeLastButStay) {
+    std::vector<PathStanding> paths = {path(1, kNow - 10'000, 5, 0), path(2, kNow, 1, 0),
+                                       path(3, kNow - 10'000, 90, 0.2)};
+    paths[1].can_send = false;
+    EXPECT_EQ(rank_candidates(paths, 1, kNow, kFresh), (std::vector<uint8_t>{3, 2}));
 }
 
 TEST(PathRanking, RecentlyHeardPathsComeBeforeSilentOnesWhateverTheirScore) {
