@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -20,13 +21,27 @@ ClientClock::ClientClock()
     : ClientClock([] { return read_ns(CLOCK_BOOTTIME); }, [] { return read_ns(CLOCK_REALTIME); }) {}
 
 ClientClock::ClientClock(Source steady_ns, Source system_ns)
-    : steady_(std::move(steady_ns)), system_(std::move(system_ns)) {}
+    : steady_(std::move(steady_ns)), system_(std::move(system_ns)) {
+    audit_slewed_ns_ = steady_();
+    audit_offset_ns_ = system_() - audit_slewed_ns_;
+}
+
+int64_t ClientClock::audit_ms() const {
+    const int64_t steady = steady_();
+    const int64_t budget = (steady - audit_slewed_ns_) / 1'000 * kSlewPerMille;
+    if (budget > 0) {
+        audit_slewed_ns_ = steady;
+        const int64_t behind = system_() - steady - audit_offset_ns_;
+        audit_offset_ns_ += std::clamp(behind, -budget, budget);
+    }
+    return (steady + audit_offset_ns_) / 1'000'000;
+}
 
 StepResult step_at(const ClientClock &clock, SessionRecord &record, const SessionEvent &event,
                    const Policy &policy) {
     const int64_t now = clock.timer_ms();
     StepResult r = step(record, event, policy, now);
-    const int64_t to_wall = clock.wall_ms() - now;
+    const int64_t to_wall = clock.audit_ms() - now;
     for (audit::Event &ev : r.audit) {
         ev.ts_ms += to_wall;
         if (auto *a = std::get_if<audit::ReattachAttempt>(&ev.payload))

@@ -1,9 +1,11 @@
-// ClientClock: the client's two time lines. Every timer (heartbeats, reattach pacing, handshake
+// ClientClock: the client's time lines. Every timer (heartbeats, reattach pacing, handshake
 // retransmits, keypair ages, the session state machine's deadlines and TTLs) runs on a clock
 // that never steps; the system clock, which NTP or an operator may step at any moment, is read
-// only for what leaves the process as wall time: REATTACH_REQUEST client_time_ms, the
-// handshake's TAI64N timestamp and audit ts_ms. A forward step would otherwise end the session
-// as transport_ttl_exceeded, a backward one would stop every heartbeat.
+// only for what leaves the process as wall time: REATTACH_REQUEST client_time_ms and the
+// handshake's TAI64N timestamp. A forward step would otherwise end the session as
+// transport_ttl_exceeded, a backward one would stop every heartbeat. Audit ts_ms follow a
+// third line, wall time that never steps (as the gateway's ControlClock): a backward step
+// would otherwise shrink the gaps between logged switches below the cooldown they kept.
 // The client's loop thread only (the sources are called from it).
 #pragma once
 
@@ -32,13 +34,22 @@ class ClientClock {
     // The system clock: ms / ns since the Unix epoch.
     int64_t wall_ms() const { return system_() / 1'000'000; }
     uint64_t wall_ns() const { return uint64_t(system_()); }
+    // Audit time: ms since the Unix epoch that never steps. It starts on the system clock,
+    // advances with timer time and slews towards the system clock by at most kSlewPerMille
+    // per mille of the timer time since the last call, so a step of the system clock is
+    // caught up on gradually and the line never goes back.
+    int64_t audit_ms() const;
+
+    static constexpr int64_t kSlewPerMille = 10;  // 10 ms of correction per second
 
   private:
     Source steady_;
     Source system_;
+    mutable int64_t audit_offset_ns_ = 0;  // audit time minus timer time
+    mutable int64_t audit_slewed_ns_ = 0;  // timer time the offset was last slewed at
 };
 
-// Runs step() on timer time and moves the audit events it made to wall time (ts_ms and the
+// Runs step() on timer time and moves the audit events it made to audit time (ts_ms and the
 // absolute recovery deadline of a ReattachAttempt), so the log reads like the gateway's.
 StepResult step_at(const ClientClock &clock, SessionRecord &record, const SessionEvent &event,
                    const Policy &policy);
