@@ -7,6 +7,13 @@
 #include "proto/transport.hpp"
 
 namespace jg::client {
+namespace {
+
+// TAI64N keeps nanoseconds only to a multiple of 2^24 (lib/proto/tai64n.hpp): the smallest
+// step that makes a timestamp later than another.
+constexpr uint64_t kTimestampStepNs = uint64_t(1) << 24;
+
+}  // namespace
 
 TunnelKeys::TunnelKeys(proto::StaticIdentity local, const proto::Key &gateway_public,
                        const SecretKey &psk)
@@ -29,14 +36,16 @@ Result<std::array<uint8_t, proto::kInitiationSize>> TunnelKeys::start_handshake(
     if (!index)
         return index.error();
     std::array<uint8_t, proto::kInitiationSize> out{};
+    const uint64_t stamp = std::max(unix_ns, last_unix_ns_ + kTimestampStepNs);
     auto hs = proto::InitiatorHandshake::create_initiation(local_, gateway_public_, psk_, *index,
-                                                           unix_ns, now_ns, jar(path), out);
+                                                           stamp, now_ns, jar(path), out);
     if (!hs) {
         indices_.release(*index);
         return make_error("handshake initiation", hs.error().message());
     }
     pending_.emplace(std::move(*hs));
     pending_started_ns_ = now_ns;
+    last_unix_ns_ = stamp;
     return out;
 }
 

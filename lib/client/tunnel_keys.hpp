@@ -41,7 +41,11 @@ class TunnelKeys {
     ~TunnelKeys();  // wipes the pre-shared key
 
     // Message 1 of a new attempt (a first one or a retransmit: WireGuard sends a fresh
-    // initiation each time), to be sent on `path`; any unanswered attempt is abandoned.
+    // initiation each time), to be sent on `path`; any unanswered attempt is abandoned. Its
+    // TAI64N timestamp is `unix_ns`, but later than the previous one (by its 2^24 ns
+    // resolution at least): the gateway refuses a timestamp not above the greatest it has
+    // seen, so after a backward step of the system clock it would refuse every handshake
+    // until wall time caught up.
     Result<std::array<uint8_t, proto::kInitiationSize>> start_handshake(uint64_t unix_ns,
                                                                         uint64_t now_ns,
                                                                         size_t path = 0);
@@ -82,6 +86,7 @@ class TunnelKeys {
     proto::IndexTable indices_;
     std::optional<proto::InitiatorHandshake> pending_;
     uint64_t pending_started_ns_ = 0;
+    uint64_t last_unix_ns_ = 0;  // the timestamp of the last initiation made
     proto::KeypairSlots slots_;
     std::map<uint32_t, proto::ReplayWindow> windows_;  // by local index
     uint64_t send_counter_ = 0;                        // of the current keypair

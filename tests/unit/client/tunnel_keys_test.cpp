@@ -197,6 +197,24 @@ TEST_F(TunnelKeysTest, CookieIsUsedOnlyOnThePathItCameFrom) {
               proto::MacVerdict::need_cookie);
 }
 
+// The system clock stepped back an hour between two handshakes: the gateway refuses a TAI64N
+// timestamp not above the greatest it saw, so the second initiation must still carry a later
+// one or every handshake fails until wall time catches up.
+TEST_F(TunnelKeysTest, HandshakeTimestampsKeepRisingAcrossABackwardClockStep) {
+    TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
+    auto init = keys.start_handshake(kUnixNs, 1000 * kMs);
+    ASSERT_TRUE(init);
+    auto resp = gw_.respond(*init, 1000 * kMs, 1);
+    ASSERT_TRUE(resp) << resp.error().message();
+    ASSERT_EQ(keys.consume_reply(*resp, 1001 * kMs), ReplyOutcome::completed);
+
+    auto init2 = keys.start_handshake(kUnixNs - 3'600'000 * kMs, 2000 * kMs);
+    ASSERT_TRUE(init2);
+    auto resp2 = gw_.respond(*init2, 2000 * kMs, 2);
+    ASSERT_TRUE(resp2) << resp2.error().message();
+    EXPECT_EQ(keys.consume_reply(*resp2, 2001 * kMs), ReplyOutcome::completed);
+}
+
 TEST_F(TunnelKeysTest, RekeyIsDueAfterRekeyAfterTimeAndKeysExpireAfterRejectAfterTime) {
     TunnelKeys keys(client_id_, gw_.identity.public_key(), SecretKey{});
     const uint64_t t0 = 1000 * kMs;
