@@ -161,6 +161,7 @@ class Loop final : public ClientLoop {
     void drain_path(size_t path);
     void on_transport(size_t path, const TransportAddr &from, std::span<const uint8_t> bytes);
     void on_control(size_t path, const TransportAddr &from, std::span<const uint8_t> bytes);
+    void note_gateway_state(proto::WireState state, uint64_t version);
     void on_hello_ack(const proto::HelloAck &m);
     void on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m);
     void on_reattach_result(size_t path, const proto::ReattachResult &m);
@@ -423,9 +424,17 @@ void Loop::on_control(size_t path, const TransportAddr &from, std::span<const ui
         dec.message);
 }
 
+// state_version only grows: a message older than what the gateway told us since speaks of a
+// state it has left.
+void Loop::note_gateway_state(proto::WireState state, uint64_t version) {
+    if (version < gateway_state_version_)
+        return;
+    gateway_state = std::string(wire_state_name(state));
+    gateway_state_version_ = version;
+}
+
 void Loop::on_hello_ack(const proto::HelloAck &m) {
-    gateway_state = std::string(wire_state_name(m.state));
-    gateway_state_version_ = m.state_version;
+    note_gateway_state(m.state, m.state_version);
     // The gateway's timing is authoritative for the exchange both sides time: heartbeats,
     // loss threshold, proof age. Switching limits stay the local policy's.
     Policy hinted = policy_;
@@ -454,14 +463,13 @@ void Loop::on_hello_ack(const proto::HelloAck &m) {
 
 void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
     Path &p = paths_[path];
-    gateway_state = std::string(wire_state_name(m.state));
-    gateway_state_version_ = std::max(gateway_state_version_, m.state_version);
     const int64_t now = clock_.timer_ms();
     const auto sample = take_heartbeat_ack(m, p.heartbeat, now);
     if (!sample) {
         log_line("heartbeat ack on path " + p.spec.name + " answers no heartbeat sent there");
         return;
     }
+    note_gateway_state(m.state, m.state_version);
     p.health.set_loss_window(policy_.volatility.loss_window_ms);
     p.health.on_heartbeat(now, sample->seq, sample->rtt_ms);
     p.health.on_rx(now, 1, sample->lost);
@@ -718,7 +726,7 @@ void Loop::heartbeats() {
         p.last_heartbeat_ms = now;
         const HealthSnapshot h = p.health.snapshot(now);
         proto::Heartbeat hb;
-        hb.seq = p.heartbeat.next_seq++;
+        hb.seq = p.heartbeat.send(now);
         hb.path_id = p.spec.id;
         hb.send_ts_ms = uint64_t(now);
         hb.loss_permille = wire_permille(h.loss_ratio);

@@ -7,8 +7,10 @@ namespace jg::client {
 
 std::optional<AckSample> take_heartbeat_ack(const proto::HeartbeatAck &ack, HeartbeatSequence &seq,
                                             int64_t now_ms) {
-    if (ack.path_id != seq.path_id || ack.seq == 0 || ack.seq >= seq.next_seq || now_ms < 0 ||
-        ack.echo_ts_ms > uint64_t(now_ms))
+    if (ack.path_id != seq.path_id || ack.seq == 0 || ack.seq >= seq.next_seq ||
+        seq.next_seq - ack.seq > HeartbeatSequence::kRemembered || now_ms < 0 ||
+        ack.echo_ts_ms > uint64_t(now_ms) ||
+        ack.echo_ts_ms != seq.sent_ms[ack.seq % HeartbeatSequence::kRemembered])
         return std::nullopt;
     AckSample s;
     s.seq = ack.seq;

@@ -5,6 +5,7 @@
 // loop thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -12,11 +13,21 @@
 
 namespace jg::client {
 
-// One path's heartbeat sequence as the client keeps it.
+// One path's heartbeat sequence as the client keeps it, with the send times of the last
+// kRemembered heartbeats (an ack of an older one is refused).
 struct HeartbeatSequence {
+    static constexpr uint32_t kRemembered = 64;
+
     uint8_t path_id = 0;
     uint32_t next_seq = 1;        // the next HEARTBEAT carries this seq (the first is 1)
     uint32_t last_acked_seq = 0;  // the highest seq acknowledged so far (0: none)
+    std::array<uint64_t, kRemembered> sent_ms{};  // by seq % kRemembered
+
+    // The seq of a HEARTBEAT sent now, whose send_ts_ms is `now_ms` (timer ms, >= 0).
+    uint32_t send(int64_t now_ms) {
+        sent_ms[next_seq % kRemembered] = uint64_t(now_ms);
+        return next_seq++;
+    }
 };
 
 struct AckSample {
@@ -26,8 +37,9 @@ struct AckSample {
 };
 
 // The sample an ack gives, or nullopt when it cannot answer a heartbeat sent on this path:
-// another path id, seq 0 or not sent yet, or an echoed send time (timer ms) after `now_ms`.
-// Updates `seq.last_acked_seq` when the ack is the newest.
+// another path id, seq 0, not sent yet or no longer remembered, or an echoed send time other
+// than that heartbeat's (or after `now_ms`). Updates `seq.last_acked_seq` when the ack is the
+// newest.
 std::optional<AckSample> take_heartbeat_ack(const proto::HeartbeatAck &ack, HeartbeatSequence &seq,
                                             int64_t now_ms);
 

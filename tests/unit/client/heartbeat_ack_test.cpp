@@ -19,8 +19,17 @@ proto::HeartbeatAck ack(uint32_t seq, uint64_t echo_ts_ms, uint8_t path_id = 2) 
     return a;
 }
 
+// Heartbeats 1..n sent on path 2, heartbeat k at k * 1000 + 9000 ms.
+HeartbeatSequence sent(uint32_t n) {
+    HeartbeatSequence seq;
+    seq.path_id = 2;
+    for (uint32_t k = 1; k <= n; ++k)
+        seq.send(int64_t(k) * 1'000 + 9'000);
+    return seq;
+}
+
 TEST(HeartbeatAck, CountsRttAndTheHeartbeatsMissingBetweenAcks) {
-    HeartbeatSequence seq{2, 6, 0};  // heartbeats 1..5 sent
+    HeartbeatSequence seq = sent(5);
     auto s = take_heartbeat_ack(ack(1, 10'000), seq, 10'040);
     ASSERT_TRUE(s);
     EXPECT_EQ(s->rtt_ms, 40.0);
@@ -37,18 +46,28 @@ TEST(HeartbeatAck, CountsRttAndTheHeartbeatsMissingBetweenAcks) {
 }
 
 TEST(HeartbeatAck, RefusesWhatNoHeartbeatOnThisPathCouldHaveCaused) {
-    HeartbeatSequence seq{2, 6, 3};
+    HeartbeatSequence seq = sent(5);
+    ASSERT_TRUE(take_heartbeat_ack(ack(3, 12'000), seq, 12'100));
     const int64_t now = 50'000;
     EXPECT_FALSE(take_heartbeat_ack(ack(6, 49'000), seq, now)) << "not sent yet";
     EXPECT_FALSE(take_heartbeat_ack(ack(0xffffffffu, 49'000), seq, now)) << "not sent yet";
     EXPECT_FALSE(take_heartbeat_ack(ack(0, 49'000), seq, now)) << "seq 0 is never sent";
-    EXPECT_FALSE(take_heartbeat_ack(ack(5, 49'000, 1), seq, now)) << "another path's";
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, 14'000, 1), seq, now)) << "another path's";
     EXPECT_FALSE(take_heartbeat_ack(ack(5, 50'001), seq, now)) << "sent in the future";
     // Echoes that would overflow now - echo as signed 64-bit arithmetic.
     EXPECT_FALSE(take_heartbeat_ack(ack(5, std::numeric_limits<uint64_t>::max()), seq, now));
     EXPECT_FALSE(take_heartbeat_ack(ack(5, uint64_t(1) << 63), seq, now));
+    // Echoes of a time that heartbeat was not sent at: 0 would make the RTT the timer's age.
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, 0), seq, now));
+    EXPECT_FALSE(take_heartbeat_ack(ack(5, 13'999), seq, now));
     EXPECT_EQ(seq.last_acked_seq, 3u) << "a refused ack moves nothing";
-    EXPECT_TRUE(take_heartbeat_ack(ack(5, 0), seq, now));
+    EXPECT_TRUE(take_heartbeat_ack(ack(5, 14'000), seq, now));
+}
+
+TEST(HeartbeatAck, AcksOfHeartbeatsNoLongerRememberedAreRefused) {
+    HeartbeatSequence seq = sent(HeartbeatSequence::kRemembered + 1);
+    EXPECT_FALSE(take_heartbeat_ack(ack(1, 10'000), seq, 200'000));
+    EXPECT_TRUE(take_heartbeat_ack(ack(2, 11'000), seq, 200'000));
 }
 
 TEST(HeartbeatFigures, WireFieldsClampInsteadOfOverflowing) {
