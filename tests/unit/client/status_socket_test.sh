@@ -1,21 +1,24 @@
 #!/bin/sh
 # jumpgate-client's status socket: a socket file some process still listens on (another
-# client's) is refused with exit 1 and left alone; a stale one nobody listens on is replaced.
+# client's) is refused with exit 1 and left alone, as is the socket whose lock file (beside it)
+# another process holds; a stale one nobody listens on is replaced.
 # The client talks to nothing: its gateway is a closed local port and it gives up after 300 ms.
 # usage: status_socket_test.sh JUMPGATE_CLIENT
 set -u
 client=$1
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+. "$(dirname "$0")/../../e2e/free_port.sh"
 dir=$(mktemp -d)
 listener=""
-trap '[ -n "$listener" ] && kill "$listener" 2>/dev/null; rm -rf "$dir"' EXIT
+holder=""
+trap '[ -n "$listener" ] && kill "$listener" 2>/dev/null; [ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; cat "$dir/out" 2>/dev/null; exit 1; }
 
 key() { python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
 (umask 077 && key > "$dir/client.key")
 gateway_key=$(key)
 sock=$dir/status.sock
-app_port=$((20000 + $$ % 20000))
+app_port=$(free_port)
 run_client() {
     "$client" --headless --app-socket "127.0.0.1:$app_port" --inner-destination 198.51.100.2:7777 \
         --tunnel-address 10.77.0.2 --path a=127.0.0.1 --gateway 127.0.0.1:9 \
@@ -61,4 +64,28 @@ run_client
 rc=$?
 [ "$rc" = 2 ] || fail "exit $rc with a stale status socket, expected 2 (replaced, then no handshake)"
 [ -e "$sock" ] && fail "the client left its status socket behind"
+
+# Another process holds the lock (a client between its check and its bind): refused, even
+# with no socket file there yet, and nothing is created.
+python3 - "$sock.lock" "$dir/locked" <<'PY' &
+import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+holder=$!
+for _ in $(seq 50); do [ -f "$dir/locked" ] && break; sleep 0.1; done
+[ -f "$dir/locked" ] || fail "the stand-in lock holder did not start"
+run_client
+rc=$?
+[ "$rc" = 1 ] || fail "exit $rc while another process holds the lock, expected 1"
+grep -q "holds .*status.sock.lock" "$dir/out" || fail "no reason given for the held lock"
+[ -e "$sock" ] && fail "a status socket was created under another process's lock"
+kill "$holder"
+wait "$holder" 2>/dev/null
+holder=""
+run_client
+rc=$?
+[ "$rc" = 2 ] || fail "exit $rc once the lock was released, expected 2"
 echo "ok"
