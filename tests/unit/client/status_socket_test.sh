@@ -25,6 +25,17 @@ run_client() {
         --gateway-public-key "$gateway_key" --private-key "$dir/client.key" \
         --status-socket "$sock" --handshake-timeout-ms 300 > "$dir/out" 2>&1
 }
+# expect_exit CODE WHY: runs the client and fails unless it exits with CODE.
+expect_exit() {
+    run_client
+    rc=$?
+    [ "$rc" = "$1" ] || fail "exit $rc $2, expected $1"
+}
+# wait_ready FILE WHAT: waits up to 5 s for a stand-in process to create FILE.
+wait_ready() {
+    for _ in $(seq 50); do [ -f "$1" ] && return; sleep 0.1; done
+    fail "the stand-in $2 did not start"
+}
 # can_connect: whether something accepts connections on $sock.
 can_connect() {
     python3 - "$sock" <<'PY'
@@ -46,12 +57,8 @@ open(sys.argv[2], "w").close()
 time.sleep(60)
 PY
 listener=$!
-for _ in $(seq 50); do [ -f "$dir/ready" ] && break; sleep 0.1; done
-[ -f "$dir/ready" ] || fail "the stand-in listener did not start"
-
-run_client
-rc=$?
-[ "$rc" = 1 ] || fail "exit $rc with a live listener on the status socket, expected 1"
+wait_ready "$dir/ready" listener
+expect_exit 1 "with a live listener on the status socket"
 grep -q "serves this status socket" "$dir/out" || fail "no reason given"
 can_connect || fail "the live listener's socket was taken away"
 
@@ -60,9 +67,7 @@ wait "$listener" 2>/dev/null
 listener=""
 [ -S "$sock" ] || fail "the stale socket file is gone before the test"
 can_connect && fail "the stale socket still accepts connections"
-run_client
-rc=$?
-[ "$rc" = 2 ] || fail "exit $rc with a stale status socket, expected 2 (replaced, then no handshake)"
+expect_exit 2 "with a stale status socket (replaced, then no handshake)"
 [ -e "$sock" ] && fail "the client left its status socket behind"
 
 # Another process holds the lock (a client between its check and its bind): refused, even
@@ -75,17 +80,12 @@ open(sys.argv[2], "w").close()
 time.sleep(60)
 PY
 holder=$!
-for _ in $(seq 50); do [ -f "$dir/locked" ] && break; sleep 0.1; done
-[ -f "$dir/locked" ] || fail "the stand-in lock holder did not start"
-run_client
-rc=$?
-[ "$rc" = 1 ] || fail "exit $rc while another process holds the lock, expected 1"
+wait_ready "$dir/locked" "lock holder"
+expect_exit 1 "while another process holds the lock"
 grep -q "holds .*status.sock.lock" "$dir/out" || fail "no reason given for the held lock"
 [ -e "$sock" ] && fail "a status socket was created under another process's lock"
 kill "$holder"
 wait "$holder" 2>/dev/null
 holder=""
-run_client
-rc=$?
-[ "$rc" = 2 ] || fail "exit $rc once the lock was released, expected 2"
+expect_exit 2 "once the lock was released"
 echo "ok"
