@@ -40,19 +40,28 @@ struct AdminEndpointState {
     bool closing = false;  // guarded by snapshot_mutex: no more snapshots will come
 
     // A snapshot at most two publish intervals old (waiting for the control lcore to make
-    // one if need be), with the session list if `with_sessions`, or nullptr if it made none
-    // within kAdminRequestTimeoutMs.
-    std::shared_ptr<const AdminSnapshot> current(bool with_sessions = false) {
-        if (with_sessions)
-            sessions_wanted.store(true, std::memory_order_relaxed);
-        wanted.store(true, std::memory_order_relaxed);
+    // one if need be), with a session list at most `list_max_age_ms` old if that is given, or
+    // nullptr if it made none within kAdminRequestTimeoutMs.
+    std::shared_ptr<const AdminSnapshot> current(std::optional<int64_t> list_max_age_ms = {}) {
+        const bool with_sessions = list_max_age_ms.has_value();
         const auto fresh = [&] {
-            return snapshot != nullptr && (!with_sessions || snapshot->has_sessions) &&
-                   control_clock().now_ms() - snapshot->taken_at_ms <= 2 * kAdminPublishIntervalMs;
+            const int64_t now = control_clock().now_ms();
+            return snapshot != nullptr &&
+                   now - snapshot->taken_at_ms <= 2 * kAdminPublishIntervalMs &&
+                   (!with_sessions || (snapshot->sessions != nullptr &&
+                                       now - snapshot->sessions_taken_at_ms <= *list_max_age_ms));
         };
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(kAdminRequestTimeoutMs);
         std::unique_lock lock(snapshot_mutex);
-        snapshot_published.wait_for(lock, std::chrono::milliseconds(kAdminRequestTimeoutMs),
-                                    [&] { return closing || fresh(); });
+        // Asked again on every wake: another reader's publish may have used the request up.
+        // Release: the control lcore, seeing `wanted`, sees `sessions_wanted` too.
+        while (!closing && !fresh() && std::chrono::steady_clock::now() < deadline) {
+            if (with_sessions)
+                sessions_wanted.store(true, std::memory_order_release);
+            wanted.store(true, std::memory_order_release);
+            snapshot_published.wait_for(lock, std::chrono::milliseconds(100));
+        }
         return fresh() ? snapshot : nullptr;
     }
 };
@@ -145,11 +154,13 @@ int cmd_sessions(const char *, const char *params, rte_tel_data *d) {
                 d, "after: \"" + std::string(params) + "\" is not a session id (1..16 hex digits)");
     }
     return with_endpoint(d, [&](AdminEndpointState &ep) {
-        auto snap = ep.current(true);
+        // A listing starts on a fresh list; its later pages may share one up to
+        // kAdminSessionListMaxAgeMs old rather than have every page copy every session.
+        auto snap = ep.current(after ? kAdminSessionListMaxAgeMs : 2 * kAdminPublishIntervalMs);
         if (!snap)
             return error_reply(d, "the control core published no state within 2 s; retry");
         const int64_t now = control_clock().now_ms();
-        const auto &all = snap->sessions;
+        const auto &all = *snap->sessions;
         const auto page = sessions_page(all, after, kAdminSessionsPerPage);
         const bool more = page.data() + page.size() != all.data() + all.size();
         rte_tel_data_start_dict(d);
@@ -159,7 +170,7 @@ int cmd_sessions(const char *, const char *params, rte_tel_data *d) {
         put(d, "next_after",
             more ? audit::format_session_id(page.back().session_id) : std::string());
         put(d, "snapshot_age_ms",
-            static_cast<uint64_t>(std::max<int64_t>(0, now - snap->taken_at_ms)));
+            static_cast<uint64_t>(std::max<int64_t>(0, now - snap->sessions_taken_at_ms)));
         for (const SessionSummary &s : page) {
             rte_tel_data *row = rte_tel_data_alloc();
             if (row == nullptr)
@@ -423,15 +434,23 @@ void AdminEndpoint::on_tick(ControlCore &core, int64_t now_ms) {
     // After a change, at once (a reader right after a terminate sees it); otherwise on the
     // interval, and only while someone reads.
     if (served == 0 &&
-        (now_ms < next_publish_ms_ || !state_->wanted.exchange(false, std::memory_order_relaxed)))
+        (now_ms < next_publish_ms_ || !state_->wanted.exchange(false, std::memory_order_acquire)))
         return;
     next_publish_ms_ = now_ms + kAdminPublishIntervalMs;
-    auto snap = take_admin_snapshot(core.directory(), core.malformed_events(), now_ms,
-                                    state_->sessions_wanted.exchange(false));
-    {
-        std::lock_guard lock(state_->snapshot_mutex);
-        state_->snapshot = std::move(snap);
+    const bool with_sessions = state_->sessions_wanted.exchange(false, std::memory_order_acquire);
+    auto snap =
+        take_admin_snapshot(core.directory(), core.malformed_events(), now_ms, with_sessions);
+    std::unique_lock lock(state_->snapshot_mutex);
+    // A list still young enough for a listing in progress goes on to the next snapshot, unless
+    // an admin change was just applied (a reader right after a terminate must see it).
+    if (!with_sessions && served == 0 && state_->snapshot != nullptr &&
+        state_->snapshot->sessions != nullptr &&
+        now_ms - state_->snapshot->sessions_taken_at_ms <= kAdminSessionListMaxAgeMs) {
+        snap->sessions = state_->snapshot->sessions;
+        snap->sessions_taken_at_ms = state_->snapshot->sessions_taken_at_ms;
     }
+    state_->snapshot = std::move(snap);
+    lock.unlock();
     state_->snapshot_published.notify_all();
 }
 

@@ -8,14 +8,16 @@
 
 namespace jg::control {
 
-std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
-                                                         uint64_t malformed_events, int64_t now_ms,
-                                                         bool with_sessions) {
+std::shared_ptr<AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
+                                                   uint64_t malformed_events, int64_t now_ms,
+                                                   bool with_sessions) {
     auto s = std::make_shared<AdminSnapshot>();
     s->taken_at_ms = now_ms;
-    s->has_sessions = with_sessions;
-    if (with_sessions)
-        s->sessions = directory.sessions_snapshot();
+    if (with_sessions) {
+        s->sessions =
+            std::make_shared<const std::vector<SessionSummary>>(directory.sessions_snapshot());
+        s->sessions_taken_at_ms = now_ms;
+    }
     s->sessions_by_state = directory.sessions_by_state();
     s->policies = directory.policies().current();
     s->policy_generation = directory.policies().generation();
@@ -87,6 +89,7 @@ Result<AdminReply> serve_admin_request(SessionDirectory &directory, const AdminR
                 if (!r.policies)
                     return make_error("policy", "no policy set to load");
                 directory.policies().reload(*r.policies);
+                directory.sweep_all_by(now_ms);
                 reply.policy_generation = directory.policies().generation();
             }
             return reply;

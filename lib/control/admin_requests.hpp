@@ -28,10 +28,11 @@ namespace jg::control {
 // The control core as the read-only admin commands see it: immutable once published.
 struct AdminSnapshot {
     int64_t taken_at_ms = 0;  // control_clock() ms
-    // Copied only when a reader asked for the session list: with a million sessions the copy
-    // takes the control lcore long enough to be worth skipping for every other command.
-    bool has_sessions = false;
-    std::vector<SessionSummary> sessions;  // by session id; empty unless has_sessions
+    // Copied only when a reader asked for the session list (with a million sessions the copy
+    // holds the control lcore for a while), then shared by the snapshots after it until it is
+    // kAdminSessionListMaxAgeMs old: pages are keyed by id, so a listing tolerates its age.
+    std::shared_ptr<const std::vector<SessionSummary>> sessions;  // by session id; or none
+    int64_t sessions_taken_at_ms = 0;
     std::array<uint64_t, kSessionStateCount> sessions_by_state{};  // listed sessions
     std::shared_ptr<const PolicySet> policies;
     uint64_t policy_generation = 0;  // 1 = the configuration's set, +1 per reload
@@ -41,10 +42,13 @@ struct AdminSnapshot {
     uint64_t malformed_events = 0;
 };
 
+// How old a session list the admin commands may serve (ms).
+inline constexpr int64_t kAdminSessionListMaxAgeMs = 5'000;
+
 // Made on the control lcore from the directory it owns; the session list only if asked.
-std::shared_ptr<const AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
-                                                         uint64_t malformed_events, int64_t now_ms,
-                                                         bool with_sessions = true);
+std::shared_ptr<AdminSnapshot> take_admin_snapshot(SessionDirectory &directory,
+                                                   uint64_t malformed_events, int64_t now_ms,
+                                                   bool with_sessions = true);
 
 // At most `max_bytes` of `text`, cut at a character boundary: half a UTF-8 character (a long
 // peer name cut to a telemetry value's 127 bytes) would make the whole reply invalid JSON.

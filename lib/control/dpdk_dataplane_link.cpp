@@ -122,7 +122,7 @@ SlotCounters DpdkDataplaneLink::counters(uint32_t slot) const {
     // Workers stamp the TSC, which is synchronised across cores on the CPUs DPDK runs on.
     if (const uint64_t last = relaxed(se.last_rx_tsc); last != 0) {
         const uint64_t now = rte_rdtsc();
-        c.rx_age_ms = now > last ? int64_t((now - last) * 1000 / rte_get_tsc_hz()) : 0;
+        c.rx_age_ms = now > last ? int64_t((now - last) / (rte_get_tsc_hz() / 1000)) : 0;
     }
     return c;
 }

@@ -300,6 +300,7 @@ void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
             using M = std::decay_t<decltype(m)>;
             if constexpr (std::is_same_v<M, proto::Hello>) {
                 drive(*s, HelloReceived{}, now_ms, ev.src_mac);
+                sweep_no_later_than(*s, now_ms);  // heartbeats promised: a deadline of its own
             } else if constexpr (std::is_same_v<M, proto::Heartbeat>) {
                 if (!client) {
                     ++stats_.control_rejected;
@@ -552,15 +553,14 @@ TrafficDelta SessionDirectory::sample_health(Session &s, int64_t now_ms) {
     const TrafficDelta traffic{c.rx_packets - s.sampled.rx_packets, c.rx_bytes - s.sampled.rx_bytes,
                                c.tx_packets - s.sampled.tx_packets};
     const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
-    const int64_t since_sample = s.sampled_at_ms == kNever ? 0 : now_ms - s.sampled_at_ms;
     s.sampled = c;
-    s.sampled_at_ms = now_ms;
     if (traffic.rx_packets == 0 && gaps == 0)
         return traffic;
-    // Any authenticated traffic proves the binding alive; gaps feed the loss window. Dated
-    // by the binding's last packet when that came since the previous sample (sessions at rest
-    // are sampled far apart); traffic from elsewhere only is dated now, as it is noticed.
-    const int64_t ago = c.rx_age_ms >= 0 && c.rx_age_ms < since_sample ? c.rx_age_ms : 0;
+    // Gaps and packets feed the loss window; liveness is the binding's own last packet (the
+    // worker stamps it), so traffic from elsewhere (a client's standby paths, a new address
+    // the switch gate holds back) cannot keep a dead binding looking alive. Without a stamp
+    // (a data plane that keeps none) the traffic is dated as it is noticed.
+    const int64_t ago = c.rx_age_ms >= 0 ? c.rx_age_ms : 0;
     drive(s, HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps), ago},
           now_ms, std::nullopt);
     return traffic;
@@ -595,8 +595,17 @@ void SessionDirectory::expire_keypairs(Session &s, int64_t now_ms) {
         drive(s, KeyExpired{}, now_ms, std::nullopt);
 }
 
+// A session whose new source waits for the switch gate is not at rest: its report is rearmed
+// on the first sweep after the gate opens, and until then the peer is sent to a dead address.
 bool SessionDirectory::resting(const Session &s) {
-    return s.record.state == SessionState::Attached && !s.record.pending.active;
+    return s.record.state == SessionState::Attached && !s.record.pending.active &&
+           !s.source_deferred;
+}
+
+void SessionDirectory::sweep_all_by(int64_t now_ms) {
+    for (auto &[id, s] : sessions_)
+        if (s->terminated_at_ms == kNever)
+            sweep_no_later_than(*s, now_ms);
 }
 
 void SessionDirectory::sweep(Session &s, int64_t now_ms) {

@@ -175,6 +175,9 @@ class SessionDirectory {
     const DirectoryStats &stats() const { return stats_; }
     const HandshakeStats &handshake_stats() const { return responder_.stats(); }
     LivePolicies &policies() { return policies_; }
+    // Brings every live session's next sweep to `now_ms`: after a policy reload, whose
+    // intervals may put a deadline sooner than the one each session was scheduled for.
+    void sweep_all_by(int64_t now_ms);
 
   private:
     struct Peer {
@@ -201,9 +204,8 @@ class SessionDirectory {
         bool source_deferred = false;
         proto::KeypairSlots keypairs;
         uint32_t next_epoch = 0;
-        SlotCounters sampled;            // counters at the last health sample
-        int64_t sampled_at_ms = kNever;  // when that sample was taken
-        SlotCounters heartbeat_mark;     // counters at the last HEARTBEAT_ACK
+        SlotCounters sampled;         // counters at the last health sample
+        SlotCounters heartbeat_mark;  // counters at the last HEARTBEAT_ACK
         int64_t terminated_at_ms = kNever;
         int64_t replay_reported_ms = kNever;   // last SecurityEvent for data-plane replays
         int64_t forgery_reported_ms = kNever;  // last SecurityEvent for failed AEAD tags

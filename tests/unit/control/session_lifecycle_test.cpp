@@ -357,6 +357,24 @@ TEST_F(JumpgateClientTest, SilenceIsJudgedOnTimeAlthoughSessionsAtRestAreSampled
     EXPECT_TRUE(audited);
 }
 
+TEST_F(JumpgateClientTest, TrafficFromElsewhereDoesNotKeepADeadBindingAlive) {
+    // The binding's last word was the HELLO just handled; from then on packets keep arriving
+    // (a standby path's probes, a new address the switch gate holds back), none from it.
+    auto &c = dp.slot_counters[slot()];
+    const int64_t last_on_binding = now;
+    int64_t volatile_at = kNever;
+    for (int i = 0; i < 400 && volatile_at == kNever; ++i) {
+        advance(10);
+        c.rx_packets += 1;
+        c.rx_age_ms = now - last_on_binding;
+        dir->tick(now);
+        if (session().state == SessionState::Volatile)
+            volatile_at = now;
+    }
+    ASSERT_NE(volatile_at, kNever) << "other addresses' packets kept the binding alive";
+    EXPECT_LE(volatile_at - last_on_binding, 2'010);
+}
+
 TEST_F(SessionLifecycle, KeysExpireWithoutARehandshakeAndEndTheSession) {
     start();
     ASSERT_TRUE(handshake(client));
