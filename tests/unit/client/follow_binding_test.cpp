@@ -56,6 +56,16 @@ class FollowBindingTest : public ::testing::Test {
         return follow_binding(s_, to, in, [this](const SessionEvent &e) { feed(e); });
     }
 
+    // The machine follows the gateway to B, then, inside switch_cooldown_ms of that
+    // switch, refuses to record its move on to C.
+    void follow_c_inside_cooldown() {
+        lose_a();
+        reattach(kB, 1);
+        ASSERT_TRUE(follow(kB, 2));
+        now_ += 10;
+        EXPECT_FALSE(follow(kC, 3));
+    }
+
     Policy policy_;
     int64_t now_ = 1'000'000;
     SessionRecord s_ = make_session(0x77);
@@ -114,12 +124,7 @@ TEST_F(FollowBindingTest, AlreadyBoundThereChangesNothing) {
 }
 
 TEST_F(FollowBindingTest, OwnSwitchingPolicyStillDecidesWhatItRecords) {
-    lose_a();
-    reattach(kB, 1);
-    ASSERT_TRUE(follow(kB, 2));
-    // Inside switch_cooldown_ms of that switch the machine records no other.
-    now_ += 10;
-    EXPECT_FALSE(follow(kC, 3));
+    follow_c_inside_cooldown();
     EXPECT_EQ(s_.binding, kB);
     EXPECT_EQ(switched_to_.size(), 1u);
 }
@@ -128,11 +133,7 @@ TEST_F(FollowBindingTest, OwnSwitchingPolicyStillDecidesWhatItRecords) {
 // is shut neither records nor audits anything; once it opens the machine catches up, so its
 // binding and the path the client sends from do not stay apart.
 TEST_F(FollowBindingTest, MoveRefusedByOwnPolicyIsRecordedOnceThePolicyAllows) {
-    lose_a();
-    reattach(kB, 1);
-    ASSERT_TRUE(follow(kB, 2));
-    now_ += 10;
-    ASSERT_FALSE(follow(kC, 3));
+    follow_c_inside_cooldown();
     const uint64_t version = s_.state_version;
     FollowInputs in;
     in.challenge = {4, 4, 4, 4, 4, 4, 4, 4};
