@@ -27,6 +27,19 @@ assert c['index'] == 0 and c['type'] == 4, c
 print(json.dumps(c))") || gw_fail "relay B captured no REATTACH_REQUEST"
 gw_log "first capture on B: $first"
 scen_audit gw "assert [r['status'] for r in of('ReattachResult')][-1] == 'SUCCESS'"
+# The switch itself can leave the session VOLATILE for a moment (packets lost on A show as a
+# counter gap on B), and its own recovery must not be taken for the attack's doing: the attack
+# starts once the gateway has held ATTACHED, unchanged, for a second.
+settled=""
+for _ in $(seq 20); do
+  s1=$(scen_gw_session) && sleep 1 && s2=$(scen_gw_session) || break
+  if python3 -c "
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.exit(0 if a['state'] == b['state'] == 'ATTACHED' and a['state_version'] == b['state_version'] else 1)
+" "$s1" "$s2"; then settled=1; break; fi
+done
+[ -n "$settled" ] || gw_fail "the gateway's session did not settle in ATTACHED after the switch"
 ts_attack=$(python3 -c "import time; print(int(time.time() * 1000))")
 before=$(scen_gw_session)
 for _ in 1 2 3; do scen_relay B up replay 0 from 192.0.2.4 > /dev/null; done
