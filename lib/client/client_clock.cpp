@@ -2,7 +2,6 @@
 
 #include <time.h>
 
-#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -21,21 +20,9 @@ ClientClock::ClientClock()
     : ClientClock([] { return read_ns(CLOCK_BOOTTIME); }, [] { return read_ns(CLOCK_REALTIME); }) {}
 
 ClientClock::ClientClock(Source steady_ns, Source system_ns)
-    : steady_(std::move(steady_ns)), system_(std::move(system_ns)) {
-    audit_slewed_ns_ = steady_();
-    audit_offset_ns_ = system_() - audit_slewed_ns_;
-}
-
-int64_t ClientClock::audit_ms() const {
-    const int64_t steady = steady_();
-    const int64_t budget = (steady - audit_slewed_ns_) / 1'000 * kSlewPerMille;
-    if (budget > 0) {
-        audit_slewed_ns_ = steady;
-        const int64_t behind = system_() - steady - audit_offset_ns_;
-        audit_offset_ns_ += std::clamp(behind, -budget, budget);
-    }
-    return (steady + audit_offset_ns_) / 1'000'000;
-}
+    : steady_(std::move(steady_ns)),
+      system_(std::move(system_ns)),
+      audit_([this] { return steady_() / 1'000; }, [this] { return system_() / 1'000; }) {}
 
 StepResult step_at(const ClientClock &clock, SessionRecord &record, const SessionEvent &event,
                    const Policy &policy) {

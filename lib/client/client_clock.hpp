@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "base/slewed_clock.hpp"
 #include "session/policy.hpp"
 #include "session/session_event.hpp"
 #include "session/session_record.hpp"
@@ -34,19 +35,18 @@ class ClientClock {
     // The system clock: ms / ns since the Unix epoch.
     int64_t wall_ms() const { return system_() / 1'000'000; }
     uint64_t wall_ns() const { return uint64_t(system_()); }
-    // Audit time: ms since the Unix epoch that never steps. It starts on the system clock,
-    // advances with timer time and slews towards the system clock by at most kSlewPerMille
-    // per mille of the timer time since the last call, so a step of the system clock is
-    // caught up on gradually and the line never goes back.
-    int64_t audit_ms() const;
-
-    static constexpr int64_t kSlewPerMille = 10;  // 10 ms of correction per second
+    // Audit time: ms since the Unix epoch that never steps (SlewedClock on timer time,
+    // slewed on every call), so a step of the system clock is caught up on gradually and the
+    // line never goes back.
+    int64_t audit_ms() const {
+        audit_.slew();
+        return audit_.now_ms();
+    }
 
   private:
     Source steady_;
     Source system_;
-    mutable int64_t audit_offset_ns_ = 0;  // audit time minus timer time
-    mutable int64_t audit_slewed_ns_ = 0;  // timer time the offset was last slewed at
+    mutable SlewedClock audit_;
 };
 
 // Runs step() on timer time and moves the audit events it made to audit time (ts_ms and the
