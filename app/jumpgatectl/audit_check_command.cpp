@@ -40,8 +40,7 @@ Result<AuditCheckLimits> limits_from(const AuditCheckOptions &o) {
                 const Policy &q = *set->find(name);
                 const SwitchBounds b = SwitchBounds::from_policy(q);
                 const auto [it, fresh] = limits.by_policy_version.emplace(q.version, b);
-                if (!fresh && (it->second.max_switches_per_min != b.max_switches_per_min ||
-                               it->second.switch_cooldown_ms != b.switch_cooldown_ms)) {
+                if (!fresh && it->second != b) {
                     std::cerr << "jumpgatectl: warning: " << o.policy_file << ": profiles share"
                               << " version \"" << q.version << "\" with different switch"
                               << " limits; its events are held to profile \"" << fallback

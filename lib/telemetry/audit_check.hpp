@@ -25,6 +25,7 @@ struct SwitchBounds {
     static SwitchBounds from_policy(const Policy &p) {
         return {p.switching.max_switches_per_min, p.switching.switch_cooldown_ms};
     }
+    bool operator==(const SwitchBounds &) const = default;
 };
 
 // The switch bounds to hold TransportSwitch events to; from the policy the log was written
