@@ -168,6 +168,7 @@ class Loop final : public ClientLoop {
     void on_inner(std::span<const uint8_t> packet);
     void confirm_switch_by_traffic(size_t path);
     void follow_gateway(size_t path, const std::string &why);
+    FollowInputs follow_inputs() const;
     void reconcile();
     bool active_silent() const;
     void drain_app();
@@ -498,6 +499,15 @@ void Loop::confirm_switch_by_traffic(size_t path) {
     follow_gateway(path, "gateway traffic arrives on path " + paths_[path].spec.name);
 }
 
+// Fresh challenge and nonce for the events that make our machine follow the gateway.
+FollowInputs Loop::follow_inputs() const {
+    FollowInputs in;
+    randombytes_buf(in.challenge.data(), in.challenge.size());
+    in.nonce = random_u64();
+    in.now_ms = clock_.timer_ms();
+    return in;
+}
+
 // The gateway has bound the session to `path`: our machine and our sending follow.
 void Loop::follow_gateway(size_t path, const std::string &why) {
     if (!record_ || exit_)
@@ -507,12 +517,8 @@ void Loop::follow_gateway(size_t path, const std::string &why) {
     if (path == active_ && record_->binding == local)
         return;
     log_line(why + ": the gateway is bound there");
-    FollowInputs in;
-    randombytes_buf(in.challenge.data(), in.challenge.size());
-    in.nonce = random_u64();
-    in.now_ms = clock_.timer_ms();
-    const bool recorded =
-        follow_binding(*record_, local, in, [this](const SessionEvent &e) { drive(e); });
+    const bool recorded = follow_binding(*record_, local, follow_inputs(),
+                                         [this](const SessionEvent &e) { drive(e); });
     if (exit_ || path == active_)
         return;
     // Recorded, a SwitchBinding moved active_ already, unless the machine was bound there all
@@ -534,12 +540,8 @@ void Loop::reconcile() {
     const TransportAddr local = paths_[active_].socket.local();
     if (record_->binding == local)
         return;
-    FollowInputs in;
-    randombytes_buf(in.challenge.data(), in.challenge.size());
-    in.nonce = random_u64();
-    in.now_ms = clock_.timer_ms();
     const std::string name = paths_[active_].spec.name;
-    if (reconcile_binding(*record_, local, policy_, in,
+    if (reconcile_binding(*record_, local, policy_, follow_inputs(),
                           [this](const SessionEvent &e) { drive(e); }))
         log_line("the move to path " + name + " is recorded");
 }
