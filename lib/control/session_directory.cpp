@@ -651,7 +651,8 @@ void SessionDirectory::sweep(Session &s, int64_t now_ms) {
 
 void SessionDirectory::schedule_sweep(Session &s, int64_t due) {
     s.next_sweep_ms = due;
-    sweep_queue_.emplace(due, s.record.session_id);
+    s.last_queued_ms = std::max(s.last_queued_ms, due);
+    sweep_queue_.push(SweepDue{due, s.record.session_id, &s});
 }
 
 void SessionDirectory::sweep_no_later_than(Session &s, int64_t due) {
@@ -668,24 +669,25 @@ void SessionDirectory::tick(int64_t now_ms) {
     retire_due(now_ms, std::nullopt);
     // Everything due now is taken first: a sweep that leaves its session due again (not
     // resting) schedules it for this same time, and that is the next tick's work.
-    std::vector<uint64_t> due;
-    while (!sweep_queue_.empty() && sweep_queue_.top().first <= now_ms) {
-        due.push_back(sweep_queue_.top().second);
+    std::vector<std::pair<uint64_t, Session *>> due;
+    while (!sweep_queue_.empty() && sweep_queue_.top().due_ms <= now_ms) {
+        due.emplace_back(sweep_queue_.top().session_id, sweep_queue_.top().session);
         sweep_queue_.pop();
     }
+    // Ordered by session id, so the sweeps (and the events they emit) come in the same order
+    // from run to run.
     std::sort(due.begin(), due.end());
     due.erase(std::unique(due.begin(), due.end()), due.end());
-    for (uint64_t id : due) {
-        const auto it = sessions_.find(id);
-        if (it == sessions_.end())
-            continue;
-        Session &s = *it->second;
-        if (s.terminated_at_ms == kNever && now_ms >= s.next_sweep_ms)
-            sweep(s, now_ms);
-    }
+    for (const auto &[id, s] : due)
+        if (s->terminated_at_ms == kNever && now_ms >= s->next_sweep_ms)
+            sweep(*s, now_ms);
     while (!terminated_.empty() &&
            now_ms - terminated_.front().first >= options_.terminated_retention_ms) {
         if (const auto it = sessions_.find(terminated_.front().second); it != sessions_.end()) {
+            // Its last queue entries are at most a resting interval away; it goes on a later
+            // tick, once they have been taken.
+            if (it->second->last_queued_ms >= now_ms)
+                break;
             --sessions_by_state_[static_cast<size_t>(it->second->record.state)];
             sessions_.erase(it);
         }
@@ -726,6 +728,10 @@ std::vector<SessionSummary> SessionDirectory::sessions_snapshot() const {
     for (const auto &[id, s] : sessions_)
         if (auto summary = find_session(id))
             out.push_back(std::move(*summary));
+    // Admin pages are cursors over session ids.
+    std::sort(out.begin(), out.end(), [](const SessionSummary &a, const SessionSummary &b) {
+        return a.session_id < b.session_id;
+    });
     return out;
 }
 

@@ -428,6 +428,32 @@ TEST_F(SessionLifecycle, TerminatedSessionsLeaveTheSnapshotAfterRetention) {
     EXPECT_TRUE(dir->sessions_snapshot().empty());
 }
 
+// The sweep queue points at sessions; with no retention a session ended mid-sweep still has
+// an entry queued, and must outlive it (the sanitizer build of this test would see a use
+// after free otherwise).
+TEST_F(SessionLifecycle, ASessionWithoutRetentionOutlivesItsQueuedSweeps) {
+    options.terminated_retention_ms = 0;
+    start();
+    ASSERT_TRUE(handshake(client));
+    const uint64_t id = dir->sessions_snapshot().at(0).session_id;
+    control_from(proto::Hello{}, kClientAddr);  // heartbeats promised: silence ends it
+    bool ended = false;
+    for (int i = 0; i < 40 && !ended; ++i) {
+        advance(500);
+        dir->tick(now);
+        const auto s = dir->find_session(id);
+        ended = !s || s->state == SessionState::Terminated;
+    }
+    ASSERT_TRUE(ended) << "heartbeat silence ends the session";
+    for (int i = 0; i < 4; ++i) {
+        advance(10);
+        dir->tick(now);
+    }
+    EXPECT_TRUE(dir->sessions_snapshot().empty()) << "dropped once its queued sweeps are taken";
+    for (size_t i = 0; i < kSessionStateCount; ++i)
+        EXPECT_EQ(dir->sessions_by_state()[i], 0u) << state_name(SessionState(i));
+}
+
 TEST_F(SessionLifecycle, StateCountsAndByteTotalsFollowTheSessionToItsEnd) {
     options.terminated_retention_ms = 5'000;
     start();
