@@ -790,7 +790,10 @@ void SessionDirectory::note_transition(Session &s, const audit::Event &e) {
     } else {
         return;
     }
-    s.recent[s.recent_total % kRecentTransitions] = n;
+    if (s.recent.size() < kRecentTransitions)
+        s.recent.push_back(n);
+    else
+        s.recent[s.recent_total % kRecentTransitions] = n;
     ++s.recent_total;
 }
 

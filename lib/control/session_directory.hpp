@@ -215,7 +215,8 @@ class SessionDirectory {
         TokenBucket reattach_bucket{kReattachPerSecond, kReattachBurst, 0};
         int64_t reattach_flood_reported_ms = kNever;
         PassiveKeepalive keepalive;
-        std::array<TransitionNote, kRecentTransitions> recent{};  // ring, see note_transition
+        // A ring of kRecentTransitions, grown as transitions happen: most sessions see two.
+        std::vector<TransitionNote> recent;
         uint32_t recent_total = 0;
     };
 

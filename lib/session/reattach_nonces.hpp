@@ -1,9 +1,9 @@
 // ReattachNonces: the reattach nonces a session has accepted, newest security.replay_window_size
-// of them, in a fixed ring. Owned by the session record; control core only.
+// of them, in a ring grown on demand. Owned by the session record; control core only.
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <vector>
 
 namespace jg {
 
@@ -17,12 +17,13 @@ class ReattachNonces {
     // Whether `nonce` is among the newest `window` accepted nonces.
     bool contains(uint64_t nonce, uint32_t window) const;
     void insert(uint64_t nonce);
-    uint32_t size() const { return count_ < kCapacity ? count_ : kCapacity; }
+    uint32_t size() const { return static_cast<uint32_t>(ring_.size()); }
 
   private:
-    std::array<uint64_t, kCapacity> ring_{};
-    uint32_t next_ = 0;
-    uint32_t count_ = 0;
+    // Grows to kCapacity, then wraps: most sessions never reattach, and a fixed ring was half
+    // of a session's memory on the control core (2 KiB of 4).
+    std::vector<uint64_t> ring_;
+    uint32_t next_ = 0;  // where the next nonce goes once the ring is full
 };
 
 }  // namespace jg

@@ -1,11 +1,11 @@
 // SwitchGate: the policy bound on transport switches (rate per sliding 60 s, cooldown,
-// improvement factor between healthy paths). Pure functions over a fixed-size history;
+// improvement factor between healthy paths). Pure functions over a bounded history;
 // called by the FSM on the control core and by the client's path chooser.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "session/policy.hpp"
 
@@ -25,12 +25,21 @@ class SwitchHistory {
     // Switches at times t with now_ms - t < kSwitchRateWindowMs.
     uint32_t count_in_window(int64_t now_ms) const;
     bool empty() const { return total_ == 0; }
-    int64_t last_ms() const { return times_[(next_ + kCapacity - 1) % kCapacity]; }
+    // The newest switch's time; 0 when there has been none.
+    int64_t last_ms() const { return times_.empty() ? 0 : times_[newest()]; }
     uint32_t total() const { return total_; }
 
   private:
-    std::array<int64_t, kCapacity> times_{};
-    uint32_t next_ = 0;
+    // Position of the i-th newest time (i = 0: the newest).
+    size_t newest(uint32_t i = 0) const {
+        const size_t held = times_.size();
+        const size_t end = held < kCapacity ? held : next_;
+        return (end + held - 1 - i) % held;
+    }
+    // Grows to kCapacity, then wraps: most sessions never switch, and a fixed ring cost every
+    // session 512 bytes on the control core.
+    std::vector<int64_t> times_;
+    uint32_t next_ = 0;  // where the next time goes once the ring is full
     uint32_t total_ = 0;
 };
 

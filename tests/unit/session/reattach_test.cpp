@@ -2,6 +2,8 @@
 // freshness, and what each denial may and may not change.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "session/reattach.hpp"
 #include "session_fixture.hpp"
 
@@ -285,6 +287,25 @@ TEST(ReattachNonces, RingKeepsItsCapacityNewestOnly) {
     EXPECT_EQ(n.size(), ReattachNonces::kCapacity);
     EXPECT_FALSE(n.contains(1'000 + 9, 1'000'000));
     EXPECT_TRUE(n.contains(1'000 + 10, 1'000'000));
+}
+
+// The ring grows as nonces come and wraps once full; the newest `window` must be exact on
+// either side of that point and across several wraps.
+TEST(ReattachNonces, WindowIsExactWhileGrowingAndAfterWrapping) {
+    ReattachNonces n;
+    EXPECT_FALSE(n.contains(0, 16)) << "an empty ring holds nothing, not even zero";
+    constexpr uint64_t kTotal = 3 * ReattachNonces::kCapacity + 7;
+    for (uint64_t i = 1; i <= kTotal; ++i) {
+        n.insert(i);
+        const uint64_t held = std::min<uint64_t>(i, ReattachNonces::kCapacity);
+        ASSERT_EQ(n.size(), held);
+        ASSERT_TRUE(n.contains(i, 1));
+        ASSERT_FALSE(n.contains(i - 1, 1));
+        ASSERT_TRUE(n.contains(i - held + 1, 1'000'000)) << "oldest held, after " << i;
+        if (i > held) {
+            ASSERT_FALSE(n.contains(i - held, 1'000'000)) << "evicted, after " << i;
+        }
+    }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The switch gate: cooldown, rate over a sliding 60 s window, and the improvement factor.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "session/switch_gate.hpp"
 
 namespace jg {
@@ -77,6 +79,23 @@ TEST(SwitchGate, LimitAboveCapacityIsClampedToCapacity) {
     EXPECT_EQ(h.count_in_window(100), SwitchHistory::kCapacity);
     EXPECT_FALSE(check_switch_gate(h, p, 100).allowed);
     EXPECT_EQ(h.total(), SwitchHistory::kCapacity);
+}
+
+// The history grows as switches happen and wraps once full: the newest time and the count in
+// the last minute stay right across the wrap.
+TEST(SwitchGate, HistoryCountsTheLastMinuteAcrossItsWrap) {
+    SwitchHistory h;
+    EXPECT_EQ(h.last_ms(), 0);
+    EXPECT_EQ(h.count_in_window(0), 0u);
+    constexpr uint32_t kTotal = 2 * SwitchHistory::kCapacity + 5;
+    for (uint32_t i = 0; i < kTotal; ++i) {
+        h.record(int64_t(i) * 2'000);  // one every 2 s: 30 in any minute
+        ASSERT_EQ(h.last_ms(), int64_t(i) * 2'000);
+        ASSERT_EQ(h.count_in_window(int64_t(i) * 2'000), std::min(i + 1, 30u)) << i;
+    }
+    EXPECT_EQ(h.total(), kTotal);
+    EXPECT_EQ(h.count_in_window(int64_t(kTotal - 1) * 2'000 + 59'999), 1u);
+    EXPECT_EQ(h.count_in_window(int64_t(kTotal - 1) * 2'000 + 60'000), 0u);
 }
 
 TEST(SwitchGate, ImprovementMustReachTheFactor) {
