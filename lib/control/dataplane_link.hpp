@@ -76,6 +76,9 @@ class DataplaneLink {
     virtual Status learn_neighbor(const TransportAddr &ip, const MacAddr &mac) = 0;
 
     virtual SlotCounters counters(uint32_t slot) const = 0;
+    // A hint that counters(slot) is asked soon: a tick sweeping thousands of sessions fetches
+    // the next ones' lines while it works on this one.
+    virtual void prefetch_counters(uint32_t /*slot*/) const {}
 
     // Queues `payload` to worker `worker` to be sent as is (handshake response, cookie reply).
     // False when the down ring or the buffer pool is full (the frame is lost and counted).

@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <sodium.h>
 
@@ -125,6 +126,11 @@ SlotCounters DpdkDataplaneLink::counters(uint32_t slot) const {
         c.rx_age_ms = now > last ? int64_t((now - last) / (rte_get_tsc_hz() / 1000)) : 0;
     }
     return c;
+}
+
+void DpdkDataplaneLink::prefetch_counters(uint32_t slot) const {
+    if (slot < tables_.max_sessions)
+        rte_prefetch0(&tables_.sessions[slot].rx_packets);
 }
 
 bool DpdkDataplaneLink::send_down(uint16_t worker, dp::MetaKind kind, uint32_t slot,

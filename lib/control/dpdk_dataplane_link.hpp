@@ -36,6 +36,7 @@ class DpdkDataplaneLink final : public DataplaneLink {
     void reclaim() override;
     Status learn_neighbor(const TransportAddr &ip, const MacAddr &mac) override;
     SlotCounters counters(uint32_t slot) const override;
+    void prefetch_counters(uint32_t slot) const override;
     bool send_raw(uint16_t worker, const TransportAddr &to, const MacAddr &next_hop,
                   std::span<const uint8_t> payload) override;
     bool send_control(uint16_t worker, uint32_t slot, const TransportAddr &to,

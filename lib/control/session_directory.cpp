@@ -678,9 +678,27 @@ void SessionDirectory::tick(int64_t now_ms) {
     // from run to run.
     std::sort(due.begin(), due.end());
     due.erase(std::unique(due.begin(), due.end()), due.end());
-    for (const auto &[id, s] : due)
-        if (s->terminated_at_ms == kNever && now_ms >= s->next_sweep_ms)
-            sweep(*s, now_ms);
+    // With many thousands of sessions due in one tick each sweep would wait on its session's
+    // lines and then on its worker counters; fetched a couple of sessions ahead they arrive
+    // while the sweeps before run (handshake_bench at 100,000 sessions: the tick's share of
+    // the control core 0.15 -> 0.11 in rekeys, 0.08 -> 0.05 in new sessions).
+    constexpr size_t kAhead = 2;
+    const auto fetch_session = [](const Session *s) {
+        const char *p = reinterpret_cast<const char *>(s);
+        for (size_t off = 0; off < sizeof(Session); off += 64)
+            __builtin_prefetch(p + off);
+    };
+    for (size_t i = 0; i < due.size() && i < kAhead; ++i)
+        fetch_session(due[i].second);
+    for (size_t i = 0; i < due.size(); ++i) {
+        if (i + kAhead < due.size())
+            fetch_session(due[i + kAhead].second);
+        if (i + 1 < due.size())
+            link_.prefetch_counters(due[i + 1].second->slot);
+        Session &s = *due[i].second;
+        if (s.terminated_at_ms == kNever && now_ms >= s.next_sweep_ms)
+            sweep(s, now_ms);
+    }
     while (!terminated_.empty() &&
            now_ms - terminated_.front().first >= options_.terminated_retention_ms) {
         if (const auto it = sessions_.find(terminated_.front().second); it != sessions_.end()) {
