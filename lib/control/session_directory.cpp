@@ -683,10 +683,14 @@ void SessionDirectory::tick(int64_t now_ms) {
     // while the sweeps before run (handshake_bench at 100,000 sessions: the tick's share of
     // the control core 0.15 -> 0.11 in rekeys, 0.08 -> 0.05 in new sessions).
     constexpr size_t kAhead = 2;
+    // The whole session: a sweep reads fields all over it. (A stale entry, skipped on its
+    // first line, has its lines fetched for nothing; they are few.)
     const auto fetch_session = [](const Session *s) {
-        const char *p = reinterpret_cast<const char *>(s);
-        for (size_t off = 0; off < sizeof(Session); off += 64)
-            __builtin_prefetch(p + off);
+        constexpr uintptr_t kLine = 64;
+        const uintptr_t end = reinterpret_cast<uintptr_t>(s) + sizeof(Session);
+        for (uintptr_t line = reinterpret_cast<uintptr_t>(s) & ~(kLine - 1); line < end;
+             line += kLine)
+            __builtin_prefetch(reinterpret_cast<const void *>(line));
     };
     for (size_t i = 0; i < due.size() && i < kAhead; ++i)
         fetch_session(due[i].second);
@@ -696,7 +700,7 @@ void SessionDirectory::tick(int64_t now_ms) {
         if (i + 1 < due.size())
             link_.prefetch_counters(due[i + 1].second->slot);
         Session &s = *due[i].second;
-        if (s.terminated_at_ms == kNever && now_ms >= s.next_sweep_ms)
+        if (now_ms >= s.next_sweep_ms && s.terminated_at_ms == kNever)
             sweep(s, now_ms);
     }
     while (!terminated_.empty() &&

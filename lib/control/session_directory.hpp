@@ -186,7 +186,7 @@ class SessionDirectory {
         std::optional<uint64_t> session;  // the live (not terminated) session, if any
     };
     struct Session {
-        // First, so a tick that skips a resting session touches one line of it.
+        // First, so the check that skips a stale queue entry reads one line of the session.
         int64_t next_sweep_ms = 0;  // see tick()
         // The latest time any sweep_queue_ entry names this session for: it is not freed
         // before then, since the entries point at it.
@@ -306,7 +306,9 @@ class SessionDirectory {
     };
     std::priority_queue<SweepDue, std::vector<SweepDue>, std::greater<>> sweep_queue_;
     // (terminated at, session id) in the order sessions ended: dropped from sessions_ once
-    // terminated_retention_ms has passed.
+    // terminated_retention_ms has passed and the session's queued sweeps have been taken
+    // (at most a resting interval, kRestingSweepMs, later; the sessions behind it wait too).
+    // A session ended in a sweep is queued for that tick's time, so it is kept until the next.
     std::deque<std::pair<int64_t, uint64_t>> terminated_;
     std::array<uint64_t, kSessionStateCount> sessions_by_state_{};
     uint64_t rx_bytes_total_ = 0;

@@ -13,7 +13,7 @@ namespace jg {
 
 inline constexpr int64_t kSwitchRateWindowMs = 60'000;
 
-// Times (ms) of the most recent switches of one session, newest last.
+// Times (ms) of the most recent switches of one session, in a ring (see newest()).
 class SwitchHistory {
   public:
     // The rate limit is enforced up to this many switches per minute; a larger
