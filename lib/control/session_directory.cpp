@@ -763,9 +763,8 @@ std::vector<TransitionNote> SessionDirectory::recent_transitions(uint64_t sessio
     if (it == sessions_.end())
         return out;
     const Session &s = *it->second;
-    const uint32_t n = std::min<uint32_t>(s.recent_total, kRecentTransitions);
-    for (uint32_t i = s.recent_total - n; i < s.recent_total; ++i)
-        out.push_back(s.recent[i % kRecentTransitions]);
+    for (uint32_t i = s.recent.size(); i > 0; --i)
+        out.push_back(s.recent.newest(i - 1));
     return out;
 }
 
@@ -812,11 +811,7 @@ void SessionDirectory::note_transition(Session &s, const audit::Event &e) {
     } else {
         return;
     }
-    if (s.recent.size() < kRecentTransitions)
-        s.recent.push_back(n);
-    else
-        s.recent[s.recent_total % kRecentTransitions] = n;
-    ++s.recent_total;
+    s.recent.push(n);
 }
 
 bool SessionDirectory::admit_reattach(Session &s, const TransportAddr &src, int64_t now_ms) {

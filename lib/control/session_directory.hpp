@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/bounded_ring.hpp"
 #include "base/result.hpp"
 #include "base/token_bucket.hpp"
 #include "config/gateway_config.hpp"
@@ -215,9 +216,8 @@ class SessionDirectory {
         TokenBucket reattach_bucket{kReattachPerSecond, kReattachBurst, 0};
         int64_t reattach_flood_reported_ms = kNever;
         PassiveKeepalive keepalive;
-        // A ring of kRecentTransitions, grown as transitions happen: most sessions see two.
-        std::vector<TransitionNote> recent;
-        uint32_t recent_total = 0;
+        // Grown as transitions happen: most sessions see two.
+        BoundedRing<TransitionNote, kRecentTransitions> recent;
     };
 
     void on_initiation(const UpEvent &ev, int64_t now_ms);

@@ -3,7 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+
+#include "base/bounded_ring.hpp"
 
 namespace jg {
 
@@ -17,13 +18,12 @@ class ReattachNonces {
     // Whether `nonce` is among the newest `window` accepted nonces.
     bool contains(uint64_t nonce, uint32_t window) const;
     void insert(uint64_t nonce);
-    uint32_t size() const { return static_cast<uint32_t>(ring_.size()); }
+    uint32_t size() const { return ring_.size(); }
 
   private:
-    // Grows to kCapacity, then wraps: most sessions never reattach, and a fixed ring was half
-    // of a session's memory on the control core (2 KiB of 4).
-    std::vector<uint64_t> ring_;
-    uint32_t next_ = 0;  // where the next nonce goes once the ring is full
+    // Grown as nonces come: most sessions never reattach, and a fixed ring was half of a
+    // session's memory on the control core (2 KiB of 4).
+    BoundedRing<uint64_t, kCapacity> ring_;
 };
 
 }  // namespace jg

@@ -6,19 +6,13 @@ namespace jg {
 
 void SwitchHistory::record(int64_t now_ms) {
     ++total_;
-    if (times_.size() < kCapacity) {
-        times_.push_back(now_ms);
-        return;
-    }
-    times_[next_] = now_ms;
-    next_ = (next_ + 1) % kCapacity;
+    times_.push(now_ms);
 }
 
 uint32_t SwitchHistory::count_in_window(int64_t now_ms) const {
-    const uint32_t held = static_cast<uint32_t>(times_.size());
     uint32_t n = 0;
-    for (uint32_t i = 0; i < held; ++i) {
-        const int64_t t = times_[newest(i)];
+    for (uint32_t i = 0; i < times_.size(); ++i) {
+        const int64_t t = times_.newest(i);
         if (now_ms - t >= kSwitchRateWindowMs)
             break;
         ++n;

@@ -5,15 +5,15 @@
 
 #include <cstdint>
 #include <string_view>
-#include <vector>
 
+#include "base/bounded_ring.hpp"
 #include "session/policy.hpp"
 
 namespace jg {
 
 inline constexpr int64_t kSwitchRateWindowMs = 60'000;
 
-// Times (ms) of the most recent switches of one session, in a ring (see newest()).
+// Times (ms) of the most recent switches of one session.
 class SwitchHistory {
   public:
     // The rate limit is enforced up to this many switches per minute; a larger
@@ -26,20 +26,13 @@ class SwitchHistory {
     uint32_t count_in_window(int64_t now_ms) const;
     bool empty() const { return total_ == 0; }
     // The newest switch's time; 0 when there has been none.
-    int64_t last_ms() const { return times_.empty() ? 0 : times_[newest()]; }
+    int64_t last_ms() const { return times_.empty() ? 0 : times_.newest(); }
     uint32_t total() const { return total_; }
 
   private:
-    // Position of the i-th newest time (i = 0: the newest).
-    size_t newest(uint32_t i = 0) const {
-        const size_t held = times_.size();
-        const size_t end = held < kCapacity ? held : next_;
-        return (end + held - 1 - i) % held;
-    }
-    // Grows to kCapacity, then wraps: most sessions never switch, and a fixed ring cost every
+    // Grown as switches happen: most sessions never switch, and a fixed ring cost every
     // session 512 bytes on the control core.
-    std::vector<int64_t> times_;
-    uint32_t next_ = 0;  // where the next time goes once the ring is full
+    BoundedRing<int64_t, kCapacity> times_;
     uint32_t total_ = 0;
 };
 
