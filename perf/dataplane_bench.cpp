@@ -743,6 +743,7 @@ struct Feed {
 struct PassResult {
     uint64_t busy_cycles = 0;
     uint64_t total_cycles = 0;
+    uint64_t loops = 0;  // worker loop iterations, idle ones included
     uint64_t wall_cycles = 0;
     double worker_cpu_s = 0;  // CPU time the worker thread got during the pass
     uint64_t decrypted = 0;
@@ -754,10 +755,11 @@ struct PassResult {
 };
 
 struct Snapshot {
-    uint64_t busy, total, decrypted, encrypted, drops[kDropReasonCount];
+    uint64_t busy, total, loops, decrypted, encrypted, drops[kDropReasonCount];
     explicit Snapshot(const Worker &w) {
         const WorkerCounters &c = w.counters;
         busy = c.busy_cycles.load();
+        loops = c.loops.load();
         total = c.total_cycles.load();
         decrypted = c.decrypted.load();
         encrypted = c.encrypted.load();
@@ -772,12 +774,143 @@ struct Snapshot {
 // every line from the generator core's private cache.
 bool g_demote_frames = false;
 
-void demote_frame(const rte_mbuf *m, const uint8_t *d, uint32_t len) {
-    for (uint32_t off = 0; off < len; off += RTE_CACHE_LINE_SIZE)
+void demote_lines(const uint8_t *d, size_t len) {
+    for (size_t off = 0; off < len; off += RTE_CACHE_LINE_SIZE)
         asm volatile("cldemote %0" ::"m"(d[off]));
-    const auto *h = reinterpret_cast<const uint8_t *>(m);
-    asm volatile("cldemote %0" ::"m"(h[0]));
-    asm volatile("cldemote %0" ::"m"(h[RTE_CACHE_LINE_SIZE]));
+}
+
+void demote_frame(const rte_mbuf *m, const uint8_t *d, uint32_t len) {
+    demote_lines(d, len);
+    demote_lines(reinterpret_cast<const uint8_t *>(m), 2 * RTE_CACHE_LINE_SIZE);
+}
+
+// ---- What the generator's hand-over costs the AEAD (handoff_probe) ----
+// The ceiling seals and opens buffers its own core has just written; the worker's frames were
+// written by the generator on the other core, so each of their lines is fetched from that
+// core's cache. The probe times the same AEAD call on the worker lcore both ways, burst by
+// burst and alternating in blocks so both see the same machine: buffers written by the worker
+// lcore itself right before the burst (as the ceiling), or by the main lcore (as the frames).
+// Only the AEAD call is timed (TSC, median over bursts: a preempted burst is an outlier).
+
+struct HandoffJob {
+    jg::crypto::IpsecMbAead *aead = nullptr;
+    uint32_t len = 0;
+    bool open = false;
+    unsigned blocks = 0;
+    unsigned bursts_per_block = 0;
+    uint8_t *own_buf = nullptr;       // kBurstSize * stride bytes the worker lcore writes
+    uint8_t *buf = nullptr;           // the same size, written by the main lcore
+    const uint8_t *source = nullptr;  // what is written: sealed bytes (open) or plaintext
+    size_t bytes = 0;
+    std::atomic<uint32_t> *turn = nullptr;  // 1: the main lcore has written; 0: consumed
+    std::vector<double> own, handed;        // TSC cycles per burst
+    bool ok = true;
+};
+
+int run_handoff(void *arg) {
+    auto &job = *static_cast<HandoffJob *>(arg);
+    const uint32_t stride = job.len + jg::crypto::kAeadTagBytes;
+    std::vector<uint8_t> keys(size_t(kBurstSize) * 32, 0x5a);
+    jg::crypto::AeadOp ops[kBurstSize];
+    job.own.reserve(size_t(job.blocks) * job.bursts_per_block);
+    job.handed.reserve(size_t(job.blocks) * job.bursts_per_block);
+    auto burst = [&](uint8_t *buf) -> double {
+        for (uint16_t i = 0; i < kBurstSize; ++i)
+            ops[i] =
+                jg::crypto::AeadOp{buf + i * stride, job.len, keys.data() + i * 32, 1000u + i, 0};
+        const uint64_t t0 = rte_rdtsc_precise();
+        const uint16_t done = job.open ? job.aead->open_burst(ops, kBurstSize)
+                                       : job.aead->seal_burst(ops, kBurstSize);
+        const uint64_t t1 = rte_rdtsc_precise();
+        if (job.open && done != kBurstSize)
+            job.ok = false;
+        return double(t1 - t0);
+    };
+    for (unsigned b = 0; b < job.blocks; ++b) {
+        for (unsigned i = 0; i < job.bursts_per_block; ++i) {
+            std::memcpy(job.own_buf, job.source, job.bytes);
+            job.own.push_back(burst(job.own_buf));
+        }
+        for (unsigned i = 0; i < job.bursts_per_block; ++i) {
+            while (job.turn->load(std::memory_order_acquire) != 1)
+                rte_pause();
+            job.handed.push_back(burst(job.buf));
+            job.turn->store(0, std::memory_order_release);
+        }
+    }
+    return 0;
+}
+
+double median(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const size_t mid = v.size() / 2;
+    return v.size() % 2 != 0 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+json handoff_probe(Rig &rig, const std::vector<uint32_t> &sizes) {
+    json out = json::array();
+    for (uint32_t len : sizes) {
+        for (bool open : {false, true}) {
+            const uint32_t stride = len + jg::crypto::kAeadTagBytes;
+            const size_t bytes = size_t(kBurstSize) * stride;
+            auto *buf =
+                static_cast<uint8_t *>(rte_malloc("bench_handoff", 2 * bytes, RTE_CACHE_LINE_SIZE));
+            if (buf == nullptr) {
+                std::fprintf(stderr, "handoff probe: rte_malloc of %zu bytes failed\n", 2 * bytes);
+                std::exit(1);
+            }
+            std::vector<uint8_t> source(bytes);
+            randombytes_buf(source.data(), source.size());
+            if (open) {  // sealed bytes, so every open in the probe authenticates
+                std::vector<uint8_t> keys(size_t(kBurstSize) * 32, 0x5a);
+                jg::crypto::AeadOp ops[kBurstSize];
+                for (uint16_t i = 0; i < kBurstSize; ++i)
+                    ops[i] = jg::crypto::AeadOp{source.data() + i * stride, len,
+                                                keys.data() + i * 32, 1000u + i, 0};
+                rig.worker_aead->seal_burst(ops, kBurstSize);
+            }
+            std::atomic<uint32_t> turn{0};
+            HandoffJob job;
+            job.aead = rig.worker_aead.get();
+            job.len = len;
+            job.open = open;
+            job.blocks = 10;
+            job.bursts_per_block = 200;
+            job.own_buf = buf + bytes;
+            job.buf = buf;
+            job.source = source.data();
+            job.bytes = bytes;
+            job.turn = &turn;
+            if (rte_eal_remote_launch(run_handoff, &job, kWorkerLcore) != 0) {
+                std::fprintf(stderr, "handoff probe launch failed\n");
+                std::exit(1);
+            }
+            for (unsigned n = 0; n < job.blocks * job.bursts_per_block; ++n) {
+                while (turn.load(std::memory_order_acquire) != 0)
+                    rte_pause();
+                std::memcpy(buf, source.data(), bytes);
+                if (g_demote_frames)  // as the generator's frames under --demote-frames
+                    demote_lines(buf, bytes);
+                turn.store(1, std::memory_order_release);
+            }
+            if (rte_eal_wait_lcore(kWorkerLcore) != 0 || !job.ok) {
+                std::fprintf(stderr, "handoff probe failed (%u B %s, authentic %d)\n", len,
+                             open ? "open" : "seal", int(job.ok));
+                std::exit(1);
+            }
+            rte_free(buf);
+            const double own = median(job.own) / kBurstSize;
+            const double handed = median(job.handed) / kBurstSize;
+            out.push_back(json{{"payload_bytes", len},
+                               {"op", open ? "open" : "seal"},
+                               {"own_core_cycles_per_op", own},
+                               {"handed_over_cycles_per_op", handed},
+                               {"ratio", own / handed}});
+        }
+    }
+    return out;
 }
 
 // Fills `ring` from `feed` with up to `limit` frames copied into fresh mbufs.
@@ -891,6 +1024,7 @@ PassResult run_pass(Rig &rig, Worker &w, std::vector<Feed> feeds, Feed *flood, u
     PassResult r;
     r.busy_cycles = after.busy - before.busy;
     r.total_cycles = after.total - before.total;
+    r.loops = after.loops - before.loops;
     r.wall_cycles = t1 - t0;
     r.worker_cpu_s = cpu1 - cpu0;
     r.decrypted = after.decrypted - before.decrypted;
@@ -901,14 +1035,6 @@ PassResult run_pass(Rig &rig, Worker &w, std::vector<Feed> feeds, Feed *flood, u
     r.flood_fed = flood_sent;
     r.out = out_total;
     return r;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const size_t mid = v.size() / 2;
-    return v.size() % 2 != 0 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
 json drops_json(const uint64_t *drops) {
@@ -961,7 +1087,7 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
     };
 
     std::vector<double> cyc_samples, wall_samples, busy_share, cpu_share, ceiling_samples,
-        efficiency_samples;
+        efficiency_samples, per_loop;
     double worker_cpu_total = 0;
     PassResult last{};
     uint64_t drops[kDropReasonCount]{};
@@ -1019,6 +1145,7 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
         wall_samples.push_back(double(done) * double(rte_get_tsc_hz()) / double(last.wall_cycles) /
                                1e6);
         busy_share.push_back(double(last.busy_cycles) / double(last.total_cycles));
+        per_loop.push_back(double(done) / double(std::max<uint64_t>(last.loops, 1)));
         worker_cpu_total += last.worker_cpu_s;
         for (unsigned i = 0; i < kDropReasonCount; ++i)
             drops[i] += last.drops[i];
@@ -1041,7 +1168,10 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
     j["gbps_payload"] = mpps * c.size * 8 / 1e3;
     j["wall_mpps_samples"] = wall_samples;
     j["worker_busy_share_samples"] = busy_share;  // iterations with packets, TSC-weighted
-    j["worker_cpu_share_samples"] = cpu_share;    // CPU time the worker got / wall time
+    // Data packets per loop iteration (each polls both ports): well below the burst size, the
+    // generator kept the worker's bursts short and per-burst costs fell on fewer packets.
+    j["packets_per_loop_samples"] = per_loop;
+    j["worker_cpu_share_samples"] = cpu_share;  // CPU time the worker got / wall time
     j["ceiling_cycles_per_op"] = ceiling_cyc;
     j["ceiling_cycles_per_op_samples"] = ceiling_samples;  // one per pass, timed just before it
     j["ceiling_mpps"] = ceiling_mpps;
@@ -1295,6 +1425,15 @@ int main(int argc, char **argv) {
             "alone, %.1f ns each with 16 in flight\n",
             mp["bytes"].get<size_t>() >> 20, mp["ns_per_line_by_chains"]["1"].get<double>(),
             mp["ns_per_line_by_chains"]["16"].get<double>());
+
+    doc["handoff_probe"] = handoff_probe(rig, opt.sizes);
+    for (const json &h : doc["handoff_probe"])
+        std::printf(
+            "# handoff probe, %u B %s: %.0f cycles per op on buffers its own core wrote, "
+            "%.0f on buffers the generator's core wrote (%.2f)\n",
+            h["payload_bytes"].get<uint32_t>(), h["op"].get<std::string>().c_str(),
+            h["own_core_cycles_per_op"].get<double>(), h["handed_over_cycles_per_op"].get<double>(),
+            h["ratio"].get<double>());
 
     FrameSet decap_frames, encap_frames, flood_frames;
     build_flood(flood_frames, 65536, rig.gw_public);

@@ -136,6 +136,20 @@ def main():
     per_line = probe.get("ns_per_line_by_chains", {})
     if sorted(per_line) != ["1", "16", "32", "4"] or not all(v > 0 for v in per_line.values()):
         fail("memory_probe missing or not positive: %r" % probe)
+    handoff = doc.get("handoff_probe", [])
+    want = sorted((size, op) for size in {c["payload_bytes"] for c in doc["cases"]}
+                  for op in ("open", "seal"))
+    if sorted((h["payload_bytes"], h["op"]) for h in handoff) != want:
+        fail("handoff_probe does not cover every size both ways: %r" % handoff)
+    for h in handoff:
+        if not (h["own_core_cycles_per_op"] > 0 and h["handed_over_cycles_per_op"] > 0
+                and abs(h["ratio"] - h["own_core_cycles_per_op"] / h["handed_over_cycles_per_op"])
+                < 1e-9):
+            fail("handoff_probe entry not positive or its ratio not own / handed over: %r" % h)
+    for case in doc["cases"]:
+        loops = case["packets_per_loop_samples"]
+        if len(loops) != case["passes"] or not all(v > 0 for v in loops):
+            fail("%s: packets_per_loop_samples %r" % (case["direction"], loops))
     for t in doc["tables"]:
         if not t["bytes_per_session"] > 0 or not t["insert_sessions_per_s"] > 0:
             fail("tables entry without memory or insert rate: %r" % t)
