@@ -647,6 +647,23 @@ clockid_t worker_cpu_clock() {
     return c;
 }
 
+double median(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const size_t mid = v.size() / 2;
+    return v.size() % 2 != 0 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// A burst of ops on kBurstSize buffers `stride` bytes apart, one key each, counters 1000 + i:
+// the ceiling's and the handoff probe's working set.
+void fill_ops(jg::crypto::AeadOp *ops, uint8_t *buf, uint32_t stride, uint32_t len,
+              const uint8_t *keys) {
+    for (uint16_t i = 0; i < kBurstSize; ++i)
+        ops[i] = jg::crypto::AeadOp{buf + size_t(i) * stride, len,
+                                    keys + size_t(i) * jg::crypto::kAeadKeyBytes, 1000u + i, 0};
+}
+
 // ---- Crypto-only ceiling on the worker lcore ----
 struct CeilingJob {
     jg::crypto::IpsecMbAead *aead = nullptr;
@@ -662,15 +679,11 @@ int run_ceiling(void *arg) {
     auto &job = *static_cast<CeilingJob *>(arg);
     const uint32_t stride = job.len + jg::crypto::kAeadTagBytes;
     std::vector<uint8_t> buf(size_t(kBurstSize) * stride);
-    std::vector<uint8_t> keys(size_t(kBurstSize) * 32);
+    std::vector<uint8_t> keys(size_t(kBurstSize) * jg::crypto::kAeadKeyBytes);
     randombytes_buf(buf.data(), buf.size());
     randombytes_buf(keys.data(), keys.size());
     jg::crypto::AeadOp ops[kBurstSize];
-    auto fill = [&] {
-        for (uint16_t i = 0; i < kBurstSize; ++i)
-            ops[i] = jg::crypto::AeadOp{buf.data() + i * stride, job.len, keys.data() + i * 32,
-                                        1000u + i, 0};
-    };
+    auto fill = [&] { fill_ops(ops, buf.data(), stride, job.len, keys.data()); };
     fill();
     job.aead->seal_burst(ops, kBurstSize);
     const std::vector<uint8_t> sealed = buf;
@@ -788,36 +801,45 @@ void demote_frame(const rte_mbuf *m, const uint8_t *d, uint32_t len) {
 // The ceiling seals and opens buffers its own core has just written; the worker's frames were
 // written by the generator on the other core, so each of their lines is fetched from that
 // core's cache. The probe times the same AEAD call on the worker lcore both ways, burst by
-// burst and alternating in blocks so both see the same machine: buffers written by the worker
-// lcore itself right before the burst (as the ceiling), or by the main lcore (as the frames).
-// Only the AEAD call is timed (TSC, median over bursts: a preempted burst is an outlier).
+// burst, in blocks that alternate (and swap order every block) so both see the same machine:
+// buffers the worker lcore wrote itself right before the burst (as the ceiling's), or buffers
+// the main lcore wrote right before it (as the frames). Only the AEAD call is timed (TSC; the
+// median over bursts, since a preempted burst is an outlier), and the main lcore writes only
+// while the worker lcore waits for it, never during a timed burst.
+
+// One line of its own: the main lcore spins on it while the worker lcore appends samples.
+struct alignas(RTE_CACHE_LINE_SIZE) HandoffTurn {
+    // kWanted: the worker lcore waits for a buffer; kWritten: the main lcore has written it;
+    // kDone: the worker lcore has finished.
+    static constexpr uint32_t kIdle = 0, kWanted = 1, kWritten = 2, kDone = 3;
+    std::atomic<uint32_t> state{kIdle};
+};
 
 struct HandoffJob {
-    jg::crypto::IpsecMbAead *aead = nullptr;
-    uint32_t len = 0;
+    jg::crypto::IpsecMbAead *aead = nullptr;  // the worker lcore's
+    uint32_t aead_len = 0;                    // bytes sealed or opened per op (padded)
+    uint32_t stride = 0;                      // bytes from one op's buffer to the next
     bool open = false;
     unsigned blocks = 0;
     unsigned bursts_per_block = 0;
     uint8_t *own_buf = nullptr;       // kBurstSize * stride bytes the worker lcore writes
-    uint8_t *buf = nullptr;           // the same size, written by the main lcore
+    uint8_t *handed_buf = nullptr;    // the same size, written by the main lcore
     const uint8_t *source = nullptr;  // what is written: sealed bytes (open) or plaintext
+    const uint8_t *keys = nullptr;    // kBurstSize keys
     size_t bytes = 0;
-    std::atomic<uint32_t> *turn = nullptr;  // 1: the main lcore has written; 0: consumed
-    std::vector<double> own, handed;        // TSC cycles per burst
-    bool ok = true;
+    HandoffTurn *turn = nullptr;
+    // written: worker lcore; read: main lcore after rte_eal_wait_lcore
+    std::vector<double> own, handed;  // TSC cycles per burst
+    bool ok = true;                   // every open authenticated
 };
 
 int run_handoff(void *arg) {
     auto &job = *static_cast<HandoffJob *>(arg);
-    const uint32_t stride = job.len + jg::crypto::kAeadTagBytes;
-    std::vector<uint8_t> keys(size_t(kBurstSize) * 32, 0x5a);
     jg::crypto::AeadOp ops[kBurstSize];
     job.own.reserve(size_t(job.blocks) * job.bursts_per_block);
     job.handed.reserve(size_t(job.blocks) * job.bursts_per_block);
     auto burst = [&](uint8_t *buf) -> double {
-        for (uint16_t i = 0; i < kBurstSize; ++i)
-            ops[i] =
-                jg::crypto::AeadOp{buf + i * stride, job.len, keys.data() + i * 32, 1000u + i, 0};
+        fill_ops(ops, buf, job.stride, job.aead_len, job.keys);
         const uint64_t t0 = rte_rdtsc_precise();
         const uint16_t done = job.open ? job.aead->open_burst(ops, kBurstSize)
                                        : job.aead->seal_burst(ops, kBurstSize);
@@ -826,35 +848,43 @@ int run_handoff(void *arg) {
             job.ok = false;
         return double(t1 - t0);
     };
-    for (unsigned b = 0; b < job.blocks; ++b) {
+    auto own_block = [&] {
         for (unsigned i = 0; i < job.bursts_per_block; ++i) {
             std::memcpy(job.own_buf, job.source, job.bytes);
             job.own.push_back(burst(job.own_buf));
         }
+    };
+    auto handed_block = [&] {
         for (unsigned i = 0; i < job.bursts_per_block; ++i) {
-            while (job.turn->load(std::memory_order_acquire) != 1)
+            job.turn->state.store(HandoffTurn::kWanted, std::memory_order_release);
+            while (job.turn->state.load(std::memory_order_acquire) != HandoffTurn::kWritten)
                 rte_pause();
-            job.handed.push_back(burst(job.buf));
-            job.turn->store(0, std::memory_order_release);
+            job.handed.push_back(burst(job.handed_buf));
+        }
+    };
+    for (unsigned b = 0; b < job.blocks; ++b) {
+        if (b % 2 == 0) {
+            own_block();
+            handed_block();
+        } else {
+            handed_block();
+            own_block();
         }
     }
+    job.turn->state.store(HandoffTurn::kDone, std::memory_order_release);
     return 0;
 }
 
-double median(std::vector<double> v) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const size_t mid = v.size() / 2;
-    return v.size() % 2 != 0 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-json handoff_probe(Rig &rig, const std::vector<uint32_t> &sizes) {
+json handoff_probe(Rig &rig, const std::vector<uint32_t> &sizes, bool quick) {
     json out = json::array();
-    for (uint32_t len : sizes) {
+    std::vector<uint8_t> keys(size_t(kBurstSize) * jg::crypto::kAeadKeyBytes);
+    randombytes_buf(keys.data(), keys.size());
+    for (uint32_t size : sizes) {
+        const uint32_t len = padded(size);
+        const uint32_t stride = len + jg::crypto::kAeadTagBytes;
+        // Each variant's buffers start on a line of their own.
+        const size_t bytes = RTE_ALIGN_CEIL(size_t(kBurstSize) * stride, RTE_CACHE_LINE_SIZE);
         for (bool open : {false, true}) {
-            const uint32_t stride = len + jg::crypto::kAeadTagBytes;
-            const size_t bytes = size_t(kBurstSize) * stride;
             auto *buf =
                 static_cast<uint8_t *>(rte_malloc("bench_handoff", 2 * bytes, RTE_CACHE_LINE_SIZE));
             if (buf == nullptr) {
@@ -864,50 +894,57 @@ json handoff_probe(Rig &rig, const std::vector<uint32_t> &sizes) {
             std::vector<uint8_t> source(bytes);
             randombytes_buf(source.data(), source.size());
             if (open) {  // sealed bytes, so every open in the probe authenticates
-                std::vector<uint8_t> keys(size_t(kBurstSize) * 32, 0x5a);
                 jg::crypto::AeadOp ops[kBurstSize];
-                for (uint16_t i = 0; i < kBurstSize; ++i)
-                    ops[i] = jg::crypto::AeadOp{source.data() + i * stride, len,
-                                                keys.data() + i * 32, 1000u + i, 0};
-                rig.worker_aead->seal_burst(ops, kBurstSize);
+                fill_ops(ops, source.data(), stride, len, keys.data());
+                rig.main_aead->seal_burst(ops, kBurstSize);
             }
-            std::atomic<uint32_t> turn{0};
+            HandoffTurn turn;
             HandoffJob job;
             job.aead = rig.worker_aead.get();
-            job.len = len;
+            job.aead_len = len;
+            job.stride = stride;
             job.open = open;
+            // 2,000 bursts each way (200 under --quick): enough for a stable median, and a
+            // few seconds for the whole matrix even at 1420 B.
             job.blocks = 10;
-            job.bursts_per_block = 200;
+            job.bursts_per_block = quick ? 20 : 200;
+            job.handed_buf = buf;
             job.own_buf = buf + bytes;
-            job.buf = buf;
             job.source = source.data();
+            job.keys = keys.data();
             job.bytes = bytes;
             job.turn = &turn;
             if (rte_eal_remote_launch(run_handoff, &job, kWorkerLcore) != 0) {
                 std::fprintf(stderr, "handoff probe launch failed\n");
                 std::exit(1);
             }
-            for (unsigned n = 0; n < job.blocks * job.bursts_per_block; ++n) {
-                while (turn.load(std::memory_order_acquire) != 0)
+            for (;;) {
+                const uint32_t st = turn.state.load(std::memory_order_acquire);
+                if (st == HandoffTurn::kDone)
+                    break;
+                if (st != HandoffTurn::kWanted) {
                     rte_pause();
+                    continue;
+                }
                 std::memcpy(buf, source.data(), bytes);
                 if (g_demote_frames)  // as the generator's frames under --demote-frames
                     demote_lines(buf, bytes);
-                turn.store(1, std::memory_order_release);
+                turn.state.store(HandoffTurn::kWritten, std::memory_order_release);
             }
             if (rte_eal_wait_lcore(kWorkerLcore) != 0 || !job.ok) {
-                std::fprintf(stderr, "handoff probe failed (%u B %s, authentic %d)\n", len,
+                std::fprintf(stderr, "handoff probe failed (%u B %s, authentic %d)\n", size,
                              open ? "open" : "seal", int(job.ok));
                 std::exit(1);
             }
             rte_free(buf);
             const double own = median(job.own) / kBurstSize;
             const double handed = median(job.handed) / kBurstSize;
-            out.push_back(json{{"payload_bytes", len},
+            out.push_back(json{{"payload_bytes", size},
+                               {"aead_bytes", len},
                                {"op", open ? "open" : "seal"},
                                {"own_core_cycles_per_op", own},
                                {"handed_over_cycles_per_op", handed},
-                               {"ratio", own / handed}});
+                               {"own_over_handed_over", own / handed}});
         }
     }
     return out;
@@ -1145,7 +1182,8 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
         wall_samples.push_back(double(done) * double(rte_get_tsc_hz()) / double(last.wall_cycles) /
                                1e6);
         busy_share.push_back(double(last.busy_cycles) / double(last.total_cycles));
-        per_loop.push_back(double(done) / double(std::max<uint64_t>(last.loops, 1)));
+        const unsigned ports_fed = (n_decap != 0 ? 1 : 0) + (n_encap != 0 ? 1 : 0);
+        per_loop.push_back(double(done) / double(std::max<uint64_t>(last.loops, 1)) / ports_fed);
         worker_cpu_total += last.worker_cpu_s;
         for (unsigned i = 0; i < kDropReasonCount; ++i)
             drops[i] += last.drops[i];
@@ -1168,8 +1206,9 @@ json run_case(Rig &rig, SessionTables &st, Worker &w, const Options &opt, const 
     j["gbps_payload"] = mpps * c.size * 8 / 1e3;
     j["wall_mpps_samples"] = wall_samples;
     j["worker_busy_share_samples"] = busy_share;  // iterations with packets, TSC-weighted
-    // Data packets per loop iteration (each polls both ports): well below the burst size, the
-    // generator kept the worker's bursts short and per-burst costs fell on fewer packets.
+    // Data packets per loop iteration and port fed (each iteration receives up to a burst from
+    // each port): well below the burst size, the generator kept the worker's bursts short and
+    // per-burst costs fell on fewer packets.
     j["packets_per_loop_samples"] = per_loop;
     j["worker_cpu_share_samples"] = cpu_share;  // CPU time the worker got / wall time
     j["ceiling_cycles_per_op"] = ceiling_cyc;
@@ -1204,6 +1243,14 @@ std::string cpu_model() {
         if (line.rfind("model name", 0) == 0)
             return line.substr(line.find(':') + 2);
     return "unknown";
+}
+
+// The CPUs sharing a core with the worker's (CPU 1): with the generator's CPU among them, the
+// handoff probe's lines never leave the shared caches and its ratio says nothing.
+std::string worker_cpu_siblings() {
+    std::ifstream f("/sys/devices/system/cpu/cpu1/topology/thread_siblings_list");
+    std::string line;
+    return std::getline(f, line) ? line : "unknown";
 }
 
 json cpu_flags() {
@@ -1387,6 +1434,7 @@ int main(int argc, char **argv) {
     json doc;
     doc["machine"] = json{
         {"cpu_model", cpu_model()},
+        {"worker_cpu_siblings", worker_cpu_siblings()},
         {"cpu_flags", cpu_flags()},
         {"online_cpus", sysconf(_SC_NPROCESSORS_ONLN)},
         {"tsc_hz", rte_get_tsc_hz()},
@@ -1426,14 +1474,14 @@ int main(int argc, char **argv) {
             mp["bytes"].get<size_t>() >> 20, mp["ns_per_line_by_chains"]["1"].get<double>(),
             mp["ns_per_line_by_chains"]["16"].get<double>());
 
-    doc["handoff_probe"] = handoff_probe(rig, opt.sizes);
+    doc["handoff_probe"] = handoff_probe(rig, opt.sizes, opt.quick);
     for (const json &h : doc["handoff_probe"])
         std::printf(
             "# handoff probe, %u B %s: %.0f cycles per op on buffers its own core wrote, "
             "%.0f on buffers the generator's core wrote (%.2f)\n",
             h["payload_bytes"].get<uint32_t>(), h["op"].get<std::string>().c_str(),
             h["own_core_cycles_per_op"].get<double>(), h["handed_over_cycles_per_op"].get<double>(),
-            h["ratio"].get<double>());
+            h["own_over_handed_over"].get<double>());
 
     FrameSet decap_frames, encap_frames, flood_frames;
     build_flood(flood_frames, 65536, rig.gw_public);
