@@ -1,12 +1,14 @@
 // Classification of one received burst: which stage each frame belongs to. Hot path.
 #include <rte_byteorder.h>
 #include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
 #include <cstring>
 #include <span>
 
+#include "dataplane/fragments.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace jg::dp {
@@ -15,6 +17,7 @@ namespace {
 constexpr uint8_t kIpProtoIcmp = 1;
 constexpr uint8_t kIpProtoUdp = 17;
 constexpr uint8_t kIpProtoIcmp6 = 58;
+constexpr uint8_t kIpProtoFragment = 44;  // IPv6 fragment header
 constexpr size_t kEthLen = sizeof(rte_ether_hdr);
 
 struct BurstLists {
@@ -97,7 +100,14 @@ void classify_ipv4(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
     if (p.ipv4 != 0 && ip->dst_addr == p.ipv4) {
         if (rte_be_to_cpu_16(ip->fragment_offset) &
             (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
-            drop(w, m, DropReason::fragment);
+            // Only tunnel traffic is worth the mbufs a datagram in reassembly holds.
+            if (side != kOuterSide || ip->next_proto_id != kIpProtoUdp || w.fragments == nullptr) {
+                drop(w, m, DropReason::fragment);
+                return;
+            }
+            // The whole datagram has no fragment bits left, so this recurses once at most.
+            if (rte_mbuf *whole = reassemble_ipv4(w, m, ip, ihl, now))
+                classify_ipv4(w, whole, side, now, lists);
             return;
         }
         if (ip->next_proto_id == kIpProtoIcmp) {
@@ -166,6 +176,29 @@ void classify_ipv6(Worker &w, rte_mbuf *m, PortSide side, uint64_t now, BurstLis
     if (to_us) {
         uint8_t *payload;
         uint16_t len, sport, dport;
+        if (side == kOuterSide && ip->proto == kIpProtoFragment && w.fragments != nullptr &&
+            l4_len >= sizeof(rte_ipv6_fragment_ext)) {
+            auto *frag = reinterpret_cast<rte_ipv6_fragment_ext *>(ip + 1);
+            if (frag->next_header != kIpProtoUdp) {
+                drop(w, m, DropReason::fragment);
+                return;
+            }
+            // An atomic fragment (offset 0, no more to come; RFC 6946) is the whole datagram:
+            // the fragment header goes and the packet is taken as it is.
+            if ((rte_be_to_cpu_16(frag->frag_data) & RTE_IPV6_FRAG_USED_MASK) == 0) {
+                ip->proto = frag->next_header;
+                ip->payload_len = rte_cpu_to_be_16(uint16_t(l4_len - sizeof(*frag)));
+                std::memmove(rte_pktmbuf_mtod_offset(m, uint8_t *, sizeof(*frag)),
+                             rte_pktmbuf_mtod(m, uint8_t *), kEthLen + sizeof(rte_ipv6_hdr));
+                rte_pktmbuf_adj(m, sizeof(*frag));
+                classify_ipv6(w, m, side, now, lists);
+                return;
+            }
+            // Reassembly removes the fragment header, so this recurses once at most.
+            if (rte_mbuf *whole = reassemble_ipv6(w, m, ip, frag, now))
+                classify_ipv6(w, whole, side, now, lists);
+            return;
+        }
         if (side == kOuterSide && ip->proto == kIpProtoUdp) {
             if (!udp_payload(reinterpret_cast<uint8_t *>(ip + 1), l4_len, &payload, &len, &sport,
                              &dport)) {
@@ -252,6 +285,8 @@ void classify_burst(Worker &w, rte_mbuf **pkts, uint16_t n, uint64_t now) {
                 break;
         }
     }
+    if (w.fragments != nullptr)
+        release_fragments(w);
     decap_burst(w, lists.decap, lists.n_decap, now);
     encap_burst(w, lists.encap, lists.n_encap);
 }

@@ -59,6 +59,12 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
                    uint64_t now, NeighborMemo &memo) {
     const Tables &t = *w.tables;
     const PortInfo &in = w.inner;
+    // A reassembled outer datagram, or an outer port with a larger MTU, can carry more than
+    // the inner port takes; the gateway does not fragment.
+    if (len > in.mtu) {
+        drop(w, m, DropReason::too_big);
+        return;
+    }
     uint64_t mac_bits = 0;
     void *found = nullptr;
     if (family == 4) {

@@ -16,6 +16,7 @@
 
 #include <cstring>
 
+#include "dataplane/fragments.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/pipeline.hpp"
 
@@ -236,6 +237,13 @@ int worker_loop(void *arg) {
             ++received;
             drain_down(w);
         }
+        // A millisecond is far below any reassembly timeout, and checking that often keeps
+        // the table's call out of most iterations.
+        if (w.fragments != nullptr &&
+            last - w.local.fragments_expired_tsc >= w.local.tsc_hz / 1000) {
+            w.local.fragments_expired_tsc = last;
+            expire_fragments(w, last);
+        }
         tx_flush(w, kOuterSide);
         tx_flush(w, kInnerSide);
         free_queued(w);  // after the flushes: a full TX queue drops
@@ -253,6 +261,8 @@ int worker_loop(void *arg) {
         counter_add(w.counters.loops, 1);
         last = now;
     }
+    if (w.fragments != nullptr)
+        release_fragments(w);
     rte_rcu_qsbr_thread_offline(qsbr, w.index);
     rte_rcu_qsbr_thread_unregister(qsbr, w.index);
     return 0;

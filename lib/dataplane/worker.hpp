@@ -5,6 +5,7 @@
 
 #include <rte_common.h>
 #include <rte_ether.h>
+#include <rte_ip_frag.h>
 
 #include <array>
 #include <atomic>
@@ -32,7 +33,7 @@ inline constexpr unsigned kMaxQueuesPerWorker = 16;
     X(unclassified)           /* not ARP, IPv4 or IPv6 (or bring-up mode: no tables) */       \
     X(multi_segment)          /* chained mbuf: ports are set up for single-segment frames */  \
     X(malformed_l3)           /* IP/ARP header or length inconsistent with the frame */       \
-    X(fragment)               /* IPv4 fragment or IPv6 extension header on the outer port */  \
+    X(fragment)               /* outer fragment not reassembled; IPv6 extension header */     \
     X(not_for_us)             /* not our address / listen port, or (inner) not our MAC */     \
     X(local_unhandled)        /* addressed to us but not ARP, echo, NDP or WireGuard */       \
     X(arp_ignored)            /* ARP not asking for our address (outer port) */               \
@@ -55,7 +56,7 @@ inline constexpr unsigned kMaxQueuesPerWorker = 16;
     X(no_route)               /* inner destination matches no session's allowed IPs */        \
     X(no_keypair)             /* session has no current keypair */                            \
     X(no_binding)             /* session has no outer binding */                              \
-    X(too_big)                /* plaintext does not fit the outer MTU */                      \
+    X(too_big)                /* does not fit the outer MTU, or (decap) the inner one */      \
     X(no_room)                /* mbuf headroom/tailroom too small for the headers/tag */      \
     X(seal_failed)            /* AEAD backend refused the op */                               \
     X(not_owner)              /* down-ring SendControl on a worker that does not own it */    \
@@ -109,6 +110,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerCounters {
     Counter local_replies{0};  // ARP replies, echo replies, neighbor advertisements sent
     Counter decrypted{0};      // transport packets authenticated
     Counter encrypted{0};      // transport packets sealed and queued for TX
+    Counter reassembled{0};    // outer datagrams reassembled from fragments
 };
 
 // The worker's part of the core/queue map: data, printed at start-up, fixed while running.
@@ -198,6 +200,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
     uint64_t icmp_error_last_tsc;
     uint16_t ipv4_id;
     uint8_t tx_counter_queue[2];  // queue_counters slot credited with TX per port
+    // Fragments reassembly gave up on, freed after each burst (fragments.hpp).
+    rte_ip_frag_death_row fragment_death_row;
+    uint64_t fragments_expired_tsc;  // when timed-out datagrams were last given up
 };
 
 struct Worker {
@@ -219,6 +224,9 @@ struct Worker {
     std::array<uint8_t, 32> mac1_key{};  // proto::mac1_key_for(gateway public key)
     HandshakeRateLimit handshake_limit;
     HandshakeBudget handshake_budget;
+    // Outer datagrams in reassembly (fragments.hpp), this worker's own; nullptr = outer
+    // fragments are dropped (`fragment`).
+    rte_ip_frag_tbl *fragments = nullptr;
 
     QueueCounters queue_counters[kMaxQueuesPerWorker];
     WorkerCounters counters;

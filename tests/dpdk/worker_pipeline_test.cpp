@@ -5,6 +5,7 @@
 #include <rte_ethdev.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "crypto/ipsec_mb_aead.hpp"
+#include "dataplane/fragments.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/tables.hpp"
@@ -144,6 +146,52 @@ Bytes outer_frame(const Bytes &wg, const uint8_t peer_ip[4] = kPeerIpA, uint16_t
                   const rte_ether_addr &peer_mac = kPeerMacA) {
     return ether(kOuterMac, peer_mac, RTE_ETHER_TYPE_IPV4,
                  ipv4(peer_ip, kOuterIp4, 17, udp(peer_port, kListenPort, wg)));
+}
+
+// An IPv4 frame (20-byte header) cut into fragments of at most `chunk` payload bytes (a
+// multiple of 8), as a router before a smaller MTU cuts it.
+std::vector<Bytes> fragment4(const Bytes &frame, size_t chunk, uint16_t id = 0x4242) {
+    const size_t hdr = 14 + 20;
+    std::vector<Bytes> out;
+    for (size_t off = 0; off < frame.size() - hdr; off += chunk) {
+        const size_t n = std::min(chunk, frame.size() - hdr - off);
+        Bytes f(frame.begin(), frame.begin() + hdr);
+        f.insert(f.end(), frame.begin() + hdr + off, frame.begin() + hdr + off + n);
+        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(f.data() + 14);
+        ip->total_length = rte_cpu_to_be_16(uint16_t(20 + n));
+        ip->packet_id = rte_cpu_to_be_16(id);
+        const bool more = off + n < frame.size() - hdr;
+        ip->fragment_offset =
+            rte_cpu_to_be_16(uint16_t(off / 8) | (more ? RTE_IPV4_HDR_MF_FLAG : 0));
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+// The same for an IPv6 frame (40-byte header, no extension headers): each fragment carries
+// a fragment header (RFC 8200 4.5).
+std::vector<Bytes> fragment6(const Bytes &frame, size_t chunk, uint32_t id = 0x42424242) {
+    const size_t hdr = 14 + 40;
+    std::vector<Bytes> out;
+    for (size_t off = 0; off < frame.size() - hdr; off += chunk) {
+        const size_t n = std::min(chunk, frame.size() - hdr - off);
+        Bytes f(frame.begin(), frame.begin() + hdr);
+        rte_ipv6_fragment_ext fh{};
+        fh.next_header = reinterpret_cast<const rte_ipv6_hdr *>(frame.data() + 14)->proto;
+        const bool more = off + n < frame.size() - hdr;
+        fh.frag_data = rte_cpu_to_be_16(uint16_t(off | (more ? 1 : 0)));
+        fh.id = rte_cpu_to_be_32(id);
+        const auto *fb = reinterpret_cast<const uint8_t *>(&fh);
+        f.insert(f.end(), fb, fb + sizeof(fh));
+        f.insert(f.end(), frame.begin() + hdr + off, frame.begin() + hdr + off + n);
+        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(f.data() + 14);
+        ip->proto = 44;
+        ip->payload_len = rte_cpu_to_be_16(uint16_t(sizeof(fh) + n));
+        out.push_back(std::move(f));
+    }
+    return out;
 }
 
 // ---- Ports, pool and rings shared by every test of this process ----
@@ -376,6 +424,8 @@ class Pipeline : public ::testing::Test {
 
     void TearDown() override {
         stop_workers();
+        for (auto &f : fragments)
+            f.reset();  // gives back what is still in reassembly
         for (RingPort *p : {&outer_port(), &inner_port()})
             for (int q = 0; q < 2; ++q) {
                 drain(p->rx[q]);
@@ -389,6 +439,16 @@ class Pipeline : public ::testing::Test {
         }
         destroy_tables(tables);
         EXPECT_EQ(rte_mempool_in_use_count(pool()), 0u) << "an mbuf leaked";
+    }
+
+    // Both workers reassemble outer fragments, `timeout_ms` per datagram; before launch().
+    void enable_reassembly(uint32_t timeout_ms = 2000) {
+        for (unsigned i = 0; i < 2; ++i) {
+            auto f = create_fragment_table(64, timeout_ms, SOCKET_ID_ANY);
+            ASSERT_TRUE(f.ok()) << f.error().message();
+            fragments[i] = std::move(*f);
+            workers[i]->fragments = fragments[i].get();
+        }
     }
 
     void launch() {
@@ -468,6 +528,7 @@ class Pipeline : public ::testing::Test {
     rte_ring *handoff[2]{};
     std::unique_ptr<jg::crypto::IpsecMbAead> aead[2];
     std::unique_ptr<Worker> workers[2];
+    FragmentTable fragments[2];
     std::atomic<bool> stop{false};
     bool running = false;
 };
@@ -1514,6 +1575,195 @@ TEST_F(Pipeline, NeighborDiscoveryTeachesOnlyNeighborsOnTheInnerSubnet) {
     EXPECT_EQ(std::memcmp(packet_meta(got[0])->src_addr, neighbor, 16), 0);
     rte_pktmbuf_free(got[0]);
     EXPECT_EQ(rte_ring_count(up[0]), 0u);
+}
+
+// Fragmented outer datagrams, as a path with a smaller MTU delivers a full-size packet.
+TEST_F(Pipeline, FragmentedTransportPacketsAreReassembledInAnyOrder) {
+    const uint32_t slot = make_session(0);
+    enable_reassembly();
+    launch();
+    const Bytes first = inner_packet(kTunnelIp, kHostIp, 1300, 1);
+    for (const Bytes &f : fragment4(data_frame(0, first), 512, 7))
+        inject(outer_port().rx[0], f);
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, first));
+    // Last fragment first, then the rest backwards.
+    const Bytes second = inner_packet(kTunnelIp, kHostIp, 1000, 2);
+    auto frags = fragment4(data_frame(1, second), 256, 8);
+    ASSERT_EQ(frags.size(), 5u);
+    for (auto it = frags.rbegin(); it != frags.rend(); ++it)
+        inject(outer_port().rx[0], *it);
+    out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, second));
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 2u);
+    EXPECT_EQ(tables.sessions[slot].rx_packets.load(), 2u);
+    EXPECT_EQ(total_drops(*workers[0]), 0u);
+}
+
+TEST_F(Pipeline, FragmentedTransportPacketsOverIpv6AreReassembled) {
+    make_session(0, KeypairRole::Current, binding_b6());
+    enable_reassembly();
+    launch();
+    const Bytes pkt = inner_packet(kTunnelIp, kHostIp, 1200, 3);
+    const Bytes wg = transport(gw_recv, kLocalIndex, 0, pkt);
+    const Bytes frame = ether(kOuterMac, kPeerMacB, RTE_ETHER_TYPE_IPV6,
+                              ipv6(kPeerIp6, kOuterIp6, 17, udp(50000, kListenPort, wg)));
+    auto frags = fragment6(frame, 600);
+    ASSERT_EQ(frags.size(), 3u);
+    inject(outer_port().rx[0], frags[1]);
+    inject(outer_port().rx[0], frags[0]);
+    inject(outer_port().rx[0], frags[2]);
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, pkt));
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 1u);
+    EXPECT_EQ(total_drops(*workers[0]), 0u);
+}
+
+TEST_F(Pipeline, ADatagramMissingAFragmentIsDroppedAtItsTimeoutAndGivesItsMbufsBack) {
+    make_session(0);
+    enable_reassembly(50);
+    launch();
+    const unsigned in_use = rte_mempool_in_use_count(pool());
+    auto frags = fragment4(data_frame(0, inner_packet(kTunnelIp, kHostIp, 1300)), 512);
+    ASSERT_EQ(frags.size(), 3u);
+    inject(outer_port().rx[0], frags[0]);
+    inject(outer_port().rx[0], frags[2]);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 2; }))
+        << "the two fragments held are dropped once the datagram times out";
+    EXPECT_TRUE(wait_for([&] { return rte_mempool_in_use_count(pool()) <= in_use; }));
+    EXPECT_EQ(rte_ring_count(inner_port().tx[0]), 0u);
+    // The datagram's missing fragment alone, after the timeout, starts a new datagram that
+    // never completes: nothing is delivered from the old one's parts.
+    inject(outer_port().rx[0], frags[1]);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 3; }));
+    EXPECT_EQ(rte_ring_count(inner_port().tx[0]), 0u);
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 0u);
+}
+
+TEST_F(Pipeline, AFragmentFloodFillsOnlyTheReassemblyTableAndDrainsAtTheTimeout) {
+    make_session(0);
+    enable_reassembly(1500);  // room for 64 datagrams per worker
+    launch();
+    const unsigned in_use = rte_mempool_in_use_count(pool());
+    // First fragments of 80 datagrams that never complete: more than the table holds.
+    const Bytes frame = data_frame(0, inner_packet(kTunnelIp, kHostIp, 1300));
+    for (uint16_t id = 0; id < 80; ++id)
+        inject(outer_port().rx[0], fragment4(frame, 512, uint16_t(0x1000 + id))[0]);
+    // Once the worker has taken them all, every fragment is either held (its mbuf still in
+    // use) or already dropped as beyond the table's room, long before the timeout.
+    ASSERT_TRUE(wait_for([&] { return rte_ring_count(outer_port().rx[0]) == 0; }));
+    std::this_thread::sleep_for(50ms);  // the last burst through classify
+    auto held = [&] { return rte_mempool_in_use_count(pool()) - in_use; };
+    ASSERT_EQ(drops(*workers[0], DropReason::fragment) + held(), 80u);
+    const uint64_t early = drops(*workers[0], DropReason::fragment);
+    EXPECT_GE(early, 16u) << "at most 64 datagrams are held";
+    EXPECT_LE(held(), 64u);
+    // Unfragmented traffic never touches the table.
+    const Bytes pkt = inner_packet(kTunnelIp, kHostIp, 100);
+    inject(outer_port().rx[0], data_frame(1, pkt));
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, pkt));
+    EXPECT_EQ(drops(*workers[0], DropReason::fragment), early) << "nothing timed out yet";
+    // At the timeout every held fragment is dropped and its mbuf given back; the table then
+    // reassembles again.
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 80; }));
+    EXPECT_TRUE(wait_for([&] { return rte_mempool_in_use_count(pool()) <= in_use; }));
+    const Bytes later = inner_packet(kTunnelIp, kHostIp, 1300, 9);
+    for (const Bytes &f : fragment4(data_frame(2, later), 512, 0x2000))
+        inject(outer_port().rx[0], f);
+    out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, later));
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 1u);
+}
+
+// Fragments hashed to another worker's queue are reassembled there and handed to the owner.
+TEST_F(Pipeline, ADatagramReassembledOnAnotherWorkerIsHandedToTheOwner) {
+    const uint32_t slot = make_session(0);
+    enable_reassembly();
+    launch();
+    const Bytes pkt = inner_packet(kTunnelIp, kHostIp, 1300, 4);
+    for (const Bytes &f : fragment4(data_frame(0, pkt), 512))
+        inject(outer_port().rx[1], f);
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u) << "the owner (worker 0) sends it";
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, pkt));
+    EXPECT_EQ(workers[1]->counters.reassembled.load(), 1u);
+    EXPECT_EQ(workers[1]->counters.handoffs.load(), 1u);
+    EXPECT_EQ(tables.sessions[slot].rx_packets.load(), 1u);
+}
+
+// IPv6: an atomic fragment (offset 0, no more) is the whole packet; a fragment of anything but
+// UDP is not held.
+TEST_F(Pipeline, Ipv6AtomicFragmentsAreTakenAsTheyAreAndNonUdpFragmentsDropped) {
+    make_session(0, KeypairRole::Current, binding_b6());
+    enable_reassembly();
+    launch();
+    const Bytes pkt = inner_packet(kTunnelIp, kHostIp, 200, 5);
+    const Bytes frame =
+        ether(kOuterMac, kPeerMacB, RTE_ETHER_TYPE_IPV6,
+              ipv6(kPeerIp6, kOuterIp6, 17,
+                   udp(50000, kListenPort, transport(gw_recv, kLocalIndex, 0, pkt))));
+    auto atomic = fragment6(frame, 4096);
+    ASSERT_EQ(atomic.size(), 1u);
+    inject(outer_port().rx[0], atomic[0]);
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, pkt));
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 0u) << "nothing to reassemble";
+    const Bytes tcp = ether(kOuterMac, kPeerMacB, RTE_ETHER_TYPE_IPV6,
+                            ipv6(kPeerIp6, kOuterIp6, 6, Bytes(1200, 0x33)));
+    for (const Bytes &f : fragment6(tcp, 600))
+        inject(outer_port().rx[0], f);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 2; }));
+}
+
+// A reassembled datagram can carry more than the inner port's MTU; the gateway does not
+// fragment, so it is dropped.
+TEST_F(Pipeline, ADecryptedPacketLargerThanTheInnerMtuIsDropped) {
+    make_session(0);
+    enable_reassembly();
+    workers[0]->inner.mtu = 1000;
+    launch();
+    for (const Bytes &f : fragment4(data_frame(0, inner_packet(kTunnelIp, kHostIp, 1300)), 512))
+        inject(outer_port().rx[0], f);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::too_big) == 1; }));
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 1u);
+    const Bytes small = inner_packet(kTunnelIp, kHostIp, 900);
+    inject(outer_port().rx[0], data_frame(1, small));
+    auto out = take(inner_port().tx[0], 1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], ether(kHostMac, kInnerMac, RTE_ETHER_TYPE_IPV4, small));
+}
+
+TEST_F(Pipeline, FragmentsAreDroppedWhenReassemblyIsOffNotUdpOrTooBigForOneMbuf) {
+    make_session(0);
+    launch();  // no table: reassembly off
+    for (const Bytes &f : fragment4(data_frame(0, inner_packet(kTunnelIp, kHostIp, 600)), 512))
+        inject(outer_port().rx[0], f);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 2; }));
+    stop_workers();
+
+    enable_reassembly();
+    launch();
+    // ICMP fragments to us are not worth holding mbufs for.
+    const Bytes icmp = ether(kOuterMac, kPeerMacA, RTE_ETHER_TYPE_IPV4,
+                             ipv4(kPeerIpA, kOuterIp4, 1, Bytes(1200, 0x08)));
+    for (const Bytes &f : fragment4(icmp, 512))
+        inject(outer_port().rx[0], f);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 5; }));
+    // A datagram larger than one mbuf's buffer: each of its four fragments is dropped.
+    const Bytes big = data_frame(1, inner_packet(kTunnelIp, kHostIp, 2100));
+    ASSERT_GT(big.size(), 2048u);
+    for (const Bytes &f : fragment4(big, 600))
+        inject(outer_port().rx[0], f);
+    ASSERT_TRUE(wait_for([&] { return drops(*workers[0], DropReason::fragment) == 9; }));
+    EXPECT_EQ(workers[0]->counters.reassembled.load(), 0u);
+    EXPECT_EQ(rte_ring_count(inner_port().tx[0]), 0u);
 }
 
 TEST_F(Pipeline, TrafficNotForUsOnTheOuterPortIsDropped) {
