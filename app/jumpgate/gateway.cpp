@@ -22,6 +22,7 @@
 #include "control/control_core.hpp"
 #include "control/control_loop.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
+#include "dataplane/fragments.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/tables.hpp"
 #include "dataplane/worker.hpp"
@@ -90,6 +91,7 @@ struct Bringup {
     bool have_tables = false;
     std::vector<rte_ring *> up, down, handoff;
     std::vector<std::unique_ptr<crypto::IpsecMbAead>> aead;
+    std::vector<dp::FragmentTable> fragments;  // one per worker when reassembly is on
     std::vector<std::unique_ptr<dp::Worker>> workers;
     std::unique_ptr<AuditWriter> audit;
     std::unique_ptr<control::ControlCore> core;
@@ -102,6 +104,7 @@ struct Bringup {
     // Only once every worker lcore has returned: workers read all of this.
     void release() {
         core.reset();
+        fragments.clear();  // gives back the mbufs of datagrams still in reassembly
         for (auto *rings : {&up, &down, &handoff}) {
             for (rte_ring *r : *rings) {
                 void *m = nullptr;
@@ -166,13 +169,28 @@ Status start_ports(const GatewayConfig &cfg, Bringup &b, std::ostream &log) {
     std::vector<net::PortSetup> setups;
     for (const auto &p : cfg.ports)
         setups.push_back(port_setup(p));
-    const uint32_t n_mbufs = net::mbuf_pool_size(setups, rte_lcore_count());
+    // Each worker's reassembly table may hold this many mbufs on top of the ports' own.
+    const uint64_t reassembly_mbufs = uint64_t(cfg.workers.size()) *
+                                      cfg.limits.reassembly_datagrams *
+                                      dp::kMaxFragmentsPerDatagram;
+    const uint64_t wanted = net::mbuf_pool_size(setups, rte_lcore_count()) + reassembly_mbufs;
+    if (wanted > UINT32_MAX)
+        return make_error("limits.reassembly_datagrams",
+                          "the mbuf pool would need " + std::to_string(wanted) + " mbufs");
+    const uint32_t n_mbufs = uint32_t(wanted);
     auto pool = net::create_mbuf_pool("jg_mbuf", n_mbufs, static_cast<int>(rte_socket_id()),
                                       dp::kMbufPrivSize);
-    if (!pool)
-        return pool.error();
+    if (!pool) {
+        if (reassembly_mbufs == 0)
+            return pool.error();
+        return make_error("mbuf pool", pool.error().message() + " (" +
+                                           std::to_string(reassembly_mbufs) +
+                                           " of them for limits.reassembly_datagrams: lower it "
+                                           "or raise eal.memory_mb)");
+    }
     b.pool = *pool;
-    log << "mbuf pool: " << n_mbufs << " mbufs of " << RTE_MBUF_DEFAULT_BUF_SIZE << " bytes\n";
+    log << "mbuf pool: " << n_mbufs << " mbufs of " << RTE_MBUF_DEFAULT_BUF_SIZE << " bytes ("
+        << reassembly_mbufs << " for reassembly)\n";
 
     for (const auto &s : setups) {
         auto st = net::start_port(s, b.pool);
@@ -184,6 +202,13 @@ Status start_ports(const GatewayConfig &cfg, Bringup &b, std::ostream &log) {
             << (st->rss_hf ? ", rss on" : ", rss off") << "\n";
         for (const auto &n : st->notes)
             log << "  note: " << n << "\n";
+        // Fragments hashed apart land on different workers, each holding part of a datagram
+        // until it times out.
+        const uint64_t frag_types = RTE_ETH_RSS_FRAG_IPV4 | RTE_ETH_RSS_FRAG_IPV6;
+        if (cfg.limits.reassembly_datagrams != 0 && st->rss_hf != 0 &&
+            (st->rss_hf & frag_types) != frag_types)
+            log << "  warning: the device's RSS does not hash IP fragments on addresses alone: "
+                   "fragmented datagrams may be split between workers and lost\n";
         b.ports.push_back(std::move(*st));
     }
     return Ok{};
@@ -246,7 +271,22 @@ Status create_pipeline(const GatewayConfig &cfg, const SecretKey &key, Bringup &
         if (!a)
             return a.error();
         b.aead.push_back(std::make_unique<crypto::IpsecMbAead>(std::move(*a)));
+        if (cfg.limits.reassembly_datagrams != 0) {
+            // On the worker's own node: only that lcore touches it.
+            const auto socket = static_cast<int>(rte_lcore_to_socket_id(cfg.workers[w].lcore));
+            auto f = dp::create_fragment_table(cfg.limits.reassembly_datagrams,
+                                               cfg.limits.reassembly_timeout_ms, socket);
+            if (!f)
+                return f.error();
+            b.fragments.push_back(std::move(*f));
+        }
     }
+    if (cfg.limits.reassembly_datagrams != 0)
+        log << "reassembly: up to " << cfg.limits.reassembly_datagrams
+            << " fragmented outer datagrams per worker, " << cfg.limits.reassembly_timeout_ms
+            << " ms each\n";
+    else
+        log << "reassembly: off, outer fragments are dropped\n";
     log << "crypto: ipsec-mb " << b.aead.front()->arch_name() << " job API, one manager per "
         << "worker\n";
 
@@ -272,6 +312,7 @@ Status create_pipeline(const GatewayConfig &cfg, const SecretKey &key, Bringup &
         w->down = b.down[wi];
         w->handoff = b.handoff.data();
         w->aead = b.aead[wi].get();
+        w->fragments = b.fragments.empty() ? nullptr : b.fragments[wi].get();
         w->outer = port_info(cfg.ports[outer_i], b.ports[outer_i]);
         w->inner = port_info(cfg.ports[inner_i], b.ports[inner_i]);
         w->listen_port = cfg.listen_port;

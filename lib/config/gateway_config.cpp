@@ -19,6 +19,9 @@ namespace {
 using namespace config_detail;
 
 constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+// The data plane's bounds for a worker's reassembly table (dataplane/fragments.hpp).
+constexpr int64_t kMaxReassemblyDatagrams = 65536;
+constexpr int64_t kMaxReassemblyTimeoutMs = 60000;
 
 using CpuList = std::optional<std::vector<uint32_t>>;
 
@@ -552,6 +555,10 @@ LimitsConfig read_limits(MapReader &top) {
         static_cast<uint32_t>(r.integer("max_sessions", l.max_sessions, 1, kMaxSessions));
     l.handshake_rate_per_sec = static_cast<uint32_t>(
         r.integer("handshake_rate_per_sec", l.handshake_rate_per_sec, 0, kMaxU32));
+    l.reassembly_datagrams = static_cast<uint32_t>(
+        r.integer("reassembly_datagrams", l.reassembly_datagrams, 0, kMaxReassemblyDatagrams));
+    l.reassembly_timeout_ms = static_cast<uint32_t>(
+        r.integer("reassembly_timeout_ms", l.reassembly_timeout_ms, 1, kMaxReassemblyTimeoutMs));
     r.finish();
     return l;
 }
@@ -800,6 +807,8 @@ std::string render_gateway_config(const GatewayConfig &c) {
     out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "max_sessions" << YAML::Value << c.limits.max_sessions;
     out << YAML::Key << "handshake_rate_per_sec" << YAML::Value << c.limits.handshake_rate_per_sec;
+    out << YAML::Key << "reassembly_datagrams" << YAML::Value << c.limits.reassembly_datagrams;
+    out << YAML::Key << "reassembly_timeout_ms" << YAML::Value << c.limits.reassembly_timeout_ms;
     out << YAML::EndMap;
 
     out << YAML::EndMap;

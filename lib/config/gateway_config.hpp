@@ -116,6 +116,10 @@ struct LimitsConfig {
     uint32_t max_sessions = 65536;
     // Handshake initiations per second above which cookie replies are demanded (0: always).
     uint32_t handshake_rate_per_sec = 1000;
+    // Fragmented outer datagrams each worker reassembles at once (0: outer fragments are
+    // dropped), and how long a datagram may wait for its missing fragments (ms).
+    uint32_t reassembly_datagrams = 256;
+    uint32_t reassembly_timeout_ms = 2000;
 
     bool operator==(const LimitsConfig &) const = default;
 };

@@ -73,7 +73,9 @@ void GatewayMetrics::collect_workers(std::vector<MetricFamily> &out) const {
     };
     std::map<std::pair<uint16_t, uint16_t>, QueueTotals> queues;  // (port id, queue id)
     uint64_t drops[dp::kDropReasonCount]{};
+    uint64_t reassembled = 0;
     for (const dp::Worker *w : sources_.workers) {
+        reassembled += read(w->counters.reassembled);
         for (unsigned q = 0; q < w->config.n_queues && q < dp::kMaxQueuesPerWorker; ++q) {
             const dp::RxQueueRef ref = w->config.queues[q];
             QueueTotals &t = queues[{ref.port_id, ref.queue_id}];
@@ -105,6 +107,13 @@ void GatewayMetrics::collect_workers(std::vector<MetricFamily> &out) const {
             {{"reason", std::string(dp::drop_reason_name(static_cast<dp::DropReason>(r)))}},
             drops[r]));
     out.push_back(std::move(dropped));
+
+    auto whole = family("jumpgate_reassembled_datagrams_total",
+                        "Fragmented outer datagrams the workers reassembled (fragments given up "
+                        "on count as dropped, reason fragment)",
+                        MetricType::Counter);
+    whole.metric.push_back(counter_metric({}, reassembled));
+    out.push_back(std::move(whole));
 }
 
 void GatewayMetrics::collect_busy_ratio(std::vector<MetricFamily> &out) const {

@@ -29,6 +29,8 @@ TEST(GatewayConfig, MinimalFileLoadsWithContractDefaults) {
     EXPECT_EQ(c->listen_port, 51820);
     EXPECT_EQ(c->limits.max_sessions, 65536u);
     EXPECT_EQ(c->limits.handshake_rate_per_sec, 1000u);
+    EXPECT_EQ(c->limits.reassembly_datagrams, 256u);
+    EXPECT_EQ(c->limits.reassembly_timeout_ms, 2000u);
     EXPECT_EQ(c->metrics.listen, "127.0.0.1:9105");
     EXPECT_EQ(c->metrics.path, "/metrics");
     EXPECT_EQ(c->private_key.kind, PrivateKeySource::Kind::Ephemeral);
@@ -991,6 +993,19 @@ TEST(GatewayConfig, AuditAndLimitsOverrideTheirDefaults) {
     EXPECT_EQ(c->audit.queue_capacity, 1024u);
     EXPECT_EQ(c->limits.max_sessions, 10u);
     EXPECT_EQ(c->limits.handshake_rate_per_sec, 0u);
+}
+
+TEST(GatewayConfig, ReassemblyCanBeTurnedOffAndItsBoundsAreChecked) {
+    ConfigYaml y;
+    y.rest = "limits: {reassembly_datagrams: 0, reassembly_timeout_ms: 500}\n";
+    auto c = test::parse(y);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->limits.reassembly_datagrams, 0u);
+    EXPECT_EQ(c->limits.reassembly_timeout_ms, 500u);
+    y.rest = "limits: {reassembly_datagrams: 65537}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: limits.reassembly_datagrams: must be in 0..65536, got 65537");
+    y.rest = "limits: {reassembly_timeout_ms: 0}\n";
+    EXPECT_EQ(error_of(y), "t.yaml: limits.reassembly_timeout_ms: must be in 1..60000, got 0");
 }
 
 TEST(GatewayConfig, AuditQueueCapacityMustBePositive) {

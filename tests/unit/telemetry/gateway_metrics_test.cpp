@@ -87,6 +87,20 @@ TEST(GatewayMetrics, SumsDropsByReasonAndExportsEveryReason) {
               dp::kDropReasonCount);
 }
 
+TEST(GatewayMetrics, ReassembledDatagramsAreSummedOverWorkers) {
+    std::vector<std::unique_ptr<dp::Worker>> ws;
+    ws.push_back(worker(1, 0));
+    ws.push_back(worker(2, 1));
+    EXPECT_EQ(
+        sample(GatewayMetrics(sources(ws)).Collect(), "jumpgate_reassembled_datagrams_total", {}),
+        0.0);
+    dp::counter_add(ws[0]->counters.reassembled, 2);
+    dp::counter_add(ws[1]->counters.reassembled, 5);
+    EXPECT_EQ(
+        sample(GatewayMetrics(sources(ws)).Collect(), "jumpgate_reassembled_datagrams_total", {}),
+        7.0);
+}
+
 TEST(GatewayMetrics, BusyRatioCoversTheCyclesSinceThePreviousScrape) {
     std::vector<std::unique_ptr<dp::Worker>> ws;
     ws.push_back(worker(3, 0));
