@@ -40,7 +40,9 @@
 #include <utility>
 #include <vector>
 
+#include "config/gateway_config.hpp"
 #include "crypto/ipsec_mb_aead.hpp"
+#include "dataplane/fragments.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/tables.hpp"
 #include "dataplane/worker.hpp"
@@ -423,6 +425,9 @@ struct Rig {
     rte_ring *up = nullptr;
     std::unique_ptr<jg::crypto::IpsecMbAead> worker_aead;
     std::unique_ptr<jg::crypto::IpsecMbAead> main_aead;
+    // The worker reassembles outer fragments as the gateway's does by default, so its loop
+    // pays what the gateway's pays for that (the bench's frames are never fragmented).
+    jg::dp::FragmentTable fragments;
     jg::proto::Key gw_public{};
     std::atomic<bool> stop{false};
     clockid_t worker_clock{};
@@ -440,6 +445,7 @@ void wire_worker(Worker &w, Rig &rig, Tables &t) {
     w.tables = &t;
     w.up = rig.up;
     w.aead = rig.worker_aead.get();
+    w.fragments = rig.fragments.get();
     w.outer.port_id = rig.outer.port_id;
     w.outer.mac = kOuterMac;
     w.outer.ipv4 = be32(kOuterIp);
@@ -1428,6 +1434,13 @@ int main(int argc, char **argv) {
             fail("ipsec-mb", a ? b.error() : a.error());
         rig.worker_aead = std::make_unique<jg::crypto::IpsecMbAead>(std::move(*a));
         rig.main_aead = std::make_unique<jg::crypto::IpsecMbAead>(std::move(*b));
+        const jg::LimitsConfig gateway_defaults;
+        auto f =
+            jg::dp::create_fragment_table(gateway_defaults.reassembly_datagrams,
+                                          gateway_defaults.reassembly_timeout_ms, SOCKET_ID_ANY);
+        if (!f)
+            fail("reassembly", f.error());
+        rig.fragments = std::move(*f);
     }
     rig.worker_clock = worker_cpu_clock();
 
@@ -1576,6 +1589,7 @@ int main(int argc, char **argv) {
     }
     jg::net::stop_port(rig.outer.port_id);
     jg::net::stop_port(rig.inner.port_id);
+    rig.fragments.reset();  // in EAL memory, which the cleanup releases
     rte_eal_cleanup();
     return 0;
 }
