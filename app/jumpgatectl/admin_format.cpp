@@ -196,8 +196,8 @@ std::string policy_text(const nlohmann::json &listing) {
 
 std::string stats_text(const nlohmann::json &listing) {
     std::string out = key_values(listing);
-    std::vector<std::vector<std::string>> rows{
-        {"WORKER", "LCORE", "RX_PACKETS", "RX_BYTES", "TX_PACKETS", "DROPS", "BUSY"}};
+    std::vector<std::vector<std::string>> rows{{"WORKER", "LCORE", "RX_PACKETS", "RX_BYTES",
+                                                "TX_PACKETS", "DROPS", "REASSEMBLED", "BUSY"}};
     size_t i = 0;
     for (const auto &w : listing.at("workers")) {
         std::string busy = "-";
@@ -206,7 +206,8 @@ std::string stats_text(const nlohmann::json &listing) {
             busy = std::to_string(pm / 10) + "." + std::to_string(pm % 10) + "%";
         }
         rows.push_back({std::to_string(i++), field(w, "lcore"), field(w, "rx_packets"),
-                        field(w, "rx_bytes"), field(w, "tx_packets"), field(w, "drops"), busy});
+                        field(w, "rx_bytes"), field(w, "tx_packets"), field(w, "drops"),
+                        field(w, "reassembled"), busy});
     }
     return out + "\n" + aligned_table(rows);
 }

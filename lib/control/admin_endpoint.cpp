@@ -375,6 +375,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
             put(row, "rx_bytes", t.rx_bytes);
             put(row, "tx_packets", t.tx_packets);
             put(row, "drops", t.drops);
+            put(row, "reassembled", w->counters.reassembled.load(std::memory_order_relaxed));
             put(row, "busy_permille", total ? busy * 1000 / total : uint64_t{0});
             put_child(d, "worker_" + std::to_string(i), row);
         }

@@ -104,7 +104,7 @@ grep -q "session ffffffffffffff00: no such session" "$ERR" || gw_fail "unknown s
 gw_log "stats"
 ctl 0 stats --node-id "$NODE"
 grep -qE "^live_sessions +1$" "$OUT" || gw_fail "stats: live_sessions"
-grep -qE "^WORKER +LCORE +RX_PACKETS" "$OUT" || gw_fail "stats: no worker table"
+grep -qE "^WORKER +LCORE +RX_PACKETS.* REASSEMBLED +BUSY" "$OUT" || gw_fail "stats: no worker table"
 ctl 0 stats --node-id "$NODE" --json
 json_assert "
 assert j['live_sessions'] == 1 and j['state_attached'] == 1, j
@@ -112,6 +112,7 @@ assert j['handshake_accepted'] >= 1 and j['sessions_created'] == 1, j
 assert j['audit_write_errors'] == 0 and 'audit_last_write_error' not in j, j
 assert len(j['workers']) == 1 and j['workers'][0]['lcore'] == 1, j
 assert j['workers'][0]['rx_packets'] > 0 and j['workers'][0]['tx_packets'] > 0, j
+assert j['workers'][0]['reassembled'] == 0, j
 "
 
 gw_log "policy show"

@@ -108,12 +108,12 @@ TEST(PolicyText, ProfilesSideBySideVersionFirst) {
 
 TEST(StatsText, WorkerBusyShownAsPercent) {
     json reply = {{"live_sessions", 1}};
-    reply["worker_0"] = {{"lcore", 1},      {"rx_packets", 5}, {"rx_bytes", 500},
-                         {"tx_packets", 4}, {"drops", 0},      {"busy_permille", 125}};
+    reply["worker_0"] = {{"lcore", 1}, {"rx_packets", 5},  {"rx_bytes", 500},     {"tx_packets", 4},
+                         {"drops", 0}, {"reassembled", 2}, {"busy_permille", 125}};
     const json listing = stats_listing(reply);
     ASSERT_EQ(listing["workers"].size(), 1u);
     EXPECT_NE(stats_text(listing).find("0       1      5           500       4           0      "
-                                       "12.5%"),
+                                       "2            12.5%"),
               std::string::npos)
         << stats_text(listing);
 }
