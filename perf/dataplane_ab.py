@@ -56,11 +56,20 @@ def parse_args(argv):
 def run_bench(path, bench_args, out, raise_priority):
     cmd = [path, *bench_args, '--out', out]
     if raise_priority:
-        # A new autogroup per run, so the nice value is not shared with the rest of the session.
         cmd = ['sh', '-c', 'echo -20 > /proc/self/autogroup && exec nice -n -20 "$@"', 'sh', *cmd]
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit(f'{path} failed with exit status {r.returncode}:\n{r.stderr.strip()}')
+    # Each run in a session of its own: the kernel gives every session its own autogroup, so
+    # the raised priority stays with the run instead of the caller's shell.
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        _, err = p.communicate()
+    except KeyboardInterrupt:
+        # Its own session does not get the terminal's Ctrl-C.
+        p.terminate()
+        p.wait()
+        raise
+    if p.returncode != 0:
+        sys.exit(f'{path} failed with exit status {p.returncode}:\n{err.strip()}')
     with open(out) as f:
         return json.load(f)
 
@@ -69,9 +78,29 @@ def case_key(c):
     return (c['payload_bytes'], c['sessions'], c['direction'], c['flood'])
 
 
+def figures_by_case(doc, path):
+    out = {}
+    for c in doc['cases']:
+        key = case_key(c)
+        if key in out:
+            sys.exit(f'{path} ran case {key} twice; compare runs with distinct cases')
+        out[key] = {
+            'efficiency': c['efficiency'],
+            'worker_cycles_per_packet': c['worker_cycles_per_packet_median'],
+            'ceiling_cycles_per_op': statistics.median(c['ceiling_cycles_per_op_samples']),
+        }
+    return out
+
+
 def main(argv):
     args = parse_args(argv)
     builds = {'A': args.bench_a, 'B': args.bench_b}
+    out_file = None
+    if args.out:
+        try:  # before the rounds, not after them
+            out_file = open(args.out, 'w')
+        except OSError as e:
+            sys.exit(f'--out: cannot write {args.out}: {e.strerror}')
     # rounds[i][tag][key] = the case's figures from that build's run in round i
     rounds = []
     with tempfile.TemporaryDirectory(prefix='dataplane_ab_') as tmp:
@@ -81,11 +110,7 @@ def main(argv):
             for tag in order:
                 doc = run_bench(builds[tag], args.bench_args, os.path.join(tmp, f'{tag}{r}.json'),
                                 args.raise_priority)
-                this[tag] = {case_key(c): {
-                    'efficiency': c['efficiency'],
-                    'worker_cycles_per_packet': c['worker_cycles_per_packet_median'],
-                    'ceiling_cycles_per_op': statistics.median(c['ceiling_cycles_per_op_samples']),
-                } for c in doc['cases']}
+                this[tag] = figures_by_case(doc, builds[tag])
             if set(this['A']) != set(this['B']):
                 sys.exit('the two builds ran different cases; compare builds of the same bench')
             rounds.append(this)
@@ -112,8 +137,8 @@ def main(argv):
               f'{med("B", "worker_cycles_per_packet"):7.0f} '
               f'{med("A", "ceiling_cycles_per_op"):7.0f} {med("B", "ceiling_cycles_per_op"):7.0f}'
               f'  {ahead}/{len(rounds)}')
-    if args.out:
-        with open(args.out, 'w') as f:
+    if out_file:
+        with out_file as f:
             json.dump({'bench_a': args.bench_a, 'bench_b': args.bench_b,
                        'bench_args': args.bench_args, 'rounds': len(rounds),
                        'first_in_round': [r['first'] for r in rounds], 'cases': summary},

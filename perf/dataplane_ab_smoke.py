@@ -4,6 +4,7 @@ well-formed comparison with the order swapped, and bad arguments are refused by 
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,10 @@ with tempfile.TemporaryDirectory(prefix='dataplane_ab_smoke_') as tmp:
     if not doc['cases']:
         fail('no cases compared')
     for c in doc['cases']:
+        for field in ('efficiency', 'worker_cycles_per_packet', 'ceiling_cycles_per_op'):
+            for tag in ('a', 'b'):
+                if c[f'{field}_median_{tag}'] != statistics.median(c[f'{field}_{tag}']):
+                    fail(f'{field}_median_{tag} is not the median of the rounds: {c}')
         for tag in ('a', 'b'):
             eff = c[f'efficiency_{tag}']
             if len(eff) != 2 or not all(0 < e < 2 for e in eff):
@@ -39,12 +44,13 @@ with tempfile.TemporaryDirectory(prefix='dataplane_ab_smoke_') as tmp:
         if not 0 <= c['b_ahead_rounds'] <= 2:
             fail(f'b_ahead_rounds out of range: {c["b_ahead_rounds"]}')
 
-    r = subprocess.run([sys.executable, tool, bench, os.path.join(tmp, 'missing')],
-                       capture_output=True, text=True, timeout=30)
-    if r.returncode == 0 or 'bench_b' not in r.stderr:
+    missing = os.path.join(tmp, 'missing')
+    r = subprocess.run([sys.executable, tool, bench, missing], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode == 0 or f'bench_b: {missing} is not an executable file' not in r.stderr:
         fail(f'a missing build B was not refused by name: {r.returncode} {r.stderr!r}')
     r = subprocess.run([sys.executable, tool, bench, bench, '--', '--quick', '--out', 'x'],
                        capture_output=True, text=True, timeout=30)
-    if r.returncode == 0 or '--out' not in r.stderr:
+    if r.returncode == 0 or 'must not contain --out' not in r.stderr:
         fail(f'--out among the bench arguments was not refused: {r.returncode} {r.stderr!r}')
 print('dataplane_ab smoke: ok')
