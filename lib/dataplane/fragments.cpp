@@ -22,7 +22,10 @@ static_assert(kBurstSize <= RTE_IP_FRAG_DEATH_ROW_LEN);
 
 // A whole datagram from the table, made one segment as every stage expects: its fragments
 // are copied behind the first, which fails when they do not fit the first one's buffer.
-rte_mbuf *finish(Worker &w, rte_mbuf *whole) {
+rte_mbuf *linearize_reassembled(Worker &w, rte_mbuf *whole) {
+    // DPDK asks TX to redo the outer IPv4 checksum it zeroed; this mbuf leaves, if at all, as
+    // a decrypted inner packet the offload flags know nothing of.
+    whole->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
     if (rte_pktmbuf_linearize(whole) != 0) {
         counter_add(w.counters.drops[unsigned(DropReason::fragment)], whole->nb_segs);
         free_later(w, whole);
@@ -61,7 +64,7 @@ rte_mbuf *reassemble_ipv4(Worker &w, rte_mbuf *m, rte_ipv4_hdr *ip, uint16_t ihl
     m->l3_len = ihl;
     rte_mbuf *whole =
         rte_ipv4_frag_reassemble_packet(w.fragments, &w.local.fragment_death_row, m, now, ip);
-    return whole != nullptr ? finish(w, whole) : nullptr;
+    return whole != nullptr ? linearize_reassembled(w, whole) : nullptr;
 }
 
 rte_mbuf *reassemble_ipv6(Worker &w, rte_mbuf *m, rte_ipv6_hdr *ip, void *frag_hdr, uint64_t now) {
@@ -70,7 +73,7 @@ rte_mbuf *reassemble_ipv6(Worker &w, rte_mbuf *m, rte_ipv6_hdr *ip, void *frag_h
     rte_mbuf *whole =
         rte_ipv6_frag_reassemble_packet(w.fragments, &w.local.fragment_death_row, m, now, ip,
                                         static_cast<rte_ipv6_fragment_ext *>(frag_hdr));
-    return whole != nullptr ? finish(w, whole) : nullptr;
+    return whole != nullptr ? linearize_reassembled(w, whole) : nullptr;
 }
 
 void release_fragments(Worker &w) {

@@ -47,7 +47,7 @@ rte_mbuf *reassemble_ipv6(Worker &w, rte_mbuf *m, rte_ipv6_hdr *ip, void *frag_h
 // Frees what reassembly gave up (counted as `fragment` drops); after every burst classified,
 // as DPDK's death row holds one burst's worth.
 void release_fragments(Worker &w);
-// Gives up datagrams older than the timeout; once per loop iteration.
+// Gives up datagrams older than the timeout; the worker loop calls it at most once a ms.
 void expire_fragments(Worker &w, uint64_t now);
 
 }  // namespace jg::dp

@@ -89,6 +89,7 @@ void prepare_local(Worker &w) {
     l.budget_last_tsc = rte_rdtsc();
     l.icmp_error_tokens = l.tsc_hz / kIcmpErrorsPerSecond * kIcmpErrorBurst;
     l.icmp_error_last_tsc = l.budget_last_tsc;
+    l.fragments_expiry_period_tsc = l.tsc_hz / 1000;
     l.tx_counter_queue[kOuterSide] = tx_counter_slot(w.config, w.outer.port_id);
     l.tx_counter_queue[kInnerSide] = tx_counter_slot(w.config, w.inner.port_id);
 }
@@ -240,7 +241,7 @@ int worker_loop(void *arg) {
         // A millisecond is far below any reassembly timeout, and checking that often keeps
         // the table's call out of most iterations.
         if (w.fragments != nullptr &&
-            last - w.local.fragments_expired_tsc >= w.local.tsc_hz / 1000) {
+            last - w.local.fragments_expired_tsc >= w.local.fragments_expiry_period_tsc) {
             w.local.fragments_expired_tsc = last;
             expire_fragments(w, last);
         }

@@ -202,7 +202,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerLocal {
     uint8_t tx_counter_queue[2];  // queue_counters slot credited with TX per port
     // Fragments reassembly gave up on, freed after each burst (fragments.hpp).
     rte_ip_frag_death_row fragment_death_row;
-    uint64_t fragments_expired_tsc;  // when timed-out datagrams were last given up
+    uint64_t fragments_expired_tsc;        // when timed-out datagrams were last given up
+    uint64_t fragments_expiry_period_tsc;  // how often that is checked: 1 ms
 };
 
 struct Worker {
