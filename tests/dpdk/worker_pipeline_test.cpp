@@ -148,50 +148,51 @@ Bytes outer_frame(const Bytes &wg, const uint8_t peer_ip[4] = kPeerIpA, uint16_t
                  ipv4(peer_ip, kOuterIp4, 17, udp(peer_port, kListenPort, wg)));
 }
 
-// An IPv4 frame (20-byte header) cut into fragments of at most `chunk` payload bytes (a
-// multiple of 8), as a router before a smaller MTU cuts it.
-std::vector<Bytes> fragment4(const Bytes &frame, size_t chunk, uint16_t id = 0x4242) {
-    const size_t hdr = 14 + 20;
+// The payload behind a frame's first `hdr` bytes cut into pieces of at most `chunk` bytes (a
+// multiple of 8), each behind a copy of those headers, which `mark(f, off, n, more)` turns
+// into the headers of the fragment at payload offset `off` carrying `n` bytes.
+template <class Mark>
+std::vector<Bytes> cut_payload(const Bytes &frame, size_t hdr, size_t chunk, Mark mark) {
+    const size_t payload = frame.size() - hdr;
     std::vector<Bytes> out;
-    for (size_t off = 0; off < frame.size() - hdr; off += chunk) {
-        const size_t n = std::min(chunk, frame.size() - hdr - off);
+    for (size_t off = 0; off < payload; off += chunk) {
+        const size_t n = std::min(chunk, payload - off);
         Bytes f(frame.begin(), frame.begin() + hdr);
         f.insert(f.end(), frame.begin() + hdr + off, frame.begin() + hdr + off + n);
+        mark(f, off, n, off + n < payload);
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+// An IPv4 frame (20-byte header) cut into fragments, as a router before a smaller MTU cuts it.
+std::vector<Bytes> fragment4(const Bytes &frame, size_t chunk, uint16_t id = 0x4242) {
+    return cut_payload(frame, 14 + 20, chunk, [&](Bytes &f, size_t off, size_t n, bool more) {
         auto *ip = reinterpret_cast<rte_ipv4_hdr *>(f.data() + 14);
         ip->total_length = rte_cpu_to_be_16(uint16_t(20 + n));
         ip->packet_id = rte_cpu_to_be_16(id);
-        const bool more = off + n < frame.size() - hdr;
         ip->fragment_offset =
             rte_cpu_to_be_16(uint16_t(off / 8) | (more ? RTE_IPV4_HDR_MF_FLAG : 0));
         ip->hdr_checksum = 0;
         ip->hdr_checksum = rte_ipv4_cksum(ip);
-        out.push_back(std::move(f));
-    }
-    return out;
+    });
 }
 
 // The same for an IPv6 frame (40-byte header, no extension headers): each fragment carries
 // a fragment header (RFC 8200 4.5).
 std::vector<Bytes> fragment6(const Bytes &frame, size_t chunk, uint32_t id = 0x42424242) {
     const size_t hdr = 14 + 40;
-    std::vector<Bytes> out;
-    for (size_t off = 0; off < frame.size() - hdr; off += chunk) {
-        const size_t n = std::min(chunk, frame.size() - hdr - off);
-        Bytes f(frame.begin(), frame.begin() + hdr);
+    return cut_payload(frame, hdr, chunk, [&](Bytes &f, size_t off, size_t n, bool more) {
+        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(f.data() + 14);
         rte_ipv6_fragment_ext fh{};
-        fh.next_header = reinterpret_cast<const rte_ipv6_hdr *>(frame.data() + 14)->proto;
-        const bool more = off + n < frame.size() - hdr;
+        fh.next_header = ip->proto;
         fh.frag_data = rte_cpu_to_be_16(uint16_t(off | (more ? 1 : 0)));
         fh.id = rte_cpu_to_be_32(id);
-        const auto *fb = reinterpret_cast<const uint8_t *>(&fh);
-        f.insert(f.end(), fb, fb + sizeof(fh));
-        f.insert(f.end(), frame.begin() + hdr + off, frame.begin() + hdr + off + n);
-        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(f.data() + 14);
         ip->proto = IPPROTO_FRAGMENT;
         ip->payload_len = rte_cpu_to_be_16(uint16_t(sizeof(fh) + n));
-        out.push_back(std::move(f));
-    }
-    return out;
+        const auto *fb = reinterpret_cast<const uint8_t *>(&fh);
+        f.insert(f.begin() + hdr, fb, fb + sizeof(fh));  // last: it may move what `ip` points to
+    });
 }
 
 // ---- Ports, pool and rings shared by every test of this process ----
