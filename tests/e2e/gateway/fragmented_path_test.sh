@@ -8,14 +8,8 @@ JUMPGATECTL=${2:-}
 source "$(dirname "$0")/gateway_env.sh"
 gw_require_tools
 
-gw_keys gw
-gw_keys client
-gw_write_config "$(cat "$JG_WORK/client.pub")"
-gw_start
-gw_client_up client
-
 gw_log "handshake and ping through the tunnel"
-gw_establish
+gw_up_with_stock_client
 
 # A 1420-byte inner packet (wireguard-go's MTU) travels in a 1480-byte outer datagram; with
 # 1400 bytes on the way to the gateway the client's kernel sends it in two fragments. Only

@@ -240,6 +240,18 @@ except AssertionError as e:
 PY
 }
 
+# gw_up_with_stock_client [LISTEN_PORT]: the opening most gateway tests share: keys for the
+# gateway and a stock client, a config with that client as the only peer, the gateway and
+# stock wireguard-go up, then gw_establish.
+gw_up_with_stock_client() {
+  gw_keys gw
+  gw_keys client
+  gw_write_config "$(cat "$JG_WORK/client.pub")"
+  gw_start
+  gw_client_up client "$@"
+  gw_establish
+}
+
 # gw_establish: first traffic from the client starts the handshake (a response lost while
 # the gateway resolves the client's MAC is retried by wireguard-go after REKEY_TIMEOUT,
 # 5 s); waits up to 15 s for the handshake, then 3 pings through the tunnel must succeed.

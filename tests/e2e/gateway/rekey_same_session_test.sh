@@ -12,14 +12,8 @@ JUMPGATECTL=${2:-}
 source "$(dirname "$0")/gateway_env.sh"
 gw_require_tools
 
-gw_keys gw
-gw_keys client
-gw_write_config "$(cat "$JG_WORK/client.pub")"
-gw_start
-gw_client_up client
-
 gw_log "first handshake"
-gw_establish
+gw_up_with_stock_client
 sleep 2
 
 gw_log "audit log rotated: moved away, then SIGHUP"

@@ -12,12 +12,7 @@ source "$(dirname "$0")/gateway_env.sh"
 gw_require_tools
 
 PORT=41000
-gw_keys gw
-gw_keys client
-gw_write_config "$(cat "$JG_WORK/client.pub")"
-gw_start
-gw_client_up client "$PORT"
-gw_establish
+gw_up_with_stock_client "$PORT"
 sleep 2.5   # past switching.switch_cooldown_ms (1500 ms)
 
 gw_log "background ping, then the client's source address moves to 192.0.2.3"

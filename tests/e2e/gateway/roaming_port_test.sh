@@ -12,14 +12,8 @@ gw_require_tools
 OLD_PORT=41000
 NEW_PORT=41517
 
-gw_keys gw
-gw_keys client
-gw_write_config "$(cat "$JG_WORK/client.pub")"
-gw_start
-gw_client_up client "$OLD_PORT"
-
 gw_log "handshake and ping from port $OLD_PORT"
-gw_establish
+gw_up_with_stock_client "$OLD_PORT"
 # Past switching.switch_cooldown_ms (1500 ms) since the session's binding was set.
 sleep 2.5
 

@@ -9,14 +9,8 @@ source "$(dirname "$0")/gateway_env.sh"
 gw_require_tools
 command -v iperf3 >/dev/null || { echo "SKIP: iperf3 missing"; exit 77; }
 
-gw_keys gw
-gw_keys client
-gw_write_config "$(cat "$JG_WORK/client.pub")"
-gw_start
-gw_client_up client
-
 gw_log "handshake and ping through the tunnel"
-gw_establish
+gw_up_with_stock_client
 grep -E "packets transmitted" "$JG_WORK/ping-last.log"
 
 gw_log "ping from the inner host to the client's tunnel address"
