@@ -18,7 +18,6 @@ constexpr uint8_t kIpProtoIcmp = 1;
 constexpr uint8_t kIpProtoUdp = 17;
 constexpr uint8_t kIpProtoIcmp6 = 58;
 constexpr uint8_t kIpProtoFragment = 44;  // IPv6 fragment header
-constexpr size_t kEthLen = sizeof(rte_ether_hdr);
 
 struct BurstLists {
     DecapItem decap[kBurstSize];

@@ -16,8 +16,6 @@
 namespace jg::dp {
 namespace {
 
-constexpr size_t kEthLen = sizeof(rte_ether_hdr);
-
 uint64_t source_tag(const PeerAddr &src) {
     const uint32_t h = rte_hash_crc(src.addr, src.family == 4 ? 4 : 16, src.port);
     return (uint64_t(src.port) << 32 | h) << 4 | src.family | 1;

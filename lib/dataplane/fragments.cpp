@@ -13,7 +13,6 @@
 namespace jg::dp {
 namespace {
 
-constexpr uint16_t kEthLen = sizeof(rte_ether_hdr);
 // Entries per hash bucket (associativity); DPDK wants a power of two.
 constexpr uint32_t kBucketEntries = 8;
 // The death row is freed after every burst classified; DPDK sizes it for one burst of

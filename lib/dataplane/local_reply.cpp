@@ -15,7 +15,6 @@
 namespace jg::dp {
 namespace {
 
-constexpr size_t kEthLen = sizeof(rte_ether_hdr);
 constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6EchoReply = 129;
 constexpr uint8_t kNdSolicit = 135;

@@ -22,6 +22,8 @@ namespace jg::dp {
 
 enum PortSide : uint8_t { kOuterSide = 0, kInnerSide = 1 };
 
+inline constexpr size_t kEthLen = sizeof(rte_ether_hdr);  // bytes, untagged
+
 // An outer peer address: where a packet came from, or where one goes.
 struct PeerAddr {
     alignas(8) uint8_t addr[16];  // network order; IPv4 in the first 4 bytes (aligned: hashed)
