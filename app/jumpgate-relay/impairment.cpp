@@ -62,4 +62,22 @@ PacketFate ImpairmentModel::decide(const DirectionImpairment &settings) {
     return fate;
 }
 
+bool take_targeted_loss(DirectionImpairment &d, size_t len) {
+    if (d.lose_count == 0 || d.lose_following != 0 || (d.lose_size != 0 && len != d.lose_size)) {
+        return false;
+    }
+    if (d.lose_skip > 0) {
+        --d.lose_skip;
+        return false;
+    }
+    --d.lose_count;
+    return true;
+}
+
+void note_opposite_datagram(DirectionImpairment &d, size_t len) {
+    if (d.lose_count != 0 && d.lose_following == len) {
+        d.lose_following = 0;
+    }
+}
+
 }  // namespace jg::relay

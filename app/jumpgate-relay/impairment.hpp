@@ -35,7 +35,21 @@ struct DirectionImpairment {
     // Packets that may wait in the delay queue at once (1..kMaxQueueLimit); a packet that
     // finds it full is dropped. Not an impairment: 'clear' keeps it.
     uint32_t queue_limit = kDefaultQueueLimit;
+    // Targeted loss ('lose'): of the packets the blackhole lets in (only those of exactly
+    // lose_size bytes when it is not 0), lose_skip more pass, then the next lose_count are
+    // dropped. Both count down as packets meet them, so the rule ends by itself. With
+    // lose_following, the rule sleeps until the other direction has let in a datagram of
+    // that many bytes: "the reply to that message", whatever came before it.
+    uint32_t lose_count = 0;
+    uint32_t lose_skip = 0;
+    uint32_t lose_size = 0;       // datagram bytes (UDP payload); 0: any size
+    uint32_t lose_following = 0;  // bytes of the other direction's datagram that wakes it; 0: none
 };
+
+// Whether targeted loss takes this packet of `len` bytes (UDP payload), counting `d` down.
+bool take_targeted_loss(DirectionImpairment &d, size_t len);
+// A datagram of `len` bytes went the other way: wakes `d`'s rule if it waits for that size.
+void note_opposite_datagram(DirectionImpairment &d, size_t len);
 
 enum class Verdict : uint8_t { forward, drop_blackhole, drop_loss };
 

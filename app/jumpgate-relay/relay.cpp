@@ -137,7 +137,12 @@ nlohmann::json direction_settings_json(const DirectionImpairment &d) {
             {"duplicate_percent", d.duplicate_percent},
             {"reorder_percent", d.reorder_percent},
             {"reorder_hold_ms", d.reorder_hold_ms},
-            {"limit", d.queue_limit}};
+            {"limit", d.queue_limit},
+            {"lose",
+             {{"count", d.lose_count},
+              {"skip", d.lose_skip},
+              {"size", d.lose_size},
+              {"following", d.lose_following}}}};
 }
 
 }  // namespace
@@ -332,6 +337,11 @@ void Relay::on_packet(Direction d, const uint8_t *data, size_t len) {
     PacketFate fate = st.model.decide(settings_.of(d));
     if (fate.verdict == Verdict::drop_blackhole) {
         st.counters.drop(DropCause::blackhole);
+        return;
+    }
+    note_opposite_datagram(settings_.of(d == Direction::up ? Direction::down : Direction::up), len);
+    if (take_targeted_loss(settings_.of(d), len)) {
+        st.counters.drop(DropCause::targeted);
         return;
     }
     if (fate.verdict == Verdict::drop_loss) {

@@ -163,6 +163,58 @@ Result<Command> parse_limit(const Tokens &args, Target target) {
     return Command{SetQueueLimit{target, packets}};
 }
 
+// A whole number in lo..hi named `what` in the error.
+Result<uint32_t> parse_count(const std::string &text, std::string_view what, uint32_t lo,
+                             uint32_t hi) {
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
+        return bad(std::string(what) + ": '" + text + "' is not a whole number in " +
+                   std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    return v;
+}
+
+// lose COUNT [size BYTES] [after SKIP] [following BYTES]
+Result<Command> parse_lose(const Tokens &args, Target target) {
+    if (args.empty() || args.size() % 2 != 1) {
+        return bad("lose takes COUNT [size BYTES] [after SKIP] [following BYTES]");
+    }
+    auto count = parse_count(args[0], "lose", 0, kMaxQueueLimit);
+    if (!count) {
+        return count.error();
+    }
+    SetTargetedLoss c{target, *count, 0, 0, 0};
+    for (size_t i = 1; i < args.size(); i += 2) {
+        if (args[i] == "size") {
+            auto size = parse_count(args[i + 1], "lose size", 1, 65535);
+            if (!size) {
+                return size.error();
+            }
+            c.size = *size;
+        } else if (args[i] == "after") {
+            auto skip = parse_count(args[i + 1], "lose after", 0, kMaxQueueLimit);
+            if (!skip) {
+                return skip.error();
+            }
+            c.skip = *skip;
+        } else if (args[i] == "following") {
+            if (target == Target::both) {
+                return bad("lose following: give 'up' or 'down' (the other direction wakes it)");
+            }
+            auto bytes = parse_count(args[i + 1], "lose following", 1, 65535);
+            if (!bytes) {
+                return bytes.error();
+            }
+            c.following = *bytes;
+        } else {
+            return bad("lose: unexpected '" + args[i] +
+                       "' (expected 'size BYTES', 'after N' or 'following BYTES')");
+        }
+    }
+    return Command{c};
+}
+
 // replay INDEX [from ADDR[:PORT]]
 Result<Command> parse_replay(const Tokens &args, std::optional<Target> target) {
     if (target == Target::both) {
@@ -236,6 +288,9 @@ Result<Command> parse_tokens(const Tokens &words) {
     if (verb == "limit") {
         return parse_limit(args, t);
     }
+    if (verb == "lose") {
+        return parse_lose(args, t);
+    }
     if (verb == "clear") {
         if (auto e = no_args()) {
             return *e;
@@ -291,7 +346,7 @@ Result<Command> parse_tokens(const Tokens &words) {
         return Command{ShowCaptures{t}};
     }
     return bad("unknown command '" + verb +
-               "' (known: drop, delay, blackhole, duplicate, reorder, limit, clear, "
+               "' (known: drop, delay, blackhole, duplicate, reorder, limit, lose, clear, "
                "rebind-port, rebind-addr, record, replay, stats, captures)");
 }
 
@@ -345,6 +400,8 @@ Result<Command> parse_json(std::string_view line) {
         }
     } else if (cmd == "limit") {
         fields = {{"packets", ""}};
+    } else if (cmd == "lose") {
+        fields = {{"count", ""}, {"size", "size"}, {"after", "after"}, {"following", "following"}};
     } else if (cmd == "rebind-addr") {
         fields = {{"addr", ""}};
     } else if (cmd == "replay") {
@@ -476,6 +533,13 @@ bool apply_impairment(const Command &command, ImpairmentSettings &settings) {
                 });
             } else if constexpr (std::is_same_v<C, SetQueueLimit>) {
                 for_target(c.target, settings, [&](auto &d) { d.queue_limit = c.packets; });
+            } else if constexpr (std::is_same_v<C, SetTargetedLoss>) {
+                for_target(c.target, settings, [&](auto &d) {
+                    d.lose_count = c.count;
+                    d.lose_size = c.size;
+                    d.lose_skip = c.skip;
+                    d.lose_following = c.following;
+                });
             } else if constexpr (std::is_same_v<C, ClearImpairments>) {
                 for_target(c.target, settings, [&](auto &d) {
                     const uint32_t limit = d.queue_limit;

@@ -45,6 +45,16 @@ struct SetQueueLimit {
     Target target;
     uint32_t packets;
 };
+// Drop exactly the next `count` packets (only those of `size` bytes when it is not 0), after
+// letting `skip` of them pass, and only once the other direction has carried a datagram of
+// `following` bytes when that is not 0; count 0 cancels a rule still pending.
+struct SetTargetedLoss {
+    Target target;
+    uint32_t count;
+    uint32_t size;
+    uint32_t skip;
+    uint32_t following;
+};
 struct ClearImpairments {
     Target target;
 };
@@ -67,8 +77,8 @@ struct ShowCaptures {
 };
 
 using Command = std::variant<SetBlackhole, SetDrop, SetDelay, SetDuplicate, SetReorder,
-                             SetQueueLimit, ClearImpairments, RebindPort, RebindAddr, SetRecord,
-                             Replay, ShowStats, ShowCaptures>;
+                             SetQueueLimit, SetTargetedLoss, ClearImpairments, RebindPort,
+                             RebindAddr, SetRecord, Replay, ShowStats, ShowCaptures>;
 
 // A text command ("up drop 15%", "both blackhole on", "replay 3 from 127.0.0.3") or, when the
 // line starts with '{', a JSON object ({"cmd":"drop","dir":"up","percent":15}).

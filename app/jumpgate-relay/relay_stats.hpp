@@ -15,7 +15,8 @@ namespace jg::relay {
     X(loss)                     \
     X(no_client)                \
     X(send_error)               \
-    X(queue_full)
+    X(queue_full)               \
+    X(targeted)
 
 enum class DropCause : uint8_t {
 #define JG_RELAY_ENUM(name) name,

@@ -265,6 +265,49 @@ def main():
     drain(cli)
     up.clear()
 
+    # --- targeted loss drops exactly the named packets: here the 2nd and 3rd of 6 bytes
+    relay.ok("up lose 2 size 6 after 1")
+    before = relay.stats()["up"]
+    sent = [b"aaaa", b"bbbbbb", b"cc", b"dddddd", b"eeeeee", b"ffffff", b"gggg"]
+    for p in sent:
+        cli.sendto(p, ("127.0.0.1", relay.port))
+    wait_for(lambda: relay.stats()["up"]["received"] - before["received"] == len(sent))
+    wait_for(lambda: up.count() >= 5, 5)
+    time.sleep(0.05)
+    st = relay.stats()
+    check(up.payloads() == [b"aaaa", b"bbbbbb", b"cc", b"ffffff", b"gggg"],
+          f"lose 2 size 6 after 1: upstream got {up.payloads()}")
+    check(st["up"]["dropped"]["targeted"] - before["dropped"]["targeted"] == 2,
+          f"targeted drops {st['up']['dropped']}")
+    check(st["settings"]["up"]["lose"] == {"count": 0, "skip": 0, "size": 6, "following": 0},
+          f"spent rule {st['settings']['up']['lose']}")
+    print("targeted loss: 'up lose 2 size 6 after 1' dropped exactly the 2nd and 3rd 6-byte "
+          "datagrams")
+    drain(cli)
+    up.clear()
+
+    # --- 'following': the echo of the 5-byte datagram is lost, not the echoes before it
+    relay.ok("down lose 1 following 5")
+    before = relay.stats()["down"]
+    got = []
+    for p in [b"one", b"four", b"fiver", b"six"]:
+        cli.sendto(p, ("127.0.0.1", relay.port))
+        cli.settimeout(0.5)
+        try:
+            got.append(cli.recvfrom(65535)[0])
+        except socket.timeout:
+            got.append(None)
+        finally:
+            cli.settimeout(None)
+    st = relay.stats()
+    check(got == [b"echo:one", b"echo:four", None, b"echo:six"],
+          f"lose 1 following 5: echoes {got}")
+    check(st["down"]["dropped"]["targeted"] - before["dropped"]["targeted"] == 1,
+          f"targeted drops {st['down']['dropped']}")
+    print("targeted loss: 'down lose 1 following 5' dropped the echo of the 5-byte datagram only")
+    drain(cli)
+    up.clear()
+
     # --- a blackhole also swallows the packets already waiting in the delay queue
     relay.ok("up delay 1s")
     before = relay.stats()["up"]["dropped"]["blackhole"]

@@ -54,6 +54,33 @@ TEST(RelayCommand, TextImpairmentsCarryTheirValues) {
     EXPECT_EQ(limit.packets, 5000u);
 }
 
+TEST(RelayCommand, TargetedLossCarriesCountSizeAndSkip) {
+    auto lose = parsed<SetTargetedLoss>("down lose 1 size 48 after 1");
+    EXPECT_EQ(lose.target, Target::down);
+    EXPECT_EQ(lose.count, 1u);
+    EXPECT_EQ(lose.size, 48u);
+    EXPECT_EQ(lose.skip, 1u);
+    auto any = parsed<SetTargetedLoss>("lose 3");
+    EXPECT_EQ(any.target, Target::both);
+    EXPECT_EQ(any.count, 3u);
+    EXPECT_EQ(any.size, 0u);
+    EXPECT_EQ(any.skip, 0u);
+    auto reordered = parsed<SetTargetedLoss>("up lose 2 after 5 size 1400");
+    EXPECT_EQ(reordered.size, 1400u);
+    EXPECT_EQ(reordered.skip, 5u);
+    EXPECT_EQ(reordered.following, 0u);
+    auto reply = parsed<SetTargetedLoss>("down lose 1 size 48 following 48");
+    EXPECT_EQ(reply.following, 48u);
+    EXPECT_EQ(reply.skip, 0u);
+    auto json = parsed<SetTargetedLoss>(
+        R"({"cmd":"lose","dir":"down","count":1,"size":48,"after":1,"following":80})");
+    EXPECT_EQ(json.target, Target::down);
+    EXPECT_EQ(json.count, 1u);
+    EXPECT_EQ(json.size, 48u);
+    EXPECT_EQ(json.skip, 1u);
+    EXPECT_EQ(json.following, 80u);
+}
+
 TEST(RelayCommand, TextPathCommands) {
     parsed<RebindPort>("rebind-port");
     EXPECT_EQ(parsed<RebindAddr>("rebind-addr 127.0.0.2").address.to_string(), "127.0.0.2:0");
@@ -121,6 +148,18 @@ TEST(RelayCommand, ErrorsNameWhatIsWrong) {
                   std::string::npos)
             << text;
     EXPECT_NE(error_of("limit").find("limit takes one number of packets"), std::string::npos);
+    EXPECT_NE(error_of("lose").find("lose takes COUNT [size BYTES] [after SKIP] [following BYTES]"),
+              std::string::npos);
+    EXPECT_NE(error_of("lose 1 size").find("lose takes COUNT"), std::string::npos);
+    EXPECT_NE(error_of("lose many").find("lose: 'many' is not a whole number in 0..1000000"),
+              std::string::npos);
+    EXPECT_NE(error_of("lose 1 size 0").find("lose size: '0' is not a whole number in 1..65535"),
+              std::string::npos);
+    EXPECT_NE(error_of("lose 1 size 70000").find("1..65535"), std::string::npos);
+    EXPECT_NE(error_of("lose 1 after -1").find("lose after: '-1'"), std::string::npos);
+    EXPECT_NE(error_of("lose 1 every 2").find("unexpected 'every'"), std::string::npos);
+    EXPECT_NE(error_of("lose 1 following 48").find("give 'up' or 'down'"), std::string::npos);
+    EXPECT_NE(error_of("down lose 1 following 0").find("lose following: '0'"), std::string::npos);
     EXPECT_NE(error_of("up").find("must be followed by a command"), std::string::npos);
     EXPECT_NE(error_of("   ").find("empty command"), std::string::npos);
 }
@@ -206,6 +245,45 @@ TEST(RelayImpairmentSettings, TheQueueLimitDefaultsToNetemsAndOutlivesClear) {
     EXPECT_TRUE(apply_impairment(*parse_command("clear"), s));
     EXPECT_EQ(s.down.delay_ms, 0u);
     EXPECT_EQ(s.down.queue_limit, 50u);  // a capacity, not an impairment
+}
+
+TEST(RelayImpairmentSettings, TargetedLossTakesExactlyTheNamedPackets) {
+    ImpairmentSettings s;
+    EXPECT_TRUE(apply_impairment(*parse_command("down lose 2 size 48 after 1"), s));
+    EXPECT_EQ(s.up.lose_count, 0u);
+    // Other sizes pass without counting; the first 48-byte packet is let through.
+    EXPECT_FALSE(take_targeted_loss(s.down, 64));
+    EXPECT_FALSE(take_targeted_loss(s.down, 48));
+    EXPECT_FALSE(take_targeted_loss(s.down, 32));
+    EXPECT_TRUE(take_targeted_loss(s.down, 48));
+    EXPECT_FALSE(take_targeted_loss(s.down, 64));
+    EXPECT_TRUE(take_targeted_loss(s.down, 48));
+    // Spent: the rule ends by itself.
+    EXPECT_FALSE(take_targeted_loss(s.down, 48));
+    EXPECT_EQ(s.down.lose_count, 0u);
+    EXPECT_FALSE(take_targeted_loss(s.up, 48));
+
+    EXPECT_TRUE(apply_impairment(*parse_command("up lose 1"), s));
+    EXPECT_TRUE(take_targeted_loss(s.up, 1200));  // any size
+    EXPECT_FALSE(take_targeted_loss(s.up, 1200));
+
+    // 'following': asleep until the other direction carries a datagram of that size.
+    EXPECT_TRUE(apply_impairment(*parse_command("down lose 1 size 48 following 48"), s));
+    EXPECT_FALSE(take_targeted_loss(s.down, 48));
+    note_opposite_datagram(s.down, 80);
+    EXPECT_FALSE(take_targeted_loss(s.down, 48));
+    note_opposite_datagram(s.down, 48);
+    EXPECT_FALSE(take_targeted_loss(s.down, 64));
+    EXPECT_TRUE(take_targeted_loss(s.down, 48));
+    EXPECT_FALSE(take_targeted_loss(s.down, 48));
+
+    // 'lose 0' and 'clear' cancel a pending rule.
+    EXPECT_TRUE(apply_impairment(*parse_command("up lose 5"), s));
+    EXPECT_TRUE(apply_impairment(*parse_command("up lose 0"), s));
+    EXPECT_FALSE(take_targeted_loss(s.up, 100));
+    EXPECT_TRUE(apply_impairment(*parse_command("up lose 5"), s));
+    EXPECT_TRUE(apply_impairment(*parse_command("up clear"), s));
+    EXPECT_FALSE(take_targeted_loss(s.up, 100));
 }
 
 TEST(RelayImpairmentSettings, NonImpairmentCommandsLeaveSettingsAlone) {
