@@ -15,6 +15,9 @@ std::string_view direction_name(Direction d);
 enum class JitterShape : uint8_t { uniform, normal };
 std::string_view jitter_shape_name(JitterShape s);
 
+// Upper bound of a 'lose' rule's COUNT and SKIP: a rule is for chosen datagrams, not a rate.
+inline constexpr uint32_t kMaxLoseCount = 1'000'000;
+
 // Packets one direction's delay queue holds by default: netem's default limit.
 inline constexpr uint32_t kDefaultQueueLimit = 1000;
 inline constexpr uint32_t kMaxQueueLimit = 1'000'000;
@@ -38,8 +41,9 @@ struct DirectionImpairment {
     // Targeted loss ('lose'): of the packets the blackhole lets in (only those of exactly
     // lose_size bytes when it is not 0), lose_skip more pass, then the next lose_count are
     // dropped. Both count down as packets meet them, so the rule ends by itself. With
-    // lose_following, the rule sleeps until the other direction has let in a datagram of
-    // that many bytes: "the reply to that message", whatever came before it.
+    // lose_following, the rule sleeps until the other direction has carried (forwarded or
+    // queued, past every drop) a datagram of that many bytes: "the reply to that message",
+    // whatever came before it.
     uint32_t lose_count = 0;
     uint32_t lose_skip = 0;
     uint32_t lose_size = 0;       // datagram bytes (UDP payload); 0: any size

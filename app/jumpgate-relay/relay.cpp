@@ -140,7 +140,7 @@ nlohmann::json direction_settings_json(const DirectionImpairment &d) {
             {"limit", d.queue_limit},
             {"lose",
              {{"count", d.lose_count},
-              {"skip", d.lose_skip},
+              {"after", d.lose_skip},
               {"size", d.lose_size},
               {"following", d.lose_following}}}};
 }
@@ -339,7 +339,6 @@ void Relay::on_packet(Direction d, const uint8_t *data, size_t len) {
         st.counters.drop(DropCause::blackhole);
         return;
     }
-    note_opposite_datagram(settings_.of(d == Direction::up ? Direction::down : Direction::up), len);
     if (take_targeted_loss(settings_.of(d), len)) {
         st.counters.drop(DropCause::targeted);
         return;
@@ -359,9 +358,17 @@ void Relay::on_packet(Direction d, const uint8_t *data, size_t len) {
         delayed_.push(Scheduled{monotonic_ns() + fate.delay_us * 1000, sequence_++, d,
                                 fate.duplicate, fate.hold_for_reorder,
                                 std::vector<uint8_t>(data, data + len)});
+        carried(d, len);
         return;
     }
+    carried(d, len);
     emit(d, data, len, fate.duplicate, fate.hold_for_reorder);
+}
+
+// Only a datagram past every drop wakes the other direction's 'lose ... following' rule: the
+// reply it waits for is to a message the far end can have received.
+void Relay::carried(Direction d, size_t len) {
+    note_opposite_datagram(settings_.of(d == Direction::up ? Direction::down : Direction::up), len);
 }
 
 void Relay::emit(Direction d, const uint8_t *data, size_t len, bool duplicate, bool hold) {

@@ -175,42 +175,40 @@ Result<uint32_t> parse_count(const std::string &text, std::string_view what, uin
     return v;
 }
 
-// lose COUNT [size BYTES] [after SKIP] [following BYTES]
+// lose COUNT [size BYTES] [after SKIP] [following BYTES], the options in any order, each once.
 Result<Command> parse_lose(const Tokens &args, Target target) {
-    if (args.empty() || args.size() % 2 != 1) {
+    if (args.empty()) {
         return bad("lose takes COUNT [size BYTES] [after SKIP] [following BYTES]");
     }
-    auto count = parse_count(args[0], "lose", 0, kMaxQueueLimit);
+    auto count = parse_count(args[0], "lose", 0, kMaxLoseCount);
     if (!count) {
         return count.error();
     }
     SetTargetedLoss c{target, *count, 0, 0, 0};
+    std::vector<std::string> seen;
     for (size_t i = 1; i < args.size(); i += 2) {
-        if (args[i] == "size") {
-            auto size = parse_count(args[i + 1], "lose size", 1, 65535);
-            if (!size) {
-                return size.error();
-            }
-            c.size = *size;
-        } else if (args[i] == "after") {
-            auto skip = parse_count(args[i + 1], "lose after", 0, kMaxQueueLimit);
-            if (!skip) {
-                return skip.error();
-            }
-            c.skip = *skip;
-        } else if (args[i] == "following") {
-            if (target == Target::both) {
-                return bad("lose following: give 'up' or 'down' (the other direction wakes it)");
-            }
-            auto bytes = parse_count(args[i + 1], "lose following", 1, 65535);
-            if (!bytes) {
-                return bytes.error();
-            }
-            c.following = *bytes;
-        } else {
-            return bad("lose: unexpected '" + args[i] +
-                       "' (expected 'size BYTES', 'after N' or 'following BYTES')");
+        const std::string &key = args[i];
+        if (key != "size" && key != "after" && key != "following") {
+            return bad("lose: unexpected '" + key +
+                       "' (expected 'size BYTES', 'after SKIP' or 'following BYTES')");
         }
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+            return bad("lose: '" + key + "' given twice");
+        }
+        seen.push_back(key);
+        if (i + 1 >= args.size()) {
+            return bad("lose: '" + key + "' needs a value");
+        }
+        const std::string &value = args[i + 1];
+        if (key == "following" && target == Target::both) {
+            return bad("lose following: give 'up' or 'down' (the other direction wakes it)");
+        }
+        auto v = key == "after" ? parse_count(value, "lose after", 0, kMaxLoseCount)
+                                : parse_count(value, "lose " + key, 1, 65535);
+        if (!v) {
+            return v.error();
+        }
+        (key == "size" ? c.size : key == "after" ? c.skip : c.following) = *v;
     }
     return Command{c};
 }

@@ -279,19 +279,23 @@ def main():
           f"lose 2 size 6 after 1: upstream got {up.payloads()}")
     check(st["up"]["dropped"]["targeted"] - before["dropped"]["targeted"] == 2,
           f"targeted drops {st['up']['dropped']}")
-    check(st["settings"]["up"]["lose"] == {"count": 0, "skip": 0, "size": 6, "following": 0},
+    check(st["settings"]["up"]["lose"] == {"count": 0, "after": 0, "size": 6, "following": 0},
           f"spent rule {st['settings']['up']['lose']}")
     print("targeted loss: 'up lose 2 size 6 after 1' dropped exactly the 2nd and 3rd 6-byte "
           "datagrams")
     drain(cli)
     up.clear()
 
-    # --- 'following': the echo of the 5-byte datagram is lost, not the echoes before it
+    # --- 'following': the echo of the 5-byte datagram is lost, not the echoes before it; a
+    # 5-byte datagram that never got through (blackholed, or taken by the up direction's own
+    # rule) does not wake the rule
     relay.ok("down lose 1 following 5")
-    before = relay.stats()["down"]
+    relay.ok("up lose 1 size 5")
+    before = relay.stats()
     got = []
-    for p in [b"one", b"four", b"fiver", b"six"]:
-        cli.sendto(p, ("127.0.0.1", relay.port))
+
+    def exchange(payload):
+        cli.sendto(payload, ("127.0.0.1", relay.port))
         cli.settimeout(0.5)
         try:
             got.append(cli.recvfrom(65535)[0])
@@ -299,12 +303,21 @@ def main():
             got.append(None)
         finally:
             cli.settimeout(None)
+
+    relay.ok("up blackhole on")
+    exchange(b"fiver")
+    relay.ok("up blackhole off")
+    for p in [b"one", b"fiver", b"four", b"fiver", b"six"]:
+        exchange(p)
     st = relay.stats()
-    check(got == [b"echo:one", b"echo:four", None, b"echo:six"],
+    check(got == [None, b"echo:one", None, b"echo:four", None, b"echo:six"],
           f"lose 1 following 5: echoes {got}")
-    check(st["down"]["dropped"]["targeted"] - before["dropped"]["targeted"] == 1,
-          f"targeted drops {st['down']['dropped']}")
-    print("targeted loss: 'down lose 1 following 5' dropped the echo of the 5-byte datagram only")
+    check(st["up"]["dropped"]["targeted"] - before["up"]["dropped"]["targeted"] == 1,
+          f"up targeted drops {st['up']['dropped']}")
+    check(st["down"]["dropped"]["targeted"] - before["down"]["dropped"]["targeted"] == 1,
+          f"down targeted drops {st['down']['dropped']}")
+    print("targeted loss: 'down lose 1 following 5' dropped the echo of the first 5-byte "
+          "datagram that got through, and only that")
     drain(cli)
     up.clear()
 

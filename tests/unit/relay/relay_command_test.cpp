@@ -150,7 +150,11 @@ TEST(RelayCommand, ErrorsNameWhatIsWrong) {
     EXPECT_NE(error_of("limit").find("limit takes one number of packets"), std::string::npos);
     EXPECT_NE(error_of("lose").find("lose takes COUNT [size BYTES] [after SKIP] [following BYTES]"),
               std::string::npos);
-    EXPECT_NE(error_of("lose 1 size").find("lose takes COUNT"), std::string::npos);
+    EXPECT_NE(error_of("lose 1 size").find("lose: 'size' needs a value"), std::string::npos);
+    EXPECT_NE(error_of("lose 1 size 48 size 80").find("lose: 'size' given twice"),
+              std::string::npos);
+    EXPECT_NE(error_of("lose 1000001").find("lose: '1000001' is not a whole number in 0..1000000"),
+              std::string::npos);
     EXPECT_NE(error_of("lose many").find("lose: 'many' is not a whole number in 0..1000000"),
               std::string::npos);
     EXPECT_NE(error_of("lose 1 size 0").find("lose size: '0' is not a whole number in 1..65535"),
