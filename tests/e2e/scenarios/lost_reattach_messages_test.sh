@@ -11,45 +11,68 @@
 #   - REATTACH_RESULT lost, traffic flowing: the gateway's packets, which go only to its
 #     binding, arrive on the candidate path.
 # Datagram sizes: a control message padded to 16 plus 32 bytes of header and tag, so
-# REATTACH_REQUEST is 80 bytes and PATH_CHALLENGE, PATH_RESPONSE and REATTACH_RESULT are 48.
+# REATTACH_REQUEST is 80 bytes and PATH_CHALLENGE, PATH_RESPONSE and REATTACH_RESULT are 48
+# (as are HELLO, STATE_HINT and TERMINATE, which these exchanges do not send on the candidate
+# path). The result's rule wakes on the first PATH_RESPONSE: should a second PATH_CHALLENGE
+# copy ever reach the relay after it, the copy would be dropped instead and the test would
+# fail on the client's accepted result, never pass without losing the result.
 # usage: lost_reattach_messages_test.sh JUMPGATE JUMPGATECTL JUMPGATE_CLIENT JUMPGATE_RELAY
 source "$(dirname "$0")/scenario_env.sh" "$@" lost-reattach-messages
 
 declare -A RELAY_SRC=([A]=192.0.2.2 [B]=192.0.2.3)
 declare -A PATH_OF=([A]=a [B]=b)
+QUERY=$JG_WORK/relay-query.json
 
-relay_json() {
-  scen_relay "$1" stats | python3 -c "import json,sys; d=json.load(sys.stdin); print(json.dumps(d$2))"
+# relay_query NAME COMMAND...: the relay's JSON reply in $QUERY (in this shell, so that a
+# refusal ends the test with its message).
+relay_query() {
+  "$RELAY" control "$JG_WORK/relay-$1.sock" "${@:2}" > "$QUERY" \
+    || gw_fail "relay $1 refused '${*:2}': $(cat "$QUERY")"
+}
+# query_field PYTHON_SUBSCRIPT: a field of $QUERY, e.g. "['down']['dropped']['targeted']".
+query_field() {
+  python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))$1))" "$QUERY"
 }
 
-# lose_on DEAD LIVE DIR RULE RESULT MIN_SENT WHY_LOG_PATTERN: one failover from relay DEAD's
-# path to LIVE's, with relay LIVE running 'DIR lose RULE'. RESULT is what the client must have
-# seen: 'accepted' (a REATTACH_RESULT SUCCESS reached it) or 'followed' (none did: it learnt
-# of the switch another way); MIN_SENT the REATTACH_REQUESTs it must have sent at least. Sets
+# lose_on DEAD LIVE DIR RULE RESULT MIN_SENT DENIAL WHY_LOG_PATTERN: one failover from relay
+# DEAD's path to LIVE's, with relay LIVE running 'DIR lose RULE'. RESULT is what the client
+# must have seen: 'accepted' (a REATTACH_RESULT SUCCESS reached it) or 'followed' (none did:
+# it learnt of the switch another way); MIN_SENT the REATTACH_REQUESTs it must have sent at
+# least; DENIAL the reason of the one refusal the gateway must have sent ('-': none). Sets
 # EPISODE to one JSON object (run in this shell: gw_fail must end the test).
 lose_on() {
-  local dead=$1 live=$2 dir=$3 rule=$4 result=$5 min_sent=$6 pattern=$7 t0 ts0 before_status log_lines
+  local dead=$1 live=$2 dir=$3 rule=$4 result=$5 min_sent=$6 denial=$7 pattern=$8
+  local -a rule_words
+  read -ra rule_words <<< "$rule"
+  local before_status log_lines targeted_before
   before_status=$(status_json)
   log_lines=$(wc -l < "$CLIENT_LOG")
-  scen_relay "$live" record clear > /dev/null
-  scen_relay "$live" record on > /dev/null
-  scen_relay "$live" "$dir" lose $rule > /dev/null
+  relay_query "$live" stats
+  targeted_before=$(query_field "['$dir']['dropped']['targeted']")
+  relay_query "$live" record clear
+  relay_query "$live" record on
+  relay_query "$live" "$dir" lose "${rule_words[@]}"
+  local t0 ts0
   t0=$(now_s)
   ts0=$(python3 -c "print(int($t0 * 1000))")
-  scen_relay "$dead" both blackhole on > /dev/null
+  relay_query "$dead" both blackhole on
   # Once it follows, the datagrams the dead path swallowed may show as loss on the new one: a
   # VOLATILE there is health, not recovery.
-  scen_wait_status "s['active_path'] == '${PATH_OF[$live]}' and s['state'] in ('ATTACHED', 'VOLATILE')" 15 \
-    || gw_fail "'$dir lose $rule': client not on path ${PATH_OF[$live]} within 15 s of the blackhole"
+  scen_wait_status \
+    "s['active_path'] == '${PATH_OF[$live]}' and s['state'] in ('ATTACHED', 'VOLATILE')" 15 \
+    || gw_fail "'$dir lose $rule': client not on path ${PATH_OF[$live]} within 15 s"
   local took_ms
   took_ms=$(elapsed_ms "$t0")
-  scen_relay "$live" record off > /dev/null
-  local targeted sizes
-  targeted=$(relay_json "$live" "['$dir']['dropped']['targeted']")
-  sizes=$(scen_relay "$live" captures | python3 -c "
+  relay_query "$live" record off
+  relay_query "$live" captures
+  local sizes
+  sizes=$(query_field "" | python3 -c "
 import json,sys; d=json.load(sys.stdin)
 print(json.dumps({k: [c['bytes'] for c in d[k]['packets']][:8] for k in ('up', 'down')}))")
-  [ "$targeted" = "${rule%% *}" ] \
+  relay_query "$live" stats
+  local targeted
+  targeted=$(( $(query_field "['$dir']['dropped']['targeted']") - targeted_before ))
+  [ "$targeted" = "${rule_words[0]}" ] \
     || gw_fail "'$dir lose $rule': relay $live dropped $targeted datagrams on cue ($sizes)"
   # The gateway validated the path, switched once and answered SUCCESS...
   scen_wait_audit gw "'SUCCESS' in [r['status'] for r in of('ReattachResult', $ts0)]" 5 \
@@ -58,6 +81,8 @@ print(json.dumps({k: [c['bytes'] for c in d[k]['packets']][:8] for k in ('up', '
 sw = of('TransportSwitch', $ts0)
 assert len(sw) == 1 and sw[0]['reason_code'] == 'reattach_success', sw
 assert sw[0]['new_transport'].startswith('${RELAY_SRC[$live]}:'), sw[0]
+denied = [r['reason_code'] for r in of('ReattachResult', $ts0) if r['status'] == 'DENIED']
+assert denied == ([] if '$denial' == '-' else ['$denial']), denied
 assert not of('SessionTerminated') and not of('SecurityEvent', $ts0)
 "
   # ...which the client received, or learnt of another way.
@@ -70,7 +95,7 @@ assert accepted == (1 if result == "accepted" else 0), (result, before, after)
 assert after["reattach"]["sent"] >= before["reattach"]["sent"] + int(sys.argv[4]), (before, after)
 assert after["session_id"] == before["session_id"], (before, after)
 PY
-  tail -n +"$((log_lines + 1))" "$CLIENT_LOG" | grep -qE "$pattern" \
+  grep -qE "$pattern" < <(tail -n +"$((log_lines + 1))" "$CLIENT_LOG") \
     || gw_fail "'$dir lose $rule': the client log does not show '$pattern'"
   scen_audit client "
 sw = of('TransportSwitch', $ts0)
@@ -78,33 +103,38 @@ assert len(sw) == 1, sw
 assert not of('SessionTerminated')
 "
   local reattach
-  reattach=$(status_json | python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)['reattach']))")
-  EPISODE="{\"lost\": \"$dir lose $rule\", \"dead\": \"$dead\", \"live\": \"$live\", \"followed_after_ms\": $took_ms, \"sizes\": $sizes, \"reattach\": $reattach}"
+  reattach=$(status_json | python3 -c "
+import json,sys; print(json.dumps(json.load(sys.stdin)['reattach']))")
+  EPISODE="{\"lost\": \"$dir lose $rule\", \"dead\": \"$dead\", \"live\": \"$live\", "
+  EPISODE+="\"followed_after_ms\": $took_ms, \"sizes\": $sizes, \"reattach\": $reattach}"
   gw_log "$EPISODE"
 }
 
-# next_episode DEAD: the dead path comes back; past the switch cooldown (1500 ms) and the
-# stability window before the next move.
+# next_episode DEAD: the dead path comes back; the client settles ATTACHED (the dead path's
+# losses may have shown on the new one), then the switch cooldown (1500 ms) passes.
 next_episode() {
-  scen_relay "$1" both blackhole off > /dev/null
-  sleep 2.5
+  relay_query "$1" both blackhole off
+  scen_wait_status "s['state'] == 'ATTACHED'" 10 || gw_fail "client not ATTACHED again"
+  sleep 1.6
 }
 
 scen_start
 
-lose_on A B up "1 size 80" accepted 2 "reattach on path b accepted"
+lose_on A B up "1 size 80" accepted 2 - "reattach on path b accepted"
 request=$EPISODE
 next_episode A
-lose_on B A up "2 size 48" accepted 2 "reattach on path a accepted"
+lose_on B A up "2 size 48" accepted 2 - "reattach on path a accepted"
 response=$EPISODE
 next_episode B
 # No traffic: only the retried REATTACH can tell the client where the gateway is.
-lose_on A B down "1 size 48 following 48" followed 2 "reattach on path b refused: the gateway is bound there"
+lose_on A B down "1 size 48 following 48" followed 2 invalid_state_for_reattach \
+  "reattach on path b refused: the gateway is bound there"
 result_quiet=$EPISODE
 next_episode A
 # Traffic flowing: the echoes arrive on the candidate path before any retry is due.
 scen_stream_start 10
-lose_on B A down "1 size 48 following 48" followed 1 "gateway traffic arrives on path a: the gateway is bound there"
+lose_on B A down "1 size 48 following 48" followed 1 - \
+  "gateway traffic arrives on path a: the gateway is bound there"
 result_busy=$EPISODE
 scen_wait_flowing 5 || gw_fail "traffic did not resume on path a"
 scen_wait_status "s['state'] == 'ATTACHED'" 10 || gw_fail "client not back to ATTACHED on path a"
