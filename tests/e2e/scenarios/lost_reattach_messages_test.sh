@@ -4,6 +4,7 @@
 # (docs/relay.md, 'lose'). The session must end where the gateway bound it, on the same
 # session, with one switch on each side:
 #   - REATTACH_REQUEST lost: the client's retry goes through;
+#   - PATH_CHALLENGE lost (both copies, when the gateway sends two): the retry brings another;
 #   - PATH_RESPONSE lost (every answer to the first validation: the gateway may send the
 #     PATH_CHALLENGE twice, the second a copy): the retry joins the pending validation;
 #   - REATTACH_RESULT lost, no traffic: the retried REATTACH is refused, and the refusal shows
@@ -123,24 +124,28 @@ scen_start
 lose_on A B up "1 size 80" accepted 2 - "reattach on path b accepted"
 request=$EPISODE
 next_episode A
-lose_on B A up "2 size 48" accepted 2 - "reattach on path a accepted"
-response=$EPISODE
+lose_on B A down "2 size 48 following 80" accepted 2 - "reattach on path a accepted"
+challenge=$EPISODE
 next_episode B
-# No traffic: only the retried REATTACH can tell the client where the gateway is.
-lose_on A B down "1 size 48 following 48" followed 2 invalid_state_for_reattach \
-  "reattach on path b refused: the gateway is bound there"
-result_quiet=$EPISODE
+lose_on A B up "2 size 48" accepted 2 - "reattach on path b accepted"
+response=$EPISODE
 next_episode A
+# No traffic: only the retried REATTACH can tell the client where the gateway is.
+lose_on B A down "1 size 48 following 48" followed 2 invalid_state_for_reattach \
+  "reattach on path a refused: the gateway is bound there"
+result_quiet=$EPISODE
+next_episode B
 # Traffic flowing: the echoes arrive on the candidate path before any retry is due.
 scen_stream_start 10
-lose_on B A down "1 size 48 following 48" followed 1 - \
-  "gateway traffic arrives on path a: the gateway is bound there"
+lose_on A B down "1 size 48 following 48" followed 1 - \
+  "gateway traffic arrives on path b: the gateway is bound there"
 result_busy=$EPISODE
-scen_wait_flowing 5 || gw_fail "traffic did not resume on path a"
-scen_wait_status "s['state'] == 'ATTACHED'" 10 || gw_fail "client not back to ATTACHED on path a"
+scen_wait_flowing 5 || gw_fail "traffic did not resume on path b"
+scen_wait_status "s['state'] == 'ATTACHED'" 10 || gw_fail "client not back to ATTACHED on path b"
 scen_stream_stop
 scen_finish
 
-scen_result "request=$request" "response=$response" "result_quiet=$result_quiet" \
+scen_result "request=$request" "challenge=$challenge" "response=$response" \
+  "result_quiet=$result_quiet" \
   "result_busy=$result_busy" "session_resets=0"
 echo PASS
