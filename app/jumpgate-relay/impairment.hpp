@@ -41,8 +41,8 @@ struct DirectionImpairment {
     // Targeted loss ('lose'): of the packets the blackhole lets in (only those of exactly
     // lose_size bytes when it is not 0), lose_skip more pass, then the next lose_count are
     // dropped. Both count down as packets meet them, so the rule ends by itself. With
-    // lose_following, the rule sleeps until the other direction has carried (forwarded or
-    // queued, past every drop) a datagram of that many bytes: "the reply to that message",
+    // lose_following, the rule sleeps until the other direction has carried (forwarded, or
+    // queued for its delay) a datagram of that many bytes: "the reply to that message",
     // whatever came before it.
     uint32_t lose_count = 0;
     uint32_t lose_skip = 0;

@@ -365,8 +365,8 @@ void Relay::on_packet(Direction d, const uint8_t *data, size_t len) {
     emit(d, data, len, fate.duplicate, fate.hold_for_reorder);
 }
 
-// Only a datagram past every drop wakes the other direction's 'lose ... following' rule: the
-// reply it waits for is to a message the far end can have received.
+// Only a datagram past every drop on arrival wakes the other direction's 'lose ... following'
+// rule: the reply it waits for is to a message the far end can have received.
 void Relay::carried(Direction d, size_t len) {
     note_opposite_datagram(settings_.of(d == Direction::up ? Direction::down : Direction::up), len);
 }

@@ -118,7 +118,7 @@ class Relay {
     void drain_upstream();
     void drain_replay_source(int fd);
     void on_packet(Direction d, const uint8_t *data, size_t len);
-    void carried(Direction d, size_t len);  // a datagram past every drop, forwarded or queued
+    void carried(Direction d, size_t len);  // past every drop on arrival: sent or queued
     void emit(Direction d, const uint8_t *data, size_t len, bool duplicate, bool hold);
     void send(Direction d, const uint8_t *data, size_t len);
     void release_held(Direction d);

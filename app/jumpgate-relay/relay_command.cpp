@@ -146,16 +146,22 @@ Result<Command> parse_reorder(const Tokens &args, Target target) {
     return Command{c};
 }
 
+// The whole text as an unsigned number: from_chars stops at the first non-digit ("5x" reads as
+// 5) and refuses a sign, so what is added is that every character was used.
+template <class T>
+std::optional<T> whole_number(const std::string &text) {
+    T v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
 // limit PACKETS
 Result<Command> parse_limit(const Tokens &args, Target target) {
-    uint32_t packets = 0;
-    if (args.size() == 1) {
-        const std::string &t = args[0];
-        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), packets);
-        if (ec != std::errc() || end != t.data() + t.size()) {
-            packets = 0;
-        }
-    }
+    const uint32_t packets =
+        args.size() == 1 ? whole_number<uint32_t>(args[0]).value_or(0) : uint32_t{0};
     if (packets == 0 || packets > kMaxQueueLimit) {
         return bad("limit takes one number of packets in 1.." + std::to_string(kMaxQueueLimit) +
                    (args.size() == 1 ? ", not '" + args[0] + "'" : std::string()));
@@ -166,13 +172,12 @@ Result<Command> parse_limit(const Tokens &args, Target target) {
 // A whole number in lo..hi named `what` in the error.
 Result<uint32_t> parse_count(const std::string &text, std::string_view what, uint32_t lo,
                              uint32_t hi) {
-    uint32_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
+    const auto v = whole_number<uint32_t>(text);
+    if (!v || *v < lo || *v > hi) {
         return bad(std::string(what) + ": '" + text + "' is not a whole number in " +
                    std::to_string(lo) + ".." + std::to_string(hi));
     }
-    return v;
+    return *v;
 }
 
 // lose COUNT [size BYTES] [after SKIP] [following BYTES], the options in any order, each once.
@@ -221,13 +226,11 @@ Result<Command> parse_replay(const Tokens &args, std::optional<Target> target) {
     if (args.size() != 1 && !(args.size() == 3 && args[1] == "from")) {
         return bad("replay takes INDEX [from ADDR[:PORT]]");
     }
-    uint64_t index = 0;
-    const std::string &t = args[0];
-    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), index);
-    if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
-        return bad("replay: index '" + t + "' is not a non-negative integer");
+    const auto index = whole_number<uint64_t>(args[0]);
+    if (!index) {
+        return bad("replay: index '" + args[0] + "' is not a non-negative integer");
     }
-    Replay c{target == Target::down ? Direction::down : Direction::up, index, std::nullopt};
+    Replay c{target == Target::down ? Direction::down : Direction::up, *index, std::nullopt};
     if (args.size() == 3) {
         auto from = parse_address(args[2], "replay from");
         if (!from) {
