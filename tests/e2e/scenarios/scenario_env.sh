@@ -98,12 +98,14 @@ scen_relay_start() {
   printf -v "RELAY_PORT_$name" '%s' "$port"
 }
 
-# scen_relay NAME COMMAND...: one command to a running relay (see docs/relay.md).
+# scen_relay NAME COMMAND...: one command to a running relay (see docs/relay.md); the reply
+# is printed and stays in $JG_WORK/relay-reply. A refusal is told on stderr, since callers
+# usually send stdout to /dev/null.
 scen_relay() {
   local name=$1
   shift
   "$RELAY" control "$JG_WORK/relay-$name.sock" "$@" > "$JG_WORK/relay-reply" \
-    || gw_fail "relay $name refused '$*': $(cat "$JG_WORK/relay-reply")"
+    || gw_fail "relay $name refused '$*': $(cat "$JG_WORK/relay-reply")" >&2
   cat "$JG_WORK/relay-reply"
 }
 
