@@ -15,7 +15,6 @@ namespace jg::dp {
 namespace {
 
 constexpr uint8_t kIpProtoIcmp = 1;
-constexpr uint8_t kIpProtoUdp = 17;
 constexpr uint8_t kIpProtoIcmp6 = 58;
 constexpr uint8_t kIpProtoFragment = 44;  // IPv6 fragment header
 

@@ -16,7 +16,6 @@
 namespace jg::dp {
 namespace {
 
-constexpr uint8_t kIpProtoUdp = 17;
 constexpr uint8_t kOuterTtl = 64;
 // Bytes sealing puts in front of the inner packet at most: Ethernet, IPv6, UDP and the
 // transport header.

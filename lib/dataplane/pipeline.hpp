@@ -23,6 +23,7 @@ namespace jg::dp {
 enum PortSide : uint8_t { kOuterSide = 0, kInnerSide = 1 };
 
 inline constexpr size_t kEthLen = sizeof(rte_ether_hdr);  // bytes, untagged
+inline constexpr uint8_t kIpProtoUdp = 17;  // the outer protocol: IPv4 protocol, IPv6 next header
 
 // An outer peer address: where a packet came from, or where one goes.
 struct PeerAddr {

@@ -22,7 +22,8 @@
 
 namespace jg::dp {
 
-namespace {
+// Named rather than anonymous: WriterLedger, which tables.hpp declares, holds these types.
+namespace ledger {
 
 struct Route {
     uint8_t family;
@@ -120,7 +121,18 @@ struct Deferred {
     uint32_t slot;
 };
 
-}  // namespace
+}  // namespace ledger
+
+using ledger::Deferred;
+using ledger::DeferredKind;
+using ledger::heap_in_use;
+using ledger::kBindingsPerChunk;
+using ledger::kBindingStride;
+using ledger::kKeypairsPerChunk;
+using ledger::kRouteMiss;
+using ledger::ObjectPool;
+using ledger::Route;
+using ledger::route_key;
 
 struct WriterLedger {
     explicit WriterLedger(int socket) : bindings(kBindingStride, kBindingsPerChunk, socket) {}

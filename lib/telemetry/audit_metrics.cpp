@@ -5,6 +5,8 @@
 #include <string>
 #include <type_traits>
 
+#include "telemetry/metric_values.hpp"
+
 namespace jg {
 
 namespace {
@@ -17,20 +19,9 @@ void bump(std::atomic<uint64_t> &c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
 }
 
-uint64_t read(const std::atomic<uint64_t> &c) {
-    return c.load(std::memory_order_relaxed);
-}
-
-ClientMetric counter_metric(std::vector<ClientMetric::Label> labels, uint64_t value) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    m.counter.value = static_cast<double>(value);
-    return m;
-}
-
-MetricFamily family(std::string name, std::string help, MetricType type) {
-    return MetricFamily{std::move(name), std::move(help), type, {}};
-}
+using metric_values::counter_metric;
+using metric_values::family;
+using metric_values::read;
 
 std::string reason_label(size_t r) {
     return std::string(reason_name(static_cast<Reason>(r)));

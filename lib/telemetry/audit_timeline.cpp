@@ -5,7 +5,7 @@
 namespace jg {
 namespace {
 
-std::string str(std::string_view s) {
+std::string text(std::string_view s) {
     return std::string(s);
 }
 
@@ -19,36 +19,36 @@ std::string describe(const audit::SessionCreated &e) {
     return "peer " + e.peer + "  from " + e.transport.to_string();
 }
 std::string describe(const audit::SessionStateChange &e) {
-    return str(state_name(e.previous_state)) + " -> " + str(state_name(e.new_state)) + "  " +
-           str(reason_name(e.reason_code));
+    return text(state_name(e.previous_state)) + " -> " + text(state_name(e.new_state)) + "  " +
+           text(reason_name(e.reason_code));
 }
 std::string describe(const audit::TransportSwitch &e) {
     return e.previous_transport.to_string() + " -> " + e.new_transport.to_string() + "  " +
-           str(reason_name(e.reason_code)) + "  latency " + std::to_string(e.switch_latency_ms) +
+           text(reason_name(e.reason_code)) + "  latency " + std::to_string(e.switch_latency_ms) +
            " ms, loss " + number(e.loss_ratio) + ", rtt " + number(e.rtt_ms) + " ms";
 }
 std::string describe(const audit::TransportSwitchDenied &e) {
-    return e.candidate_transport.to_string() + "  " + str(reason_name(e.reason_code));
+    return e.candidate_transport.to_string() + "  " + text(reason_name(e.reason_code));
 }
 std::string describe(const audit::ReattachAttempt &e) {
     return "from " + e.candidate_transport.to_string() + "  deadline " +
            std::to_string(e.recovery_deadline_ms);
 }
 std::string describe(const audit::ReattachResult &e) {
-    return str(e.success ? "SUCCESS" : "DENIED") + "  " + str(reason_name(e.reason_code));
+    return text(e.success ? "SUCCESS" : "DENIED") + "  " + text(reason_name(e.reason_code));
 }
 std::string describe(const audit::KeyRotated &e) {
     return "epoch " + std::to_string(e.key_epoch);
 }
 std::string describe(const audit::SecurityEvent &e) {
-    return str(reason_name(e.violation)) + "  from " + e.source;
+    return text(reason_name(e.violation)) + "  from " + e.source;
 }
 std::string describe(const audit::PolicyEvent &e) {
     return e.policy_name + "  threshold " + number(e.threshold_value) + ", observed " +
            number(e.observed_value);
 }
 std::string describe(const audit::SessionTerminated &e) {
-    return str(reason_name(e.reason_code)) + "  age " + std::to_string(e.session_age_ms) +
+    return text(reason_name(e.reason_code)) + "  age " + std::to_string(e.session_age_ms) +
            " ms, transportless " + std::to_string(e.transportless_age_ms) + " ms, " +
            std::to_string(e.total_switches) + " switches";
 }
@@ -96,7 +96,7 @@ std::string format_audit_timeline(std::span<const AuditLogEntry> entries) {
                pad(std::to_string(ev.ts_ms), 14, true) + "  " +
                pad(std::to_string(ev.ts_ms - t0), 9, true) + "  " +
                pad(std::to_string(ev.state_version), 4, true) + "  " +
-               pad(str(audit::event_type_name(ev.payload)), 22, false) + "  " +
+               pad(text(audit::event_type_name(ev.payload)), 22, false) + "  " +
                describe_payload(ev.payload) + "\n";
     }
     return out;

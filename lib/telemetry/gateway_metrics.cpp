@@ -10,6 +10,7 @@
 #include "dataplane/worker.hpp"
 #include "telemetry/audit_writer.hpp"
 #include "telemetry/control_stats.hpp"
+#include "telemetry/metric_values.hpp"
 
 namespace jg {
 
@@ -19,27 +20,10 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-    return MetricFamily{std::move(name), std::move(help), type, {}};
-}
-
-ClientMetric counter_metric(std::vector<ClientMetric::Label> labels, uint64_t value) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    m.counter.value = static_cast<double>(value);
-    return m;
-}
-
-ClientMetric gauge_metric(std::vector<ClientMetric::Label> labels, double value) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    m.gauge.value = value;
-    return m;
-}
-
-uint64_t read(const dp::Counter &c) {
-    return c.load(std::memory_order_relaxed);
-}
+using metric_values::counter_metric;
+using metric_values::family;
+using metric_values::gauge_metric;
+using metric_values::read;
 
 }  // namespace
 

@@ -13,13 +13,13 @@
 namespace jg::client {
 namespace {
 
-TransportAddr addr(const char *text) {
+TransportAddr transport(const char *text) {
     return parse_transport(text).value_or(TransportAddr{});
 }
 
-const TransportAddr kA = addr("192.0.2.2:40000");
-const TransportAddr kB = addr("192.0.2.3:40001");
-const TransportAddr kC = addr("192.0.2.4:40002");
+const TransportAddr kA = transport("192.0.2.2:40000");
+const TransportAddr kB = transport("192.0.2.3:40001");
+const TransportAddr kC = transport("192.0.2.4:40002");
 
 class FollowBindingTest : public ::testing::Test {
   protected:

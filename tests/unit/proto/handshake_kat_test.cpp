@@ -32,7 +32,7 @@ const Key kResponderEphemeral = [] {
         k[i] = uint8_t((7 * i + 3) % 256);
     return k;
 }();
-constexpr uint64_t kUnixNs = 1'700'000'000'123'456'789ull;
+constexpr uint64_t kVectorUnixNs = 1'700'000'000'123'456'789ull;
 constexpr uint32_t kInitiatorIndex = 0x11223344;
 constexpr uint32_t kResponderIndex = 0xA1B2C3D4;
 constexpr uint64_t kNowNs = 42 * kNsPerSecond;
@@ -96,7 +96,7 @@ void run_vector(const Vector &v, const Key &psk) {
     CookieJar jar_to_responder(responder->public_key());
     std::array<uint8_t, kInitiationSize> init{};
     auto ih = InitiatorHandshake::create_initiation_with_ephemeral(
-        *initiator, responder->public_key(), psk, kInitiatorIndex, kUnixNs, kNowNs,
+        *initiator, responder->public_key(), psk, kInitiatorIndex, kVectorUnixNs, kNowNs,
         jar_to_responder, init, kInitiatorEphemeral);
     ASSERT_TRUE(ih.ok());
     EXPECT_EQ(to_hex(init), v.initiation);
@@ -110,7 +110,7 @@ void run_vector(const Vector &v, const Key &psk) {
     ASSERT_TRUE(rh.ok()) << rh.error().message();
     EXPECT_EQ(rh->remote_static(), initiator->public_key());
     EXPECT_EQ(rh->remote_index(), kInitiatorIndex);
-    EXPECT_EQ(rh->timestamp(), tai64n_from_unix_ns(kUnixNs));
+    EXPECT_EQ(rh->timestamp(), tai64n_from_unix_ns(kVectorUnixNs));
 
     CookieJar jar_to_initiator(initiator->public_key());
     std::array<uint8_t, kResponseSize> resp{};

@@ -85,7 +85,7 @@ AuditCheckReport check(const std::vector<audit::Event> &events,
     return check_lines(audit::render_lines(events, "gw-1"), limits);
 }
 
-std::string dump(const AuditCheckReport &r) {
+std::string dump_report(const AuditCheckReport &r) {
     std::string s;
     for (const auto &v : r.violations)
         s += std::to_string(v.line) + ": " + v.message + "\n";
@@ -95,13 +95,13 @@ std::string dump(const AuditCheckReport &r) {
 // The first violation is on `line` and says `what`.
 void expect_first_violation(const AuditCheckReport &r, size_t line, std::string_view what) {
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.violations.front().line, line) << dump(r);
-    EXPECT_THAT(r.violations.front().message, HasSubstr(std::string(what))) << dump(r);
+    EXPECT_EQ(r.violations.front().line, line) << dump_report(r);
+    EXPECT_THAT(r.violations.front().message, HasSubstr(std::string(what))) << dump_report(r);
 }
 
 TEST(AuditCheck, ValidLogPasses) {
     const auto r = check(valid_log());
-    EXPECT_TRUE(r.ok()) << dump(r);
+    EXPECT_TRUE(r.ok()) << dump_report(r);
     EXPECT_EQ(r.lines, 19u);
     EXPECT_EQ(r.events, 19u);
     EXPECT_EQ(r.sessions, 2u);
@@ -211,7 +211,7 @@ TEST(AuditCheck, EachEventIsHeldToTheBoundsOfItsOwnPolicyVersion) {
                             .switch_cooldown_ms = 1000,
                             .by_policy_version = {{"builtin-1", {8, 1000}}}};
     const auto log = roaming_log({10'000, 20'000, 30'000, 40'000});
-    EXPECT_TRUE(check(log, limits).ok()) << dump(check(log, limits));
+    EXPECT_TRUE(check(log, limits).ok()) << dump_report(check(log, limits));
     // Under a version the caller gave no bounds for, the fallback holds.
     limits.by_policy_version = {{"strict-2", {8, 1000}}};
     expect_first_violation(check(log, limits), 6,
@@ -224,7 +224,7 @@ TEST(AuditCheck, SwitchRateWindowSlides) {
     // The fourth comes exactly 60 s after the first, which has then left the window; the fifth
     // sees only the third and fourth.
     const auto r = check(roaming_log({10'000, 20'000, 30'000, 70'000, 81'000}), limits);
-    EXPECT_TRUE(r.ok()) << dump(r);
+    EXPECT_TRUE(r.ok()) << dump_report(r);
 }
 
 TEST(AuditCheck, SwitchWithinCooldownFails) {
@@ -240,7 +240,7 @@ TEST(AuditCheck, CooldownUsesTheGivenLimits) {
     log[18].ts_ms = 7000;
     const auto r = check(
         log, {.max_switches_per_min = 8, .switch_cooldown_ms = 1000, .by_policy_version = {}});
-    EXPECT_TRUE(r.ok()) << dump(r);
+    EXPECT_TRUE(r.ok()) << dump_report(r);
 }
 
 TEST(AuditCheck, LimitsComeFromThePolicy) {
@@ -295,7 +295,7 @@ TEST(AuditCheck, LateDenialsAfterTerminatedPass) {
     log.push_back(ev(9900, kA, 6, audit::TransportSwitchDenied{kA1, R::session_expired}));
     log.push_back(ev(9900, kA, 6, audit::SecurityEvent{R::bad_proof, "192.0.2.1:999"}));
     const auto r = check(log);
-    EXPECT_TRUE(r.ok()) << dump(r);
+    EXPECT_TRUE(r.ok()) << dump_report(r);
 }
 
 TEST(AuditCheck, TerminationWithoutSessionTerminatedFails) {
@@ -352,7 +352,7 @@ TEST(AuditCheck, EventForAnUncreatedSessionFailsOnce) {
     expect_first_violation(r, 20,
                            "session 000000000000dead: KeyRotated before the session's "
                            "SessionCreated");
-    EXPECT_EQ(r.violations.size(), 1u) << dump(r);
+    EXPECT_EQ(r.violations.size(), 1u) << dump_report(r);
 }
 
 TEST(AuditCheck, StateChangeWithoutASessionIdFails) {
@@ -389,7 +389,7 @@ TEST(AuditCheck, ViolationsAreOrderedByLine) {
     log[2].state_version = 1;  // line 3
     log[4] = change(5000, kA, 2, S::Attached, S::Volatile, R::health_recovered);  // line 5
     const auto r = check(log);
-    ASSERT_GE(r.violations.size(), 3u) << dump(r);
+    ASSERT_GE(r.violations.size(), 3u) << dump_report(r);
     for (size_t i = 1; i < r.violations.size(); ++i)
         EXPECT_LE(r.violations[i - 1].line, r.violations[i].line);
 }

@@ -10,7 +10,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-audit::Event ev(int64_t ts, uint64_t sid, uint64_t v, audit::Payload p) {
+audit::Event timeline_event(int64_t ts, uint64_t sid, uint64_t v, audit::Payload p) {
     return audit::Event{ts, sid, v, "builtin-1", std::move(p)};
 }
 
@@ -18,15 +18,16 @@ std::string two_session_log() {
     const TransportAddr a = *parse_transport("198.51.100.7:51820");
     const TransportAddr b = *parse_transport("203.0.113.20:51820");
     const std::vector<audit::Event> events = {
-        ev(1000, 0xa1, 0, audit::SessionCreated{"cGVlcg==", a}),
-        ev(1000, 0xa1, 1,
-           audit::SessionStateChange{SessionState::Birth, SessionState::Attached,
-                                     Reason::handshake_ok}),
-        ev(1100, 0xb2, 0, audit::SessionCreated{"cGVlcg==", b}),
-        ev(4000, 0xa1, 2,
-           audit::SessionStateChange{SessionState::Attached, SessionState::Volatile,
-                                     Reason::loss_threshold_exceeded}),
-        ev(4500, 0xa1, 2, audit::PolicyEvent{"switching.switch_cooldown_ms", 1500, 250}),
+        timeline_event(1000, 0xa1, 0, audit::SessionCreated{"cGVlcg==", a}),
+        timeline_event(1000, 0xa1, 1,
+                       audit::SessionStateChange{SessionState::Birth, SessionState::Attached,
+                                                 Reason::handshake_ok}),
+        timeline_event(1100, 0xb2, 0, audit::SessionCreated{"cGVlcg==", b}),
+        timeline_event(4000, 0xa1, 2,
+                       audit::SessionStateChange{SessionState::Attached, SessionState::Volatile,
+                                                 Reason::loss_threshold_exceeded}),
+        timeline_event(4500, 0xa1, 2,
+                       audit::PolicyEvent{"switching.switch_cooldown_ms", 1500, 250}),
     };
     std::string log;
     for (const auto &l : audit::render_lines(events, "gw-1"))
