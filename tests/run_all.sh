@@ -55,8 +55,9 @@ sanitizer_builds() {
   local rc=0
   # Exit code: bit 0 set when the ASan build failed, bit 1 when the TSan build failed.
   if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
+    # Unity: one compile per target instead of one per file, about half the CPU on 2 cores.
     meson setup "$ASAN_BUILD" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-      -Dperf=false -Dbuildtype=debug >/dev/null || rc=1
+      -Dperf=false -Dbuildtype=debug -Dunity=on >/dev/null || rc=1
   else
     meson configure "$ASAN_BUILD" -Ddpdk_tests=true >/dev/null || rc=1
   fi
