@@ -35,8 +35,8 @@ inline prometheus::ClientMetric gauge_metric(std::vector<prometheus::ClientMetri
     return m;
 }
 
-// Counters are written by one thread and read by the collector: a torn or stale value by one
-// increment is fine, a fence per read is not.
+// Counters are written by one thread and read by the collector: a value an increment behind is
+// fine, a fence per read is not.
 inline uint64_t read(const std::atomic<uint64_t> &c) {
     return c.load(std::memory_order_relaxed);
 }
