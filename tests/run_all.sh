@@ -29,8 +29,10 @@ else
 fi
 
 step "build (-Werror)"
+# -O2 without debug information: the sanitizer trees keep it for the reports that need lines,
+# and leaving it out here takes about 40 % off the largest step of the run.
 if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" -Dwerror=true -Dbuildtype=debugoptimized >/dev/null || status=1
+  meson setup "$BUILD" -Dwerror=true -Dbuildtype=debugoptimized -Ddebug=false >/dev/null || status=1
 fi
 ninja -C "$BUILD" -j"$JOBS" || status=1
 
