@@ -35,7 +35,7 @@ struct SlotCounters {
     uint64_t rx_bytes = 0;
     uint64_t tx_packets = 0;
     uint64_t tx_bytes = 0;
-    uint64_t counter_gaps = 0;
+    uint64_t counter_gaps = 0;  // net: goes down when late packets fill gaps
     uint64_t replay_drops = 0;
     uint64_t auth_failures = 0;
     // Since the last authenticated packet from the binding (ms); -1: none yet, or unknown.

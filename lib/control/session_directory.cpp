@@ -65,6 +65,18 @@ uint32_t clamp_u32(uint64_t v) {
     return v > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(v);
 }
 
+// A session's net counter gaps (dataplane/tables.hpp) go down when late packets fill gaps
+// reported before: the change since a mark is new gaps, or gaps taken back.
+struct GapChange {
+    uint64_t counted = 0;
+    uint64_t filled = 0;
+};
+GapChange gap_change(uint64_t now, uint64_t mark) {
+    const auto change = static_cast<int64_t>(now - mark);
+    return change >= 0 ? GapChange{static_cast<uint64_t>(change), 0}
+                       : GapChange{0, uint64_t{0} - static_cast<uint64_t>(change)};
+}
+
 uint32_t clamp_ms(int64_t v) {
     return v < 0 ? 0 : clamp_u32(static_cast<uint64_t>(v));
 }
@@ -316,7 +328,8 @@ void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
                 ack.path_id = m.path_id;
                 ack.echo_ts_ms = m.send_ts_ms;
                 ack.rx_packets = clamp_u32(c.rx_packets - s->heartbeat_mark.rx_packets);
-                ack.counter_gaps = clamp_u32(c.counter_gaps - s->heartbeat_mark.counter_gaps);
+                ack.counter_gaps =
+                    clamp_u32(gap_change(c.counter_gaps, s->heartbeat_mark.counter_gaps).counted);
                 ack.state = wire_state(s->record.state);
                 ack.state_version = s->record.state_version;
                 s->heartbeat_mark = c;
@@ -552,16 +565,18 @@ TrafficDelta SessionDirectory::sample_health(Session &s, int64_t now_ms) {
     count_bytes(s, c);
     const TrafficDelta traffic{c.rx_packets - s.sampled.rx_packets, c.rx_bytes - s.sampled.rx_bytes,
                                c.tx_packets - s.sampled.tx_packets};
-    const uint64_t gaps = c.counter_gaps - s.sampled.counter_gaps;
+    const GapChange gaps = gap_change(c.counter_gaps, s.sampled.counter_gaps);
     s.sampled = c;
-    if (traffic.rx_packets == 0 && gaps == 0)
+    if (traffic.rx_packets == 0 && gaps.counted == 0 && gaps.filled == 0)
         return traffic;
     // Gaps and packets feed the loss window; liveness is the binding's own last packet (the
     // worker stamps it), so traffic from elsewhere (a client's standby paths, a new address
     // the switch gate holds back) cannot keep a dead binding looking alive. Without a stamp
     // (a data plane that keeps none) the traffic is dated as it is noticed.
     const int64_t ago = c.rx_age_ms >= 0 ? c.rx_age_ms : 0;
-    drive(s, HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps), ago},
+    drive(s,
+          HeartbeatReceived{0, -1.0, clamp_u32(traffic.rx_packets), clamp_u32(gaps.counted), ago,
+                            clamp_u32(gaps.filled)},
           now_ms, std::nullopt);
     return traffic;
 }

@@ -248,9 +248,13 @@ void decap_burst(Worker &w, DecapItem *items, uint16_t n, uint64_t now) {
                                                           : DropReason::replay_duplicate);
             continue;
         }
+        // Net gaps: a packet below the window's greatest arrived late and fills a gap that
+        // was counted when the window passed it, so reordering alone never reads as loss.
         const uint64_t expected = had_any ? greatest + 1 : 0;
         if (counter > expected)
             counter_add(se.counter_gaps, counter - expected);
+        else if (counter < expected)
+            counter_add(se.counter_gaps, uint64_t{0} - 1);
         counter_add(k.recv_packets, 1);
         counter_set(k.recv_greatest, k.replay.greatest);
         counter_add(se.rx_packets, 1);

@@ -136,8 +136,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) SessionEntry {
     Counter rx_bytes{0};
     Counter tx_packets{0};
     Counter tx_bytes{0};
-    Counter last_rx_tsc{0};   // TSC of the last authenticated packet on the binding
-    Counter counter_gaps{0};  // counters skipped (lost) on the receive side
+    Counter last_rx_tsc{0};  // TSC of the last authenticated packet on the binding
+    // Counters skipped on the receive side and not filled by a late packet since. It goes
+    // down when one arrives late, so readers take differences as signed.
+    Counter counter_gaps{0};
     Counter replay_drops{0};
     Counter auth_failures{0};
 };

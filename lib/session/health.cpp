@@ -45,18 +45,21 @@ void LossWindow::record(int64_t now_ms, uint32_t received, uint32_t lost) {
 }
 
 void LossWindow::record_late(int64_t now_ms) {
-    advance(now_ms);
-    // Take the gap back from the newest bucket that still holds one.
-    for (int i = 0; i < kBuckets; ++i) {
-        Bucket &b = buckets_[(head_ - i + kBuckets) % kBuckets];
-        if (b.lost > 0) {
-            --b.lost;
-            --sum_lost_;
-            break;
-        }
-    }
+    take_back(now_ms, 1);
     buckets_[head_].received += 1;
     sum_received_ += 1;
+}
+
+void LossWindow::take_back(int64_t now_ms, uint32_t n) {
+    advance(now_ms);
+    // From the newest bucket that still holds gaps; a gap already out of the window is gone.
+    for (int i = 0; i < kBuckets && n > 0; ++i) {
+        Bucket &b = buckets_[(head_ - i + kBuckets) % kBuckets];
+        const uint32_t k = std::min(b.lost, n);
+        b.lost -= k;
+        sum_lost_ -= k;
+        n -= k;
+    }
 }
 
 double LossWindow::loss_ratio(int64_t now_ms) {
@@ -101,8 +104,10 @@ void PathHealth::on_heartbeat(int64_t now_ms, uint64_t seq, double rtt_ms) {
         rtt_.sample(rtt_ms);
 }
 
-void PathHealth::on_rx(int64_t now_ms, uint32_t received, uint32_t gaps) {
+void PathHealth::on_rx(int64_t now_ms, uint32_t received, uint32_t gaps, uint32_t filled) {
     loss_.record(now_ms, received, gaps);
+    if (filled != 0)
+        loss_.take_back(now_ms, filled);
 }
 
 void PathHealth::on_counter(int64_t now_ms, uint64_t counter) {

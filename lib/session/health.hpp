@@ -26,6 +26,9 @@ class LossWindow {
     // A packet below the highest counter seen arrived late: one gap counted earlier in the
     // window was not a loss after all.
     void record_late(int64_t now_ms);
+    // `n` gaps counted earlier in the window were filled by late packets already counted as
+    // received; takes back the newest ones first.
+    void take_back(int64_t now_ms, uint32_t n);
 
     // lost / (received + lost) over the window; 0 when the window saw nothing.
     double loss_ratio(int64_t now_ms);
@@ -82,8 +85,9 @@ class PathHealth {
     // A heartbeat with sequence number `seq` (> 0; 0 = none, e.g. a stock peer's keepalive)
     // and an optional RTT sample (< 0 = none).
     void on_heartbeat(int64_t now_ms, uint64_t seq, double rtt_ms);
-    // Aggregated receive report: packets received and counters skipped since the last one.
-    void on_rx(int64_t now_ms, uint32_t received, uint32_t gaps);
+    // Aggregated receive report: packets received and counters skipped since the last one,
+    // and how many of those packets filled gaps reported before (reordering, not loss).
+    void on_rx(int64_t now_ms, uint32_t received, uint32_t gaps, uint32_t filled = 0);
     // One received transport counter; gaps and late arrivals are inferred from it.
     void on_counter(int64_t now_ms, uint64_t counter);
 

@@ -39,6 +39,9 @@ struct HeartbeatReceived {
     // How long before the event the newest of these packets arrived (ms): traffic found by a
     // periodic sample is dated when it came, not when it was noticed.
     int64_t heard_ms_ago = 0;
+    // Packets among rx_packets that arrived below the highest counter seen: each fills a gap
+    // an earlier report counted, which was reordering, not loss.
+    uint32_t gaps_filled = 0;
 };
 
 // Health figures computed elsewhere (the client's own estimates in HEARTBEAT, or a periodic

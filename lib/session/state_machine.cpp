@@ -270,8 +270,8 @@ struct Stepper {
         s.transportless_since_ms = kNever;
         s.path.set_loss_window(p.volatility.loss_window_ms);
         s.path.on_heartbeat(now, e.seq, e.rtt_ms);
-        if (e.rx_packets != 0 || e.counter_gaps != 0) {
-            s.path.on_rx(now, e.rx_packets, e.counter_gaps);
+        if (e.rx_packets != 0 || e.counter_gaps != 0 || e.gaps_filled != 0) {
+            s.path.on_rx(now, e.rx_packets, e.counter_gaps, e.gaps_filled);
             s.health.loss_ratio = s.path.snapshot(now).loss_ratio;
         }
         if (e.rtt_ms >= 0.0) {

@@ -239,6 +239,29 @@ TEST_F(SessionLifecycle, CounterGapsAboveTheLossThresholdMakeTheSessionVolatile)
     EXPECT_EQ(t[1].reason_code, Reason::loss_threshold_exceeded);
 }
 
+// The worker's gap count is net: late packets take back gaps it reported (reordering), and the
+// loss window takes them back too instead of reading the drop as a wrapped-around loss.
+TEST_F(SessionLifecycle, GapsFilledByLatePacketsAreTakenBackFromTheLossWindow) {
+    start();
+    ASSERT_TRUE(handshake(client));
+    advance(500);    // a session at rest is sampled every 500 ms
+    traffic(10, 2);  // 2 of 12: below the 0.20 threshold
+    dir->tick(now);
+    advance(500);
+    traffic(2);  // both missing counters arrive late
+    dp.slot_counters[slot()].counter_gaps -= 2;
+    dir->tick(now);
+    EXPECT_EQ(dir->sessions_snapshot().at(0).state, SessionState::Attached);
+    advance(500);
+    traffic(4, 3);  // 3 of 19 in the window; 5 of 21 had the late two stayed lost
+    dir->tick(now);
+    EXPECT_EQ(dir->sessions_snapshot().at(0).state, SessionState::Attached);
+    advance(500);
+    traffic(1, 2);  // 5 of 22: above the threshold, a real loss still counts
+    dir->tick(now);
+    EXPECT_EQ(dir->sessions_snapshot().at(0).state, SessionState::Volatile);
+}
+
 TEST_F(SessionLifecycle, DataPlaneReplaysAndForgeriesAreAuditedAtMostOncePerSecond) {
     start();
     ASSERT_TRUE(handshake(client));

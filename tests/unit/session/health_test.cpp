@@ -43,6 +43,19 @@ TEST(LossWindow, LateArrivalTakesBackOneGap) {
     EXPECT_EQ(w.received_in_window(10), 2u);
 }
 
+TEST(LossWindow, TakeBackSpansBucketsNewestFirstAndStopsAtZero) {
+    LossWindow w(1'600);  // 16 buckets of 100 ms
+    w.record(0, 10, 3);
+    w.record(200, 10, 2);
+    w.take_back(250, 3);  // both of the newest bucket, one of the older
+    EXPECT_EQ(w.lost_in_window(250), 2u);
+    EXPECT_EQ(w.received_in_window(250), 20u) << "the late packets were counted as received";
+    w.take_back(1'650, 5);  // the first bucket left the window: nothing more to take back
+    EXPECT_EQ(w.lost_in_window(1'650), 0u);
+    w.record(1'700, 1, 1);
+    EXPECT_EQ(w.lost_in_window(1'700), 1u);
+}
+
 TEST(LossWindow, ResetAppliesANewWindowLength) {
     LossWindow w(2'000);
     w.record(0, 1, 1);
