@@ -213,21 +213,24 @@ void SessionDirectory::on_initiation(const UpEvent &ev, int64_t now_ms) {
         ++stats_.dataplane_errors;
         return;
     }
-    auto done = responder_.complete(admitted, *index, now_ms);
-    if (!done) {
-        indices_.release(*index);
-        return;
-    }
+    // The slot before the response: a slot still held by a retiring session makes this a
+    // refusal, which must not also count as an accepted handshake or cost the response's work.
     std::unique_ptr<Session> created;
     if (fresh) {
         created = create_session(admitted.peer, session_id, ev);
         if (!created) {
             indices_.release(*index);
-            proto::wipe(done->keypair);
             refuse_no_room();
             return;
         }
         s = created.get();
+    }
+    auto done = responder_.complete(admitted, *index, now_ms);
+    if (!done) {
+        indices_.release(*index);
+        if (created)
+            check(link_.retire_session(created->slot));
+        return;
     }
     const uint32_t epoch = s->next_epoch++;
     release_indices(s->keypairs.install(done->keypair));

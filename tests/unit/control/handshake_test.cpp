@@ -306,6 +306,24 @@ TEST_F(HandshakeResponse, SessionLimitRefusesNewPeersButNotRotations) {
     EXPECT_EQ(dir->live_sessions(), 1u);
 }
 
+// Below max_sessions the table can still be out of slots (a terminated session keeps its slot
+// until every worker has passed it): the refusal is counted once, as session_table_full.
+TEST_F(HandshakeResponse, NoFreeSlotBelowTheLimitIsARefusalNotAnAcceptedHandshake) {
+    options.max_sessions = 2;
+    dp.slots_left = 1;
+    Client second(gateway.public_key());
+    start({client_peer(client), client_peer(second)});
+    ASSERT_TRUE(handshake(client));
+    const size_t responses = dp.raw.size();
+    EXPECT_FALSE(handshake(second).has_value());
+    EXPECT_EQ(dp.raw.size(), responses) << "a refused initiation gets no response";
+    const HandshakeStats &h = dir->handshake_stats();
+    EXPECT_EQ(h.accepted, 1u);
+    EXPECT_EQ(h.refused[size_t(HandshakeRefusal::session_table_full)], 1u);
+    EXPECT_EQ(dir->stats().slots_exhausted, 1u);
+    EXPECT_EQ(dir->live_sessions(), 1u);
+}
+
 TEST_F(HandshakeResponse, SessionTableFullIsCountedAndAuditedOnceASecond) {
     options.max_sessions = 1;
     Client second(gateway.public_key());
