@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -350,7 +351,12 @@ void SessionDirectory::on_control(const UpEvent &ev, int64_t now_ms) {
                 r.proof_ok = true;
                 r.counter_in_window = true;
                 // Into the control clock's time line: skew = system clock - client clock.
-                r.client_time_ms = static_cast<int64_t>(m.client_time_ms) - system_clock_offset_ms_;
+                // A wire time beyond the range saturates, and check_reattach finds it stale.
+                if (__builtin_sub_overflow(static_cast<int64_t>(m.client_time_ms),
+                                           system_clock_offset_ms_, &r.client_time_ms))
+                    r.client_time_ms = system_clock_offset_ms_ > 0
+                                           ? std::numeric_limits<int64_t>::min()
+                                           : std::numeric_limits<int64_t>::max();
                 r.nonce = m.nonce;
                 r.candidate = ev.src;
                 r.client_state_version = m.last_state_version;

@@ -1,6 +1,7 @@
 #include "session/reattach.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace jg {
 
@@ -22,13 +23,20 @@ bool transport_candidate_valid(const TransportAddr &c, const TransportAddr &bind
     const size_t len = c.family == 4 ? 4 : 16;
     if (std::all_of(c.addr.begin(), c.addr.begin() + len, [](uint8_t b) { return b == 0; }))
         return false;  // unspecified
-    if (c.family == 4) {
-        const uint8_t first = c.addr[0];
-        if (first >= 224 || first == 127)
-            return false;  // multicast, reserved, broadcast, loopback
-    } else if (c.addr[0] == 0xff) {
-        return false;  // multicast
+    // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is held to the IPv4 rules.
+    static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const bool mapped = c.family == 6 && std::equal(std::begin(kMappedPrefix),
+                                                    std::end(kMappedPrefix), c.addr.begin());
+    if (c.family == 4 || mapped) {
+        const uint8_t first = c.addr[mapped ? 12 : 0];
+        if (first >= 224 || first == 127 || first == 0)
+            return false;  // multicast, reserved, broadcast, loopback, "this network"
+        return true;
     }
+    static constexpr uint8_t kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (c.addr[0] == 0xff ||
+        std::equal(std::begin(kLoopback6), std::end(kLoopback6), c.addr.begin()))
+        return false;  // multicast, loopback
     return true;
 }
 
@@ -48,8 +56,11 @@ ReattachVerdict check_reattach(const SessionRecord &s, const ReattachRequest &r,
         return {Reason::bad_proof, {}};
     if (!r.counter_in_window || s.nonces.contains(r.nonce, p.security.replay_window_size))
         return {Reason::replay_detected, {}};
-    const int64_t skew = now_ms - r.client_time_ms;
-    if (skew > p.security.reattach_proof_max_age_ms || -skew > p.security.reattach_proof_max_age_ms)
+    // The client's clock is the client's to set: a time too far off to subtract is stale too.
+    int64_t skew = 0;
+    const int64_t max_age = p.security.reattach_proof_max_age_ms;
+    if (__builtin_sub_overflow(now_ms, r.client_time_ms, &skew) || skew > max_age ||
+        skew < -max_age)
         return {Reason::stale_request, {}};
     if (s.state == SessionState::Recovering && now_ms >= s.recovery_deadline_ms)
         return {Reason::policy_denied,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "session/reattach.hpp"
 #include "session_fixture.hpp"
@@ -115,6 +116,26 @@ TEST(ReattachCandidate, RejectsUnspecifiedMulticastLoopbackPortZeroAndTheCurrent
     EXPECT_FALSE(transport_candidate_valid(test::addr("[::]:1000"), test::kHome));
     EXPECT_FALSE(transport_candidate_valid(test::addr("[ff02::1]:1000"), test::kHome));
     EXPECT_TRUE(transport_candidate_valid(test::addr("[2001:db8::1]:1000"), test::kHome));
+    EXPECT_FALSE(transport_candidate_valid(test::addr("0.1.2.3:1000"), test::kHome));
+    // IPv6 loopback, and IPv4-mapped addresses under the IPv4 rules.
+    EXPECT_FALSE(transport_candidate_valid(test::addr("[::1]:1000"), test::kHome));
+    EXPECT_FALSE(transport_candidate_valid(test::addr("[::ffff:127.0.0.1]:1000"), test::kHome));
+    EXPECT_FALSE(transport_candidate_valid(test::addr("[::ffff:224.0.0.1]:1000"), test::kHome));
+    EXPECT_FALSE(transport_candidate_valid(test::addr("[::ffff:0.0.0.0]:1000"), test::kHome));
+    EXPECT_TRUE(transport_candidate_valid(test::addr("[::ffff:203.0.113.9]:1000"), test::kHome));
+}
+
+// A client clock too far off to subtract from the gateway's is stale, not undefined behaviour.
+TEST(ReattachOrder, ClientTimesAtTheEndsOfTheRangeAreStale) {
+    SessionDriver d;
+    d.to_volatile();
+    ReattachRequest r = d.reattach();
+    for (const int64_t t :
+         {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 1,
+          std::numeric_limits<int64_t>::max()}) {
+        r.client_time_ms = t;
+        EXPECT_EQ(check_reattach(d.s, r, d.policy, d.now).reason, R::stale_request) << t;
+    }
 }
 
 // ---- through step(): what each denial does to the session ----
