@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -37,16 +38,28 @@ int64_t as_ms(const YAML::Node &n, const std::string &where) {
     return as<int64_t>(n, where);
 }
 
+// A point or span of the scenario's virtual time: 0..kMaxScenarioMs, so no sum of two overflows
+// and a script cannot ask for more timer ticks than a run can give.
+int64_t as_time(const YAML::Node &n, const std::string &where, int64_t lo = 0) {
+    const int64_t v = as_ms(n, where);
+    if (v < lo || v > kMaxScenarioMs)
+        fail(where, "must be between " + std::to_string(lo) + " and " +
+                        std::to_string(kMaxScenarioMs) + " ms (30 days), got " + std::to_string(v));
+    return v;
+}
+
+// Decimal, or hexadecimal after 0x; no sign, no spaces.
 uint64_t as_u64(const YAML::Node &n, const std::string &where) {
     const std::string text = as<std::string>(n, where);
-    try {
-        size_t used = 0;
-        const uint64_t v = std::stoull(text, &used, 0);
-        if (used == text.size())
-            return v;
-    } catch (const std::exception &) {
-    }
-    fail(where, "must be an unsigned integer, got '" + text + "'");
+    const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    const char *first = text.data() + (hex ? 2 : 0);
+    const char *last = text.data() + text.size();
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v, hex ? 16 : 10);
+    if (first == last || ec != std::errc() || end != last)
+        fail(where,
+             "must be an unsigned 64-bit integer (decimal, or hex after 0x), got '" + text + "'");
+    return v;
 }
 
 TransportAddr as_transport(const YAML::Node &n, const std::string &where) {
@@ -195,6 +208,29 @@ void apply_policy(Policy &p, const YAML::Node &node, const std::string &prefix) 
 
 // ---- steps ----
 
+// The limits of simulation.hpp, for scripts built in code as well as loaded ones.
+Status check_run_length(const ScenarioScript &sc) {
+    if (sc.tick_ms <= 0 || sc.tick_ms > kMaxScenarioMs)
+        return make_error("tick_ms", "must be between 1 and " + std::to_string(kMaxScenarioMs) +
+                                         " ms, got " + std::to_string(sc.tick_ms));
+    if (sc.end_ms < 0 || sc.end_ms > kMaxScenarioMs)
+        return make_error("end_ms", "must be between 0 and " + std::to_string(kMaxScenarioMs) +
+                                        " ms, got " + std::to_string(sc.end_ms));
+    if (sc.steps.size() > static_cast<size_t>(kMaxScenarioSteps))
+        return make_error("steps", std::to_string(sc.steps.size()) + " steps, at most " +
+                                       std::to_string(kMaxScenarioSteps));
+    for (const ScriptStep &st : sc.steps)
+        if (st.at_ms < 0 || st.at_ms > sc.end_ms)
+            return make_error("steps", "a step at " + std::to_string(st.at_ms) +
+                                           " ms lies outside 0..end_ms (" +
+                                           std::to_string(sc.end_ms) + " ms)");
+    if (const int64_t ticks = sc.end_ms / sc.tick_ms + 1; ticks > kMaxScenarioTicks)
+        return make_error("tick_ms", "gives " + std::to_string(ticks) +
+                                         " timer ticks up to end_ms (" + std::to_string(sc.end_ms) +
+                                         " ms), at most " + std::to_string(kMaxScenarioTicks));
+    return Ok{};
+}
+
 ScriptStep parse_step(const YAML::Node &n, const std::string &w, const ScenarioScript &sc) {
     if (!n.IsMap())
         fail(w, "a step must be a map with at_ms and event");
@@ -203,10 +239,11 @@ ScriptStep parse_step(const YAML::Node &n, const std::string &w, const ScenarioS
     if (!n["event"])
         fail(w + ".event", "missing");
     ScriptStep st;
-    st.at_ms = as_ms(n["at_ms"], w + ".at_ms");
+    st.at_ms = as_time(n["at_ms"], w + ".at_ms");
     const std::string kind = as<std::string>(n["event"], w + ".event");
+    // Client clock readings may lie anywhere around the script's time line.
     auto opt_ms = [&](const char *key, int64_t dflt) {
-        return n[key] ? as_ms(n[key], w + "." + key) : dflt;
+        return n[key] ? as_time(n[key], w + "." + key, -kMaxScenarioMs) : dflt;
     };
     auto opt_double = [&](const char *key, double dflt) {
         return n[key] ? as<double>(n[key], w + "." + key) : dflt;
@@ -303,12 +340,14 @@ void add_steps(const YAML::Node &n, const std::string &w, ScenarioScript &sc) {
         sc.steps.push_back(first);
         return;
     }
-    const int64_t every = as_ms(n["every_ms"], w + ".every_ms");
-    if (every <= 0)
-        fail(w + ".every_ms", "must be > 0");
+    const int64_t every = as_time(n["every_ms"], w + ".every_ms", 1);
     if (!n["until_ms"])
         fail(w + ".until_ms", "missing (every_ms needs an end)");
-    const int64_t until = as_ms(n["until_ms"], w + ".until_ms");
+    const int64_t until = as_time(n["until_ms"], w + ".until_ms");
+    if (until >= first.at_ms &&
+        (until - first.at_ms) / every + sc.steps.size() >= static_cast<uint64_t>(kMaxScenarioSteps))
+        fail(w + ".every_ms",
+             "repeats the step past " + std::to_string(kMaxScenarioSteps) + " steps in the script");
     for (int64_t t = first.at_ms; t <= until; t += every) {
         ScriptStep st = first;
         st.at_ms = t;
@@ -355,8 +394,8 @@ TimingBound parse_bound(const YAML::Node &n, const std::string &w) {
     if (!b.never) {
         if (!n["by_ms"])
             fail(w + ".by_ms", "missing");
-        b.by_ms = as_ms(n["by_ms"], w + ".by_ms");
-        b.after_ms = n["after_ms"] ? as_ms(n["after_ms"], w + ".after_ms") : 0;
+        b.by_ms = as_time(n["by_ms"], w + ".by_ms");
+        b.after_ms = n["after_ms"] ? as_time(n["after_ms"], w + ".after_ms") : 0;
     }
     return b;
 }
@@ -378,9 +417,7 @@ void parse_script(const YAML::Node &root, ScenarioScript &sc) {
     if (root["seed"])
         sc.seed = as_u64(root["seed"], "seed");
     if (root["tick_ms"])
-        sc.tick_ms = as_ms(root["tick_ms"], "tick_ms");
-    if (sc.tick_ms <= 0)
-        fail("tick_ms", "must be > 0");
+        sc.tick_ms = as_time(root["tick_ms"], "tick_ms", 1);
     if (root["policy"])
         apply_policy(sc.policy, root["policy"], "");
     if (const Status st = validate_policy(sc.policy); !st)
@@ -392,9 +429,11 @@ void parse_script(const YAML::Node &root, ScenarioScript &sc) {
     std::stable_sort(sc.steps.begin(), sc.steps.end(),
                      [](const ScriptStep &a, const ScriptStep &b) { return a.at_ms < b.at_ms; });
     int64_t last = sc.steps.empty() ? 0 : sc.steps.back().at_ms;
-    sc.end_ms = root["end_ms"] ? as_ms(root["end_ms"], "end_ms") : last + 1'000;
+    sc.end_ms = root["end_ms"] ? as_time(root["end_ms"], "end_ms") : last + 1'000;
     if (sc.end_ms < last)
         fail("end_ms", "is before the last step (" + std::to_string(last) + " ms)");
+    if (const Status st = check_run_length(sc); !st)
+        fail(st.error().where, st.error().what);
     if (root["expect"]) {
         for (size_t i = 0; i < root["expect"].size(); ++i)
             sc.expect.push_back(
@@ -498,8 +537,8 @@ Result<ScenarioScript> load_scenario_file(const std::string &path) {
 Result<Timeline> run_scenario(const ScenarioScript &sc) {
     if (const Status st = validate_policy(sc.policy); !st)
         return make_error(sc.origin + ": policy." + st.error().where, st.error().what);
-    if (sc.tick_ms <= 0)
-        return make_error(sc.origin + ": tick_ms", "must be > 0");
+    if (const Status st = check_run_length(sc); !st)
+        return make_error(sc.origin + ": " + st.error().where, st.error().what);
 
     Timeline tl;
     SessionRecord s = make_session(sc.session_id, sc.policy.name);

@@ -51,6 +51,13 @@ struct TimingBound {
     bool never = false;
 };
 
+// How far a script may reach: its times (ms) lie in 0..kMaxScenarioMs (client clock readings
+// within +-kMaxScenarioMs of zero), and a run takes at most kMaxScenarioSteps scripted steps and
+// kMaxScenarioTicks timer ticks, so a script cannot hang the loader or the run.
+inline constexpr int64_t kMaxScenarioMs = 30LL * 24 * 3'600'000;
+inline constexpr int64_t kMaxScenarioSteps = 1'000'000;
+inline constexpr int64_t kMaxScenarioTicks = 10'000'000;
+
 struct ScenarioScript {
     std::string name;
     std::string description;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <variant>
@@ -277,6 +278,38 @@ TEST(ScenarioScript, ErrorsNameTheFileAndTheYamlPath) {
     EXPECT_EQ(not_yaml.error().where, "x.yaml");
 
     EXPECT_FALSE(load_scenario_file("/nonexistent/scenario.yaml").ok());
+}
+
+// Times a script could overflow, or run for ever with, are refused by name before any step runs.
+TEST(ScenarioScript, TimesAndRepeatsOutsideTheRunLimitsAreRefused) {
+    const auto where = [](const std::string &yaml) {
+        const auto sc = load_scenario_text("name: x\n" + yaml, "x.yaml");
+        return sc.ok() ? std::string("accepted") : sc.error().where;
+    };
+    EXPECT_EQ(where("steps:\n  - {at_ms: 0, event: tick, every_ms: 4611686018427387904, "
+                    "until_ms: 9223372036854775807}\n"),
+              "x.yaml: steps[0].every_ms");
+    EXPECT_EQ(where("steps:\n  - {at_ms: 0, event: tick, every_ms: 1, until_ms: 2000000}\n"),
+              "x.yaml: steps[0].every_ms")
+        << "two million repeats of one step";
+    EXPECT_EQ(where("end_ms: 9223372036854775807\nsteps: []\n"), "x.yaml: end_ms");
+    EXPECT_EQ(where("tick_ms: 1\nend_ms: 1000000000\nsteps: []\n"), "x.yaml: tick_ms")
+        << "a billion timer ticks";
+    EXPECT_EQ(where("steps:\n  - {at_ms: -5, event: handshake}\n"), "x.yaml: steps[0].at_ms");
+    EXPECT_EQ(where("session_id: -1\nsteps: []\n"), "x.yaml: session_id");
+    EXPECT_EQ(where("seed: ' 7'\nsteps: []\n"), "x.yaml: seed");
+    EXPECT_EQ(where("seed: 18446744073709551616\nsteps: []\n"), "x.yaml: seed");
+    EXPECT_EQ(where("session_id: 0x1f\nseed: 010\nsteps: []\n"), "accepted");
+    const auto sc = load_scenario_text("name: x\nsession_id: 0x1f\nseed: 010\nsteps: []\n", "");
+    ASSERT_TRUE(sc.ok());
+    EXPECT_EQ(sc->session_id, 31u);
+    EXPECT_EQ(sc->seed, 10u) << "decimal, not octal";
+
+    ScenarioScript built;
+    built.end_ms = std::numeric_limits<int64_t>::max();
+    const auto run = run_scenario(built);
+    ASSERT_FALSE(run.ok());
+    EXPECT_EQ(run.error().where, ": end_ms");
 }
 
 TEST(ScenarioScript, RepeatsExpandAndStepsRunInTimeOrder) {
