@@ -126,10 +126,11 @@ void Diagnostics::fail(std::string_view path, std::string what) {
     error_ = Error{std::move(where), std::move(what)};
 }
 
+// Keys come from the file as values do, so they are escaped the same way.
 std::string child_path(std::string_view parent, std::string_view key) {
     if (parent.empty())
-        return std::string(key);
-    return std::string(parent) + "." + std::string(key);
+        return quotable(key);
+    return std::string(parent) + "." + quotable(key);
 }
 
 std::string index_path(std::string_view parent, std::size_t index) {
@@ -178,7 +179,12 @@ std::optional<int64_t> read_integer(const YAML::Node &node, std::string_view pat
     const std::string &s = node.Scalar();
     int64_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) {
+    const bool whole = !s.empty() && end == s.data() + s.size();
+    if (whole && ec == std::errc::result_out_of_range) {
+        diag.fail(path, "is out of range (" + range_text(min, max) + "), got " + s);
+        return std::nullopt;
+    }
+    if (!whole || ec != std::errc{}) {
         diag.fail(path, "expected an integer, got " + kind_of(node));
         return std::nullopt;
     }

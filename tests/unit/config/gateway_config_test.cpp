@@ -1060,6 +1060,19 @@ TEST(GatewayConfig, AScalarQuotedInAnErrorHasItsControlBytesEscaped) {
     EXPECT_EQ(error_of(y), "t.yaml: listen_port: expected an integer, got \"z\xc3\xbcrich\"");
 }
 
+TEST(GatewayConfig, AKeyNamedInAnErrorHasItsControlBytesEscaped) {
+    ConfigYaml y;
+    y.rest = "\"\\e]0;x\\a\": 1\n";
+    EXPECT_EQ(error_of(y), "t.yaml: \\x1b]0;x\\x07: unknown key");
+}
+
+TEST(GatewayConfig, AnIntegerTooLargeForAnyTypeIsOutOfRangeNotATypeError) {
+    ConfigYaml y;
+    y.rest = "listen_port: 99999999999999999999\n";
+    EXPECT_EQ(error_of(y),
+              "t.yaml: listen_port: is out of range (must be in 1..65535), got 99999999999999999999");
+}
+
 TEST(GatewayConfig, NonAsciiTextSurvivesRenderAndParse) {
     ConfigYaml y;
     y.rest = "audit: {path: \"/var/log/z\xc3\xbcrich \xe2\x80\xa8 \xf0\x9f\x9a\x80.jsonl\"}\n";
