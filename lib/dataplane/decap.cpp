@@ -102,9 +102,19 @@ void forward_inner(Worker &w, rte_mbuf *m, uint8_t *pt, uint16_t len, uint8_t fa
             return;
         }
         static constexpr uint8_t kZero[16] = {};
-        const bool via_router = std::memcmp(in.next_hop6, kZero, 16) != 0;
         alignas(8) uint8_t dst[16];  // rte_hash_crc reads the key in aligned words
         std::memcpy(dst, pt + 24, 16);
+        // As for IPv4: not to our own inner address (a solicitation for it would ask the LAN
+        // for ourselves), not to the unspecified address, not to a multicast group.
+        if (std::memcmp(dst, kZero, 16) == 0 || std::memcmp(dst, in.ipv6, 16) == 0) {
+            drop(w, m, DropReason::local_unhandled);
+            return;
+        }
+        if (dst[0] == 0xff) {
+            drop(w, m, DropReason::multicast);
+            return;
+        }
+        const bool via_router = std::memcmp(in.next_hop6, kZero, 16) != 0;
         if (rte_hash_lookup_data(t.neighbors6, dst, &found) < 0 &&
             (!via_router || rte_hash_lookup_data(t.neighbors6, in.next_hop6, &found) < 0)) {
             uint8_t target[16];

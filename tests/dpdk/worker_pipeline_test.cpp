@@ -881,6 +881,23 @@ TEST_F(Pipeline, DecryptedPacketsToUsOrToAGroupAreDroppedWithoutAnArp) {
     EXPECT_EQ(drops(*workers[0], DropReason::neighbor_unknown), 0u);
 }
 
+TEST_F(Pipeline, DecryptedIpv6PacketsToUsOrToAGroupAreDroppedWithoutASolicitation) {
+    make_session(0);
+    launch();
+    const uint8_t unspecified[16] = {};
+    const uint8_t group[16] = {0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfb};
+    const Bytes payload = udp(5, 6, Bytes(8, 1));
+    inject(outer_port().rx[0], data_frame(0, ipv6(kTunnelIp6, kInnerIp6, 17, payload)));
+    inject(outer_port().rx[0], data_frame(1, ipv6(kTunnelIp6, unspecified, 17, payload)));
+    inject(outer_port().rx[0], data_frame(2, ipv6(kTunnelIp6, group, 17, payload)));
+    ASSERT_TRUE(wait_for([&] {
+        return drops(*workers[0], DropReason::local_unhandled) == 2 &&
+               drops(*workers[0], DropReason::multicast) == 1;
+    }));
+    EXPECT_TRUE(take(inner_port().tx[0], 1, 200ms).empty()) << "no solicitation, nothing forwarded";
+    EXPECT_EQ(drops(*workers[0], DropReason::neighbor_unknown), 0u);
+}
+
 TEST_F(Pipeline, UnknownIpv6NeighborIsAskedForByNeighborSolicitation) {
     make_session(0);
     launch();
