@@ -1,12 +1,13 @@
 #include "config/yaml_reader.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace jg::config_detail {
 namespace {
@@ -138,14 +139,40 @@ std::string index_path(std::string_view parent, std::size_t index) {
 }
 
 Result<std::string> read_text_file(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    // Non-blocking open: a FIFO must not stall the caller (the admin thread reloads policies),
+    // and only a regular file of bounded size is read, never /dev/zero.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return make_error(path, std::string("cannot open: ") + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-        return make_error(path, "cannot read");
-    return text.str();
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        return make_error(path, std::string("cannot read: ") + std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return make_error(path, "is not a regular file");
+    if (st.st_size > kMaxTextFileBytes)
+        return make_error(path, std::to_string(st.st_size) + " bytes, more than the " +
+                                    std::to_string(kMaxTextFileBytes) +
+                                    " a configuration may have");
+    std::string text;
+    char buf[16384];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return make_error(path, std::string("cannot read: ") + std::strerror(errno));
+        if (n == 0)
+            break;
+        text.append(buf, static_cast<size_t>(n));
+        if (text.size() > static_cast<size_t>(kMaxTextFileBytes))  // grew while being read
+            return make_error(path, "grew past the " + std::to_string(kMaxTextFileBytes) +
+                                        " bytes a configuration may have");
+    }
+    return text;
 }
 
 std::optional<YAML::Node> parse_document(std::string_view text, Diagnostics &diag) {

@@ -51,7 +51,12 @@ std::optional<std::string> read_string(const YAML::Node &node, std::string_view 
 // A sequence's items; null reads as empty. Anything else is an error.
 std::vector<YAML::Node> read_list(const YAML::Node &node, std::string_view path, Diagnostics &diag);
 
-// Reads a whole text file (configuration sizes: kilobytes); the error names the path.
+// The largest configuration or policy file read (bytes): room for hundreds of thousands of
+// peers, and a bound on what a wrong path (a device, a log) can make the reader hold.
+inline constexpr int64_t kMaxTextFileBytes = 64LL << 20;
+
+// Reads a whole regular file of at most kMaxTextFileBytes without blocking on FIFOs or
+// devices; the error names the path. Any thread.
 Result<std::string> read_text_file(const std::string &path);
 
 // Parses one YAML document; syntax errors are recorded with their line and column.

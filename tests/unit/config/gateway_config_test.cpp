@@ -1,6 +1,12 @@
 #include "config/gateway_config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "config/policy_file.hpp"
 
 #include "config_test_yaml.hpp"
 
@@ -815,6 +821,26 @@ TEST(GatewayConfig, MissingFileIsNamed) {
               "/nonexistent/jumpgate.yaml: cannot open: No such file or directory");
 }
 
+// A wrong path to a device or a FIFO is refused by name, without reading or waiting on it.
+TEST(GatewayConfig, OnlyARegularFileIsRead) {
+    auto dev = load_gateway_config("/dev/zero");
+    ASSERT_FALSE(dev);
+    EXPECT_EQ(dev.error().message(), "/dev/zero: is not a regular file");
+    auto dir = load_gateway_config("/");
+    ASSERT_FALSE(dir);
+    EXPECT_EQ(dir.error().message(), "/: is not a regular file");
+
+    char fifo[] = "/tmp/jg-config-fifo-XXXXXX";
+    ASSERT_NE(mkdtemp(fifo), nullptr);
+    const std::string path = std::string(fifo) + "/config.yaml";
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+    auto pipe = load_policy_file(path);  // no writer: a blocking open would never return
+    ASSERT_FALSE(pipe);
+    EXPECT_EQ(pipe.error().message(), path + ": is not a regular file");
+    std::remove(path.c_str());
+    rmdir(fifo);
+}
+
 // ---- private key source ----------------------------------------------------------------------
 
 TEST(GatewayConfig, PrivateKeyMustBeConfigured) {
@@ -1069,8 +1095,9 @@ TEST(GatewayConfig, AKeyNamedInAnErrorHasItsControlBytesEscaped) {
 TEST(GatewayConfig, AnIntegerTooLargeForAnyTypeIsOutOfRangeNotATypeError) {
     ConfigYaml y;
     y.rest = "listen_port: 99999999999999999999\n";
-    EXPECT_EQ(error_of(y),
-              "t.yaml: listen_port: is out of range (must be in 1..65535), got 99999999999999999999");
+    EXPECT_EQ(
+        error_of(y),
+        "t.yaml: listen_port: is out of range (must be in 1..65535), got 99999999999999999999");
 }
 
 TEST(GatewayConfig, NonAsciiTextSurvivesRenderAndParse) {
