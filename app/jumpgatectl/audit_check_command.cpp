@@ -2,6 +2,7 @@
 // violation in the compiler-style FILE:LINE: form editors can jump to.
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -93,16 +94,22 @@ void add_audit_check_command(CLI::App &app, int &exit_code) {
     CLI::App *cmd = app.add_subcommand(
         "audit-check", "Verify an audit log against the session contract (exit 1 on violations)");
     cmd->add_option("FILE", options->file, "audit log, one JSON object per line")->required();
-    cmd->add_option("--policy", options->policy_file,
-                    "policy file whose switch limits the log was written under");
+    CLI::Option *policy =
+        cmd->add_option("--policy", options->policy_file,
+                        "policy file whose switch limits the log was written under");
+    // Without --policy a profile name has nothing to be looked up in: refused, not ignored.
     cmd->add_option("--profile", options->profile,
                     "hold every session to this profile of --policy (default: each event to the "
                     "profile whose version it carries, else the default profile)")
+        ->needs(policy)
         ->each([options](const std::string &) { options->profile_given = true; });
+    // The ranges validate_policy allows: a negative cooldown would let every switch pass.
     cmd->add_option("--max-switches-per-min", options->max_switches_per_min,
-                    "switching.max_switches_per_min (default: the policy's, else 8)");
+                    "switching.max_switches_per_min (default: the policy's, else 8)")
+        ->check(CLI::Range(0u, UINT32_MAX));
     cmd->add_option("--switch-cooldown-ms", options->switch_cooldown_ms,
-                    "switching.switch_cooldown_ms (default: the policy's, else 1500)");
+                    "switching.switch_cooldown_ms (default: the policy's, else 1500)")
+        ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
     cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

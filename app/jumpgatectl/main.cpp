@@ -25,7 +25,10 @@ int main(int argc, char **argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
-        return app.exit(e);
+        // --help and --version end here with 0; a command line in error is invalid input (2),
+        // not CLI11's own code, so scripts see one code for "what you gave was wrong".
+        const int cli_code = app.exit(e);
+        return cli_code == 0 ? jg::ctl::kExitOk : jg::ctl::kExitInput;
     }
     return exit_code;
 }

@@ -386,7 +386,8 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
 void register_commands() {
     rte_telemetry_register_cmd("/jumpgate/sessions", cmd_sessions,
                                "Sessions (id, peer, state, version, transport, age, switches), "
-                               "24 per reply. Parameter: offset (default 0)");
+                               "24 per reply. Parameter: the session id to list after (hex; "
+                               "default: from the first)");
     rte_telemetry_register_cmd("/jumpgate/session", cmd_session,
                                "One session with its last transitions. Parameter: session id");
     rte_telemetry_register_cmd("/jumpgate/policy", cmd_policy,
