@@ -11,7 +11,7 @@ BUILD_PKGS=(
 )
 RUN_PKGS=(
   iproute2 nftables wireguard-go wireguard-tools iperf3 iputils-ping prometheus
-  python3 python3-matplotlib python3-yaml jq tcpdump bc systemd
+  python3 python3-matplotlib python3-yaml jq tcpdump bc systemd curl procps
 )
 
 want=()
