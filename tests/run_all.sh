@@ -20,13 +20,21 @@ step "dependencies"
 bash deploy/install-deps.sh || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 step "formatting"
-unformatted=$(git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | xargs -r clang-format --dry-run -Werror 2>&1 | grep -oE '^[^:]+\.(cpp|hpp|h|cc)' | sort -u)
-if [ -n "$unformatted" ]; then
-  echo "not clang-formatted:"; echo "$unformatted" | sed 's/^/  /'
-  format_failed=1
-else
+# A checker that could not run (no clang-format, an unreadable .clang-format) fails the step
+# rather than reading as "nothing unformatted".
+format_log=$(mktemp)
+if git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | xargs -r clang-format --dry-run -Werror > "$format_log" 2>&1; then
   echo "all sources formatted"
+else
+  unformatted=$(grep -oE '^[^:]+\.(cpp|hpp|h|cc)' "$format_log" | sort -u)
+  if [ -n "$unformatted" ]; then
+    echo "not clang-formatted:"; echo "$unformatted" | sed 's/^/  /'
+  else
+    echo "formatting check did not run:"; head -n 5 "$format_log"
+  fi
+  format_failed=1
 fi
+rm -f "$format_log"
 
 step "build (-Werror)"
 # -O2 without debug information: the sanitizer trees keep it for the reports that need lines,
@@ -66,7 +74,7 @@ sanitizer_builds() {
   # Only what the two suites run: the rest (end-to-end, benchmarks) is not run there.
   local targets
   if [ $rc -eq 0 ]; then
-    targets=$(python3 .ci/suite_targets.py "$ASAN_BUILD" unit; python3 .ci/suite_targets.py "$ASAN_BUILD" dpdk) || rc=1
+    targets=$(python3 .ci/suite_targets.py "$ASAN_BUILD" unit && python3 .ci/suite_targets.py "$ASAN_BUILD" dpdk) || rc=1
   fi
   [ $rc -eq 0 ] && { ninja -C "$ASAN_BUILD" -j"$JOBS" $targets || rc=1; }
   if [ ! -f "$TSAN_BUILD/build.ninja" ]; then
@@ -84,6 +92,9 @@ if [ $status -eq 0 ]; then
   setsid bash -c "$(declare -f sanitizer_builds); ROOT='$ROOT' ASAN_BUILD='$ASAN_BUILD' TSAN_BUILD='$TSAN_BUILD' JOBS='$JOBS'; cd '$ROOT'; sanitizer_builds" \
     > "$SAN_LOG" 2>&1 &
   sanitizer_pid=$!
+  # Its own session, so a stopped or killed run must stop it by its group, or it compiles on.
+  trap '[ -n "$sanitizer_pid" ] && kill -- -"$sanitizer_pid" 2>/dev/null' EXIT
+  trap 'exit 130' INT TERM
 fi
 
 if [ $status -eq 0 ]; then
@@ -98,9 +109,10 @@ if [ $status -eq 0 ]; then
 fi
 
 step "sanitizer builds (waiting for the background build)"
-san_rc=1
+san_rc=3  # no background build ran: neither sanitizer tree is this run's
 if [ -n "$sanitizer_pid" ]; then
   wait "$sanitizer_pid"; san_rc=$?
+  sanitizer_pid=""
   tail -n 3 "$SAN_LOG"
 fi
 asan_ok=$(( san_rc & 1 ? 0 : 1 )); tsan_ok=$(( san_rc & 2 ? 0 : 1 ))
