@@ -16,6 +16,7 @@ Prints a table and, with --out, writes the per-round figures as JSON.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -53,6 +54,14 @@ def parse_args(argv):
     return args
 
 
+def die_with_parent():
+    """In the child before exec: SIGTERM when this script dies, however it dies. The bench runs
+    in a session of its own, out of reach of a kill aimed at the caller's group, and SIGTERM
+    lets it give back the hugepages it reserved (SIGKILL would not)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 15)
+
+
 def run_bench(path, bench_args, out, raise_priority):
     cmd = [path, *bench_args, '--out', out]
     if raise_priority:
@@ -60,7 +69,7 @@ def run_bench(path, bench_args, out, raise_priority):
     # Each run in a session of its own: the kernel gives every session its own autogroup, so
     # the raised priority stays with the run instead of the caller's shell.
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=die_with_parent)
     try:
         _, err = p.communicate()
     except KeyboardInterrupt:

@@ -38,7 +38,23 @@ def leftovers():
     return mounts + glob.glob("/tmp/dpbench-huge-*")
 
 
-def run_bench(cmd):
+def release_leftovers(pages_before, left_before):
+    """After a bench that could not give its pages back (SIGKILL): unmounts and removes what
+    this run left, and restores nr_hugepages unless another run still holds pages."""
+    mine = [p for p in leftovers() if p not in left_before]
+    for path in mine:
+        subprocess.run(["umount", path], stderr=subprocess.DEVNULL)
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+    if not left_before and not leftovers():
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(pages_before))
+    print("dataplane_bench smoke: released what the stopped run left: %s" % (mine or "pages only"))
+
+
+def run_bench(cmd, on_kill):
     """Runs the bench; on a timeout stops it with SIGTERM first, so it can give its pages back."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -50,6 +66,7 @@ def run_bench(cmd):
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
+            on_kill()
         fail("timed out after 100 s: %s" % err[-2000:])
     return proc.returncode, out, err
 
@@ -65,7 +82,9 @@ def main():
         pages_before, left_before = nr_hugepages(), leftovers()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "quick.json")
-        code, stdout, stderr = run_bench([sys.argv[1], "--quick", "--out", out] + sys.argv[2:])
+        on_kill = (lambda: release_leftovers(pages_before, left_before)) if huge else (lambda: None)
+        code, stdout, stderr = run_bench([sys.argv[1], "--quick", "--out", out] + sys.argv[2:],
+                                         on_kill)
         print(stdout[-4000:])
         if huge and code == 77:
             print("dataplane_bench smoke: skipped, no hugepages: " + stderr[-500:])
