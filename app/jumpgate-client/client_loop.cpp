@@ -465,7 +465,7 @@ void Loop::on_hello_ack(const proto::HelloAck &m) {
 void Loop::on_heartbeat_ack(size_t path, const proto::HeartbeatAck &m) {
     Path &p = paths_[path];
     const int64_t now = clock_.timer_ms();
-    const auto sample = take_heartbeat_ack(m, p.heartbeat, now);
+    const auto sample = take_heartbeat_ack(m, p.heartbeat, now, policy_.volatility.loss_window_ms);
     if (!sample) {
         log_line("heartbeat ack on path " + p.spec.name + " answers no heartbeat sent there");
         return;

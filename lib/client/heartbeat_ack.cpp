@@ -1,12 +1,13 @@
 #include "client/heartbeat_ack.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace jg::client {
 
 std::optional<AckSample> take_heartbeat_ack(const proto::HeartbeatAck &ack, HeartbeatSequence &seq,
-                                            int64_t now_ms) {
+                                            int64_t now_ms, int64_t loss_window_ms) {
     if (ack.path_id != seq.path_id || ack.seq == 0 || ack.seq >= seq.next_seq ||
         seq.next_seq - ack.seq > HeartbeatSequence::kRemembered || now_ms < 0 ||
         ack.echo_ts_ms > uint64_t(now_ms) ||
@@ -16,7 +17,16 @@ std::optional<AckSample> take_heartbeat_ack(const proto::HeartbeatAck &ack, Hear
     s.seq = ack.seq;
     s.rtt_ms = double(now_ms - int64_t(ack.echo_ts_ms));
     if (ack.seq > seq.last_acked_seq) {
-        s.lost = seq.last_acked_seq == 0 ? 0 : ack.seq - seq.last_acked_seq - 1;
+        if (seq.last_acked_seq != 0) {
+            // Slots of seqs below `oldest` hold newer heartbeats' times: those seqs are long
+            // past, and so are any sent before the window.
+            constexpr uint32_t kRing = HeartbeatSequence::kRemembered;
+            const uint32_t oldest = seq.next_seq > kRing ? seq.next_seq - kRing : 1;
+            const int64_t since = int64_t(ack.echo_ts_ms) - std::max<int64_t>(loss_window_ms, 0);
+            for (uint32_t q = std::max(seq.last_acked_seq + 1, oldest); q < ack.seq; ++q)
+                if (int64_t(seq.sent_ms[q % kRing]) >= since)
+                    ++s.lost;
+        }
         seq.last_acked_seq = ack.seq;
     }
     return s;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "proto/control_messages.hpp"
@@ -33,15 +34,19 @@ struct HeartbeatSequence {
 struct AckSample {
     uint32_t seq = 0;
     double rtt_ms = 0.0;  // now - the send time the ack echoes
-    uint32_t lost = 0;    // heartbeats between the previous highest ack and this one
+    // Heartbeats between the previous highest ack and this one, sent at most the loss
+    // window before this one (older losses are not news: a path dead for minutes, back now).
+    uint32_t lost = 0;
 };
 
 // The sample an ack gives, or nullopt when it cannot answer a heartbeat sent on this path:
 // another path id, seq 0, not sent yet or no longer remembered, or an echoed send time other
 // than that heartbeat's (or after `now_ms`). Updates `seq.last_acked_seq` when the ack is the
-// newest.
-std::optional<AckSample> take_heartbeat_ack(const proto::HeartbeatAck &ack, HeartbeatSequence &seq,
-                                            int64_t now_ms);
+// newest. Losses count only heartbeats still remembered and sent no more than
+// `loss_window_ms` before the acked one.
+std::optional<AckSample> take_heartbeat_ack(
+    const proto::HeartbeatAck &ack, HeartbeatSequence &seq, int64_t now_ms,
+    int64_t loss_window_ms = std::numeric_limits<int64_t>::max());
 
 // A duration in ms as a wire field in µs: 0 for negative or NaN, saturating at UINT32_MAX.
 uint32_t wire_us(double ms);

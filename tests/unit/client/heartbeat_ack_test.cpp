@@ -45,6 +45,30 @@ TEST(HeartbeatAck, CountsRttAndTheHeartbeatsMissingBetweenAcks) {
     EXPECT_EQ(seq.last_acked_seq, 4u);
 }
 
+// A path that was dead for a while and answers again reports only the losses inside the loss
+// window, not every heartbeat since its last ack.
+TEST(HeartbeatAck, LossesBeforeTheLossWindowAreNotCounted) {
+    HeartbeatSequence seq = sent(12);  // heartbeat k at k * 1000 + 9000 ms
+    ASSERT_TRUE(take_heartbeat_ack(ack(1, 10'000), seq, 10'040, 2'000));
+    // 2..10 unanswered; 11 (sent at 20,000) answered: only 9 and 10 (18,000 and 19,000) are
+    // inside the 2,000 ms window before it.
+    auto s = take_heartbeat_ack(ack(11, 20'000), seq, 20'030, 2'000);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->lost, 2u);
+    // Without a window every remembered heartbeat between the acks counts.
+    HeartbeatSequence all = sent(12);
+    ASSERT_TRUE(take_heartbeat_ack(ack(1, 10'000), all, 10'040));
+    EXPECT_EQ(take_heartbeat_ack(ack(11, 20'000), all, 20'030)->lost, 9u);
+    // Heartbeats the ring no longer remembers are long past.
+    HeartbeatSequence ring = sent(2);
+    ASSERT_TRUE(take_heartbeat_ack(ack(1, 10'000), ring, 10'040));
+    for (int i = 0; i < 100; ++i)
+        ring.send(20'000 + i);
+    const uint32_t last = ring.next_seq - 1;  // 102, sent at 20,099
+    EXPECT_EQ(take_heartbeat_ack(ack(last, 20'099), ring, 20'100)->lost,
+              HeartbeatSequence::kRemembered - 1);
+}
+
 TEST(HeartbeatAck, RefusesWhatNoHeartbeatOnThisPathCouldHaveCaused) {
     HeartbeatSequence seq = sent(5);
     ASSERT_TRUE(take_heartbeat_ack(ack(3, 12'000), seq, 12'100));
