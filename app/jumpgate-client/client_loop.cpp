@@ -150,7 +150,10 @@ class Loop final : public ClientLoop {
     bool send_control(size_t path, const proto::ControlMessage &m) {
         return send_control(path, m, paths_[path].endpoint);
     }
-    size_t send_path() const { return reattach_ ? reattach_->path : active_; }
+    // Traffic goes where a pending reattach asks to go only while the active path is silent:
+    // an active path that answers again is where the gateway still binds the session, and a
+    // candidate that never answered may be as dead as the active path was.
+    size_t send_path() const { return reattach_ && active_silent() ? reattach_->path : active_; }
 
     // ---- the handshake ----
     void start_handshake(size_t path, const char *why, bool retransmit);
