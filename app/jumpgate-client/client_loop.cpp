@@ -965,8 +965,17 @@ ExitCode Loop::run(const std::atomic<bool> &stop) {
             size_t k = extra;
             if (app_fd_ >= 0 && (fds[k++].revents & POLLIN) && !exit_)
                 drain_app();
-            if (tun_ && (fds[k++].revents & POLLIN) && !exit_)
-                drain_tun();
+            if (tun_) {
+                const short ev = fds[k++].revents;
+                // A deleted TUN device leaves its fd in error for good: poll would never wait
+                // again, and there is no app side left to carry.
+                if ((ev & (POLLERR | POLLHUP | POLLNVAL)) && !exit_) {
+                    log_line("the TUN device " + c_.tun_name + " went away; exiting");
+                    exit_ = ExitCode::app_side_lost;
+                } else if ((ev & POLLIN) && !exit_) {
+                    drain_tun();
+                }
+            }
             if (status_ && (fds[k++].revents & POLLIN))
                 status_->serve(status_json());
         }

@@ -18,6 +18,7 @@ enum class ExitCode : int {
     config_error = 1,        // bad flags, files or sockets; nothing started
     handshake_failed = 2,    // no handshake within handshake_timeout_ms
     session_terminated = 3,  // TERMINATE from the gateway or a local terminal transition
+    app_side_lost = 4,       // the TUN device went away (deleted, or its fd in error)
 };
 
 class ClientLoop {
