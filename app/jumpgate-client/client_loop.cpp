@@ -994,11 +994,14 @@ ExitCode Loop::run(const std::atomic<bool> &stop) {
 Result<std::unique_ptr<ClientLoop>> ClientLoop::create(ClientConfig config) {
     std::vector<Path> paths;
     for (const PathSpec &spec : config.paths) {
-        if (spec.source && spec.source->addr[0] == 127 && config.paths.size() > 1)
+        // The kernel picks the port: judge the address alone, as the state machine will.
+        TransportAddr probe = spec.source.value_or(TransportAddr{});
+        probe.port = 1;
+        if (spec.source && config.paths.size() > 1 && !transport_candidate_valid(probe, {}))
             log_line("warning: path " + spec.name +
-                     " uses a loopback source; the session "
-                     "state machine refuses loopback switch candidates, so no switch to it "
-                     "will be made (use a non-loopback address, e.g. in a namespace)");
+                     " uses a loopback, unspecified or multicast source; the session state "
+                     "machine refuses such switch candidates, so no switch to it will be made "
+                     "(use a routable address, e.g. in a namespace)");
         auto sock = PathSocket::open(spec);
         if (!sock)
             return sock.error();
