@@ -769,13 +769,10 @@ void Loop::try_reattach(proto::ReattachReason why) {
     const bool machine_there = candidate == record_->binding;
     if (const GateVerdict g = check_switch_gate(record_->switches, policy_, now);
         !g.allowed && !machine_there) {
-        // Audited once (the step below records the denial); retried when the gate opens.
-        const int64_t wait = record_->switches.empty()
-                                 ? policy_.switching.switch_cooldown_ms
-                                 : std::max<int64_t>(record_->switches.last_ms() +
-                                                         policy_.switching.switch_cooldown_ms - now,
-                                                     1000);
-        next_reattach_ms_ = now + std::max<int64_t>(wait, 100);
+        // Audited once (the step below records the denial); retried when the gate opens, the
+        // rate window's as well as the cooldown's.
+        const int64_t opens = switch_gate_opens_ms(record_->switches, policy_, now);
+        next_reattach_ms_ = std::max<int64_t>(opens, now + 100);
     }
     PathChallenge challenge{};
     randombytes_buf(challenge.data(), challenge.size());

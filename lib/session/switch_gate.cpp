@@ -20,6 +20,22 @@ uint32_t SwitchHistory::count_in_window(int64_t now_ms) const {
     return n;
 }
 
+int64_t SwitchHistory::below_limit_at(uint32_t limit, int64_t now_ms) const {
+    if (limit == 0)
+        return now_ms + kSwitchRateWindowMs;
+    if (count_in_window(now_ms) < limit)
+        return now_ms;
+    // The limit-th newest switch leaving the window leaves limit - 1 in it.
+    return times_.newest(limit - 1) + kSwitchRateWindowMs;
+}
+
+int64_t switch_gate_opens_ms(const SwitchHistory &h, const Policy &p, int64_t now_ms) {
+    const auto &w = p.switching;
+    const int64_t cooldown_ends = h.empty() ? now_ms : h.last_ms() + w.switch_cooldown_ms;
+    const uint32_t limit = std::min(w.max_switches_per_min, SwitchHistory::kCapacity);
+    return std::max({now_ms, cooldown_ends, h.below_limit_at(limit, now_ms)});
+}
+
 GateVerdict check_switch_gate(const SwitchHistory &h, const Policy &p, int64_t now_ms) {
     const auto &w = p.switching;
     if (!h.empty() && now_ms - h.last_ms() < w.switch_cooldown_ms)

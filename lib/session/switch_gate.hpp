@@ -24,6 +24,9 @@ class SwitchHistory {
     void record(int64_t now_ms);
     // Switches at times t with now_ms - t < kSwitchRateWindowMs.
     uint32_t count_in_window(int64_t now_ms) const;
+    // When (ms) fewer than `limit` switches will be left in the window, with none added:
+    // now_ms if there are fewer already; a minute on for a limit of 0 (never, until a reload).
+    int64_t below_limit_at(uint32_t limit, int64_t now_ms) const;
     bool empty() const { return total_ == 0; }
     // The newest switch's time; 0 when there has been none.
     int64_t last_ms() const { return times_.empty() ? 0 : times_.newest(); }
@@ -47,6 +50,8 @@ struct GateVerdict {
 
 // Cooldown first (the cheaper, more specific answer), then the sliding-window rate.
 GateVerdict check_switch_gate(const SwitchHistory &h, const Policy &p, int64_t now_ms);
+// The earliest time (ms) at which check_switch_gate allows a switch, with none added meanwhile.
+int64_t switch_gate_opens_ms(const SwitchHistory &h, const Policy &p, int64_t now_ms);
 
 // A policy-driven switch between two healthy paths is worth it only when the candidate's
 // path_score beats the current one by switching.switch_improvement_factor.

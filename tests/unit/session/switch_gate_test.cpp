@@ -98,6 +98,26 @@ TEST(SwitchGate, HistoryCountsTheLastMinuteAcrossItsWrap) {
     EXPECT_EQ(h.count_in_window(int64_t(kTotal - 1) * 2'000 + 60'000), 0u);
 }
 
+// When a denied switch may be retried: the later of the cooldown's end and the moment the
+// rate window holds fewer than the limit, so a retry is not denied (and audited) again.
+TEST(SwitchGate, OpensWhenBothCooldownAndRateAllow) {
+    const Policy p = gate(3, 1'500);
+    SwitchHistory h;
+    EXPECT_EQ(switch_gate_opens_ms(h, p, 5), 5) << "open already";
+    for (int64_t t : {0, 10'000, 20'000})
+        h.record(t);
+    // Rate: the third newest (0) leaves the window at 60,000; the cooldown ended at 21,500.
+    EXPECT_EQ(switch_gate_opens_ms(h, p, 30'000), 60'000);
+    EXPECT_FALSE(check_switch_gate(h, p, 59'999).allowed);
+    EXPECT_TRUE(check_switch_gate(h, p, 60'000).allowed);
+    // Cooldown later than the rate: one switch, 1,500 ms after it.
+    SwitchHistory one;
+    one.record(100);
+    EXPECT_EQ(switch_gate_opens_ms(one, p, 200), 1'600);
+    // A limit of 0 never opens: the answer is a minute on, to look again.
+    EXPECT_EQ(switch_gate_opens_ms(SwitchHistory{}, gate(0, 0), 7), 60'007);
+}
+
 TEST(SwitchGate, ImprovementMustReachTheFactor) {
     Policy p;
     p.switching.switch_improvement_factor = 1.25;  // exact in binary, so the edge is exact
