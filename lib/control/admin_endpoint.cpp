@@ -376,7 +376,10 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
             put(row, "tx_packets", t.tx_packets);
             put(row, "drops", t.drops);
             put(row, "reassembled", w->counters.reassembled.load(std::memory_order_relaxed));
-            put(row, "busy_permille", total ? busy * 1000 / total : uint64_t{0});
+            // Cumulative cycles: busy * 1000 passes 2^64 after about 85 days of a busy worker.
+            put(row, "busy_permille",
+                total ? static_cast<uint64_t>(static_cast<unsigned __int128>(busy) * 1000 / total)
+                      : uint64_t{0});
             put_child(d, "worker_" + std::to_string(i), row);
         }
         return 0;
