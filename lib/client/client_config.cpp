@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "config/keys.hpp"
 #include "config/policy_file.hpp"
@@ -325,8 +326,20 @@ Result<ClientConfig> build_client_config(const ClientOptions &given) {
                                   "must be 1..65535, not " + std::to_string(*o.inner_source_port));
             c.inner_source_port = static_cast<uint16_t>(*o.inner_source_port);
         }
-    } else if (!valid_interface_name(c.tun_name)) {
-        return make_error("--tun", "'" + c.tun_name + "' is not a valid interface name");
+    } else {
+        if (!valid_interface_name(c.tun_name))
+            return make_error("--tun", "'" + c.tun_name + "' is not a valid interface name");
+        // Headless-only settings would be ignored in TUN mode: refused, so a mistyped mode is
+        // not a silently different client.
+        const std::pair<bool, const char *> headless_only[] = {
+            {!o.app_socket.empty(), "--app-socket"},
+            {!o.app_mode.empty(), "--app-mode"},
+            {!o.inner_destination.empty(), "--inner-destination"},
+            {o.inner_source_port.has_value(), "--inner-source-port"},
+        };
+        for (const auto &[given, flag] : headless_only)
+            if (given)
+                return make_error(flag, "applies only with --headless, not with --tun");
     }
     return c;
 }

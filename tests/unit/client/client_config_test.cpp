@@ -165,6 +165,28 @@ TEST_F(ClientConfigTest, EachMissingOrBadValueIsNamed) {
     EXPECT_NE(error_of(o).find("--policy-profile"), std::string::npos);
 }
 
+// TUN mode takes none of the headless app side's settings: each one given is named.
+TEST_F(ClientConfigTest, HeadlessOnlyFlagsAreRefusedInTunMode) {
+    auto tun = valid();
+    tun.headless = false;
+    tun.app_socket.clear();
+    tun.inner_destination.clear();
+    tun.tun_name = "jg0";
+    ASSERT_EQ(error_of(tun), "ok") << "the TUN baseline is valid";
+    auto o = tun;
+    o.app_socket = "127.0.0.1:7000";
+    EXPECT_EQ(error_of(o), "--app-socket: applies only with --headless, not with --tun");
+    o = tun;
+    o.app_mode = "bogus";
+    EXPECT_EQ(error_of(o), "--app-mode: applies only with --headless, not with --tun");
+    o = tun;
+    o.inner_destination = "198.51.100.2:7777";
+    EXPECT_EQ(error_of(o), "--inner-destination: applies only with --headless, not with --tun");
+    o = tun;
+    o.inner_source_port = 0;
+    EXPECT_EQ(error_of(o), "--inner-source-port: applies only with --headless, not with --tun");
+}
+
 TEST_F(ClientConfigTest, NegativeTimeoutOrPortIsRefusedNotTakenAsUnset) {
     auto o = valid();
     o.handshake_timeout_ms = -5;
