@@ -87,6 +87,50 @@ int run_sessions(const AdminOptions &o) {
     });
 }
 
+// The policy comes 16 profiles a reply; the pages belong together only under one generation,
+// so a reload between them starts the walk over (a few times, then it is an error).
+int run_policy_show(const AdminOptions &o) {
+    return with_gateway(o.gateway, [&](TelemetryClient &c) {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            auto first = ask(c, "/jumpgate/policy", "");
+            if (!first)
+                return print_error(first.error(), kExitFindings);
+            nlohmann::json joined = *first;
+            const auto generation = joined.value("generation", uint64_t{0});
+            bool torn = false;
+            uint64_t next = joined.value("next_first", uint64_t{0});
+            while (next != 0) {
+                auto page = ask(c, "/jumpgate/policy", std::to_string(next));
+                if (!page)
+                    return print_error(page.error(), kExitFindings);
+                if (page->value("generation", uint64_t{0}) != generation) {
+                    torn = true;
+                    break;
+                }
+                for (const auto &[k, v] : page->items())
+                    if (k.rfind("profile_", 0) == 0)
+                        joined[k] = v;
+                const uint64_t after = page->value("next_first", uint64_t{0});
+                if (after != 0 && after <= next)
+                    break;  // a gateway that does not advance: stop rather than loop
+                next = after;
+            }
+            if (torn)
+                continue;
+            joined.erase("next_first");
+            const nlohmann::json listing = policy_listing(std::move(joined));
+            if (o.json)
+                print_json(listing);
+            else
+                std::cout << policy_text(listing);
+            return kExitOk;
+        }
+        std::cerr << "jumpgatectl: the policy was reloaded while it was being read, three times; "
+                     "retry\n";
+        return kExitFindings;
+    });
+}
+
 // One command whose reply is reshaped by `reshape` and shown by `text` (or as JSON).
 int run_listing(const GatewayAddress &gateway, bool json, const std::string &command,
                 const std::string &params, nlohmann::json (*reshape)(nlohmann::json),
@@ -191,10 +235,7 @@ void add_admin_commands(CLI::App &app, int &exit_code) {
     policy->require_subcommand(1);
     CLI::App *show = policy->add_subcommand("show", "The policy profiles in force");
     with_common(show, *o);
-    show->callback([o, &exit_code] {
-        exit_code =
-            run_listing(o->gateway, o->json, "/jumpgate/policy", {}, policy_listing, policy_text);
-    });
+    show->callback([o, &exit_code] { exit_code = run_policy_show(*o); });
     CLI::App *reload = policy->add_subcommand(
         "reload", "Validate a policy file, then make the gateway load it (all or nothing)");
     with_common(reload, *o);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -268,23 +269,39 @@ void put_policy(rte_tel_data *d, const Policy &p) {
         p.transport.legacy_roaming == LegacyRoaming::Allow ? "allow" : "deny");
 }
 
-int cmd_policy(const char *, const char *, rte_tel_data *d) {
+// Pages by position: a reader holds the pages together by `generation` (a reload in between
+// changes it, and the reader starts over).
+int cmd_policy(const char *, const char *params, rte_tel_data *d) {
+    size_t first = 0;
+    if (params != nullptr && *params != '\0') {
+        const std::string_view p(params);
+        const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), first);
+        if (ec != std::errc{} || end != p.data() + p.size())
+            return error_reply(
+                d, "first: \"" + std::string(p) + "\" is not a profile position (0, 1, ...)");
+    }
     return with_endpoint(d, [&](AdminEndpointState &ep) {
         auto snap = ep.current();
         if (!snap || !snap->policies)
             return error_reply(d, "the control core published no state within 2 s; retry");
+        const auto names = snap->policies->names();
+        if (first > names.size())
+            return error_reply(d, "first: " + std::to_string(first) + " is past the " +
+                                      std::to_string(names.size()) + " profiles");
+        const size_t end = std::min(names.size(), first + kAdminPolicyProfilesPerPage);
         rte_tel_data_start_dict(d);
         put(d, "generation", snap->policy_generation);
         put(d, "default_profile", snap->policies->default_name());
-        put(d, "profiles", uint64_t{snap->policies->size()});
-        size_t i = 0;
-        for (const std::string &name : snap->policies->names()) {
+        put(d, "profiles", uint64_t{names.size()});
+        // Where the next page starts; 0 on the last page.
+        put(d, "next_first", uint64_t{end < names.size() ? end : 0});
+        for (size_t i = first; i < end; ++i) {
             rte_tel_data *row = rte_tel_data_alloc();
             if (row == nullptr)
                 return -ENOMEM;
             rte_tel_data_start_dict(row);
-            put_policy(row, *snap->policies->find(name));
-            put_child(d, "profile_" + std::to_string(i++), row);
+            put_policy(row, *snap->policies->find(names[i]));
+            put_child(d, "profile_" + std::to_string(i), row);
         }
         return 0;
     });
@@ -386,27 +403,50 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
     });
 }
 
+struct AdminCommand {
+    const char *name;
+    telemetry_cb handler;
+    std::string_view help;
+};
+constexpr std::array kAdminCommands{
+    AdminCommand{"/jumpgate/sessions", cmd_sessions,
+                 "Sessions (id, peer, state, version, transport, age, switches), 24 a reply. "
+                 "Parameter: session id to list after"},
+    AdminCommand{"/jumpgate/session", cmd_session,
+                 "One session with its last transitions. Parameter: session id"},
+    AdminCommand{"/jumpgate/policy", cmd_policy,
+                 "The running policy profiles and their generation, 16 a reply. "
+                 "Parameter: position to start at (default 0)"},
+    AdminCommand{"/jumpgate/stats", cmd_stats,
+                 "Session directory, handshake and per-worker counters"},
+    AdminCommand{"/jumpgate/terminate", cmd_terminate,
+                 "Terminates a session (explicit_termination, audited). Parameter: session id"},
+    AdminCommand{"/jumpgate/policy_reload", cmd_policy_reload,
+                 "Loads, validates and applies a policy file. Parameter: path"},
+};
+// DPDK refuses a command whose help text does not fit, and the command is then simply absent.
+static_assert(std::all_of(kAdminCommands.begin(), kAdminCommands.end(), [](const AdminCommand &c) {
+    return c.help.size() < RTE_TEL_MAX_STRING_LEN;
+}));
+
+Status g_registration = Ok{};
+
 void register_commands() {
-    rte_telemetry_register_cmd("/jumpgate/sessions", cmd_sessions,
-                               "Sessions (id, peer, state, version, transport, age, switches), "
-                               "24 per reply. Parameter: the session id to list after (hex; "
-                               "default: from the first)");
-    rte_telemetry_register_cmd("/jumpgate/session", cmd_session,
-                               "One session with its last transitions. Parameter: session id");
-    rte_telemetry_register_cmd("/jumpgate/policy", cmd_policy,
-                               "The running policy profiles and their generation");
-    rte_telemetry_register_cmd("/jumpgate/stats", cmd_stats,
-                               "Session directory, handshake and per-worker counters");
-    rte_telemetry_register_cmd("/jumpgate/terminate", cmd_terminate,
-                               "Terminates a session (explicit_termination, audited). "
-                               "Parameter: session id");
-    rte_telemetry_register_cmd("/jumpgate/policy_reload", cmd_policy_reload,
-                               "Loads, validates and applies a policy file. Parameter: path");
+    for (const AdminCommand &c : kAdminCommands)
+        if (const int rc = rte_telemetry_register_cmd(c.name, c.handler, c.help.data()); rc != 0) {
+            g_registration =
+                make_error("admin endpoint", std::string(c.name) + ": DPDK telemetry refused it (" +
+                                                 std::strerror(-rc) + ")");
+            return;
+        }
 }
 
 }  // namespace
 
 Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::start(AdminSources sources) {
+    std::call_once(g_commands_registered, register_commands);
+    if (!g_registration)
+        return g_registration.error();
     auto state = std::make_shared<AdminEndpointState>();
     state->sources = std::move(sources);
     {
@@ -415,7 +455,6 @@ Result<std::unique_ptr<AdminEndpoint>> AdminEndpoint::start(AdminSources sources
             return make_error("admin endpoint", "another one is already serving this process");
         g_endpoint = state;
     }
-    std::call_once(g_commands_registered, register_commands);
     return std::make_unique<AdminEndpoint>(std::move(state));
 }
 

@@ -20,6 +20,9 @@ struct AdminEndpointState;
 // Sessions per /jumpgate/sessions reply: a telemetry reply holds at most 16 KiB of JSON and
 // one session takes up to ~450 bytes (a 127-byte peer name and an IPv6 transport).
 inline constexpr size_t kAdminSessionsPerPage = 24;
+// Profiles per /jumpgate/policy reply: one takes up to ~600 bytes (names of up to 64 bytes),
+// and a reply that does not fit would lose entries without an error.
+inline constexpr size_t kAdminPolicyProfilesPerPage = 16;
 // The read-only commands see the control core at most twice this old (ms); it publishes only
 // while they are used.
 inline constexpr int64_t kAdminPublishIntervalMs = 250;

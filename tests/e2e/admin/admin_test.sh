@@ -193,14 +193,23 @@ grep -q "already terminated" "$ERR" || gw_fail "second terminate: $(cat "$ERR")"
 gw_log "valid policy reload"
 sed -e 's/e2e-bad/e2e-2/' -e 's/loss_volatile_threshold: 1.5/loss_volatile_threshold: 0.25/' \
   "$JG_WORK/bad-policy.yaml" > "$JG_WORK/good-policy.yaml"
+# More profiles than one reply holds (16): policy show must page through all of them.
+sed -n '/^  default:/,$p' "$JG_WORK/good-policy.yaml" > "$JG_WORK/default-profile.yaml"
+for i in $(seq -w 1 39); do
+  sed -e "s/^  default:/  extra-$i:/" -e "s/e2e-2/e2e-extra-$i/" "$JG_WORK/default-profile.yaml" \
+    >> "$JG_WORK/good-policy.yaml"
+done
 ctl 0 policy reload "$JG_WORK/good-policy.yaml" --node-id "$NODE"
 cat "$OUT"
 grep -q "generation 2, default profile default version e2e-2" "$OUT" || gw_fail "reload output"
 ctl 0 policy show --node-id "$NODE" --json
 json_assert "
-p = j['profiles'][0]
+ps = j['profiles']
+assert len(ps) == 40, len(ps)
+p = [q for q in ps if q['name'] == 'default'][0]
 assert j['generation'] == 2 and p['version'] == 'e2e-2', j
 assert p['switching/max_switches_per_min'] == 4 and p['volatility/loss_volatile_threshold'] == '0.25', p
+assert sorted(q['version'] for q in ps if q['name'] != 'default') == ['e2e-extra-%02d' % i for i in range(1, 40)], ps
 "
 
 gw_stop
