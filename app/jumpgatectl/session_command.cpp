@@ -69,8 +69,11 @@ void add_session_command(CLI::App &app, int &exit_code) {
         "session", "Show one live session, or (--timeline) its history in an audit log");
     cmd->add_option("ID", options->id, "session id, hex (as in the audit log's session_id)")
         ->required();
-    cmd->add_flag("--timeline", options->timeline, "the session's audit events, oldest first");
-    cmd->add_option("--audit", options->audit_file, "audit log to read the timeline from");
+    CLI::Option *timeline =
+        cmd->add_flag("--timeline", options->timeline, "the session's audit events, oldest first");
+    // Without --timeline the live gateway is asked: a log named then would be ignored.
+    cmd->add_option("--audit", options->audit_file, "audit log to read the timeline from")
+        ->needs(timeline);
     cmd->add_flag("--json", options->json,
                   "print JSON (with --timeline: the raw audit lines) instead of a table");
     add_gateway_options(cmd, options->gateway);
