@@ -106,6 +106,7 @@ struct Path {
     uint64_t tx_packets = 0;
     uint64_t rx_packets = 0;
     uint64_t send_errors = 0;
+    uint64_t send_dropped = 0;  // datagrams the socket refused alone (buffer full, too large)
 };
 
 // A REATTACH_REQUEST sent and not yet answered.
@@ -240,12 +241,17 @@ class Loop final : public ClientLoop {
 
 bool Loop::send_raw(size_t path, std::span<const uint8_t> bytes, const TransportAddr &to) {
     Path &p = paths_[path];
-    if (auto st = p.socket.send_to(bytes, to); !st) {
+    const auto sent = p.socket.send_to(bytes, to);
+    if (sent && !*sent) {
+        ++p.send_dropped;  // this datagram only: the path still sends
+        return false;
+    }
+    if (!sent) {
         ++p.send_errors;
-        if (p.can_send || p.last_error != st.error().message())
-            log_line(st.error().message());
+        if (p.can_send || p.last_error != sent.error().message())
+            log_line(sent.error().message());
         p.can_send = false;
-        p.last_error = st.error().message();
+        p.last_error = sent.error().message();
         return false;
     }
     if (!p.can_send)
@@ -933,7 +939,9 @@ std::string Loop::status_json() const {
                         {"loss", s.loss_ratio},
                         {"last_rx_age_ms", p.last_rx_ms == kNeverHeard ? -1 : now - p.last_rx_ms},
                         {"tx_packets", p.tx_packets},
-                        {"rx_packets", p.rx_packets}});
+                        {"rx_packets", p.rx_packets},
+                        {"send_errors", p.send_errors},
+                        {"send_dropped", p.send_dropped}});
     }
     j["paths"] = list;
     return j.dump();

@@ -111,18 +111,27 @@ TransportAddr PathSocket::local() const {
         t.port = port_;
         return t;
     }
-    if (auto a = interface_ipv4(spec_.device))
-        return TransportAddr::v4(*a, port_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!address_known_ || now - address_at_ >= kAddressTtl) {
+        address_ = interface_ipv4(spec_.device);
+        address_at_ = now;
+        address_known_ = true;
+    }
+    if (address_)
+        return TransportAddr::v4(*address_, port_);
     return {};
 }
 
-Status PathSocket::send_to(std::span<const uint8_t> bytes, const TransportAddr &to) const {
+Result<bool> PathSocket::send_to(std::span<const uint8_t> bytes, const TransportAddr &to) const {
     const sockaddr_in sin = to_sockaddr(to);
     const ssize_t n = sendto(fd_, bytes.data(), bytes.size(), 0,
                              reinterpret_cast<const sockaddr *>(&sin), sizeof sin);
-    if (n < 0)
-        return errno_error("path " + spec_.name, "send to " + to.to_string());
-    return Ok{};
+    if (n >= 0)
+        return true;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EMSGSIZE ||
+        errno == EINTR)
+        return false;
+    return errno_error("path " + spec_.name, "send to " + to.to_string());
 }
 
 Result<std::optional<ReceivedDatagram>> PathSocket::receive(std::span<uint8_t> buf) const {

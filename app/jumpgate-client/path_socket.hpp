@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -35,8 +36,10 @@ class PathSocket {
     // IPv4 address (none while it has none).
     TransportAddr local() const;
 
-    // An error names why the kernel refused (address gone, network unreachable, ...).
-    Status send_to(std::span<const uint8_t> bytes, const TransportAddr &to) const;
+    // True: sent. False: this datagram alone was dropped (socket buffer full, or larger than
+    // a UDP datagram may be): the path itself is fine. An error says the path cannot send
+    // (address gone, network unreachable, ...) and names why.
+    Result<bool> send_to(std::span<const uint8_t> bytes, const TransportAddr &to) const;
     // One datagram if one is waiting; nullopt when none is.
     Result<std::optional<ReceivedDatagram>> receive(std::span<uint8_t> buf) const;
 
@@ -46,6 +49,12 @@ class PathSocket {
     int fd_ = -1;
     PathSpec spec_;
     uint16_t port_ = 0;  // the bound port (host order)
+    // An interface path's address, looked up (a netlink dump) at most every kAddressTtl: the
+    // loop asks for it every 10 ms tick.
+    static constexpr std::chrono::milliseconds kAddressTtl{200};
+    mutable std::optional<uint32_t> address_;
+    mutable std::chrono::steady_clock::time_point address_at_{};
+    mutable bool address_known_ = false;
 };
 
 // Non-blocking IPv4 UDP socket bound to `local` (headless mode's application socket).
