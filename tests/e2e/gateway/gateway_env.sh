@@ -12,7 +12,14 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"
 
-JG_TAG=$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))
+# A tag no namespace or link of another run carries: gw_release deletes by these names.
+for _ in $(seq 1 20); do
+  JG_TAG=$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))
+  ip netns list 2>/dev/null | grep -qE "^jg[ch]$JG_TAG( |\$)" && continue
+  ip link show "jgo$JG_TAG" > /dev/null 2>&1 && continue
+  ip link show "jgi$JG_TAG" > /dev/null 2>&1 && continue
+  break
+done
 JG_WORK=$(mktemp -d /tmp/jg-e2e.XXXXXX)
 NS_C=jgc$JG_TAG
 NS_H=jgh$JG_TAG
