@@ -18,12 +18,16 @@ std::optional<AckSample> take_heartbeat_ack(const proto::HeartbeatAck &ack, Hear
     s.rtt_ms = double(now_ms - int64_t(ack.echo_ts_ms));
     if (ack.seq > seq.last_acked_seq) {
         if (seq.last_acked_seq != 0) {
-            // Slots of seqs below `oldest` hold newer heartbeats' times: those seqs are long
-            // past, and so are any sent before the window.
             constexpr uint32_t kRing = HeartbeatSequence::kRemembered;
             const uint32_t oldest = seq.next_seq > kRing ? seq.next_seq - kRing : 1;
             const int64_t since = int64_t(ack.echo_ts_ms) - std::max<int64_t>(loss_window_ms, 0);
-            for (uint32_t q = std::max(seq.last_acked_seq + 1, oldest); q < ack.seq; ++q)
+            const uint32_t first = seq.last_acked_seq + 1;
+            // Seqs below `oldest` have no send time left (their slots hold newer ones). They
+            // were sent before the oldest remembered one: inside the window too while that one
+            // is (short heartbeat intervals), long past when it is not.
+            if (first < oldest && oldest < ack.seq && int64_t(seq.sent_ms[oldest % kRing]) >= since)
+                s.lost += oldest - first;
+            for (uint32_t q = std::max(first, oldest); q < ack.seq; ++q)
                 if (int64_t(seq.sent_ms[q % kRing]) >= since)
                     ++s.lost;
         }

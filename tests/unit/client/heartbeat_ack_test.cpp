@@ -59,14 +59,23 @@ TEST(HeartbeatAck, LossesBeforeTheLossWindowAreNotCounted) {
     HeartbeatSequence all = sent(12);
     ASSERT_TRUE(take_heartbeat_ack(ack(1, 10'000), all, 10'040));
     EXPECT_EQ(take_heartbeat_ack(ack(11, 20'000), all, 20'030)->lost, 9u);
-    // Heartbeats the ring no longer remembers are long past.
+    // Heartbeats the ring no longer remembers count when the oldest it remembers is inside the
+    // window (a short interval: 100 heartbeats 1 ms apart, all lost but the last)...
     HeartbeatSequence ring = sent(2);
     ASSERT_TRUE(take_heartbeat_ack(ack(1, 10'000), ring, 10'040));
     for (int i = 0; i < 100; ++i)
         ring.send(20'000 + i);
     const uint32_t last = ring.next_seq - 1;  // 102, sent at 20,099
-    EXPECT_EQ(take_heartbeat_ack(ack(last, 20'099), ring, 20'100)->lost,
-              HeartbeatSequence::kRemembered - 1);
+    EXPECT_EQ(take_heartbeat_ack(ack(last, 20'099), ring, 20'100, 2'000)->lost, 100u)
+        << "2 (sent at 11,000, in the window by the oldest remembered) .. 101";
+    // ... and not when even the oldest remembered left the window (a path dead for long).
+    HeartbeatSequence slow = sent(2);
+    ASSERT_TRUE(take_heartbeat_ack(ack(1, 10'000), slow, 10'040));
+    for (int i = 0; i < 100; ++i)
+        slow.send(20'000 + 1'000 * i);
+    const uint32_t newest = slow.next_seq - 1;  // sent at 119,000
+    EXPECT_EQ(take_heartbeat_ack(ack(newest, 119'000), slow, 119'010, 2'000)->lost, 2u)
+        << "only the two sent at 117,000 and 118,000";
 }
 
 TEST(HeartbeatAck, RefusesWhatNoHeartbeatOnThisPathCouldHaveCaused) {
