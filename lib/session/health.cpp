@@ -52,7 +52,10 @@ void LossWindow::record_late(int64_t now_ms) {
 
 void LossWindow::take_back(int64_t now_ms, uint32_t n) {
     advance(now_ms);
-    // From the newest bucket that still holds gaps; a gap already out of the window is gone.
+    // From the newest bucket that still holds gaps. Which gap a late packet fills is not
+    // known here; a late packet comes within the replay window (2,048 counters) of the
+    // newest, so its gap is almost always still in the window. If it left already, a newer
+    // gap is taken back instead: the ratio errs towards no loss by at most that packet.
     for (int i = 0; i < kBuckets && n > 0; ++i) {
         Bucket &b = buckets_[(head_ - i + kBuckets) % kBuckets];
         const uint32_t k = std::min(b.lost, n);

@@ -26,8 +26,8 @@ class LossWindow {
     // A packet below the highest counter seen arrived late: one gap counted earlier in the
     // window was not a loss after all.
     void record_late(int64_t now_ms);
-    // `n` gaps counted earlier in the window were filled by late packets already counted as
-    // received; takes back the newest ones first.
+    // `n` gaps counted earlier were filled by late packets already counted as received; takes
+    // back the newest gaps in the window first.
     void take_back(int64_t now_ms, uint32_t n);
 
     // lost / (received + lost) over the window; 0 when the window saw nothing.

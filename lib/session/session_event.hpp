@@ -39,8 +39,8 @@ struct HeartbeatReceived {
     // How long before the event the newest of these packets arrived (ms): traffic found by a
     // periodic sample is dated when it came, not when it was noticed.
     int64_t heard_ms_ago = 0;
-    // Packets among rx_packets that arrived below the highest counter seen: each fills a gap
-    // an earlier report counted, which was reordering, not loss.
+    // Gaps an earlier report counted that late packets among rx_packets have filled since
+    // (the worker's net gap count went down by this much): reordering, not loss.
     uint32_t gaps_filled = 0;
 };
 

@@ -429,7 +429,8 @@ void parse_script(const YAML::Node &root, ScenarioScript &sc) {
     std::stable_sort(sc.steps.begin(), sc.steps.end(),
                      [](const ScriptStep &a, const ScriptStep &b) { return a.at_ms < b.at_ms; });
     int64_t last = sc.steps.empty() ? 0 : sc.steps.back().at_ms;
-    sc.end_ms = root["end_ms"] ? as_time(root["end_ms"], "end_ms") : last + 1'000;
+    sc.end_ms = root["end_ms"] ? as_time(root["end_ms"], "end_ms")
+                               : std::min<int64_t>(last + 1'000, kMaxScenarioMs);
     if (sc.end_ms < last)
         fail("end_ms", "is before the last step (" + std::to_string(last) + " ms)");
     if (const Status st = check_run_length(sc); !st)
