@@ -139,8 +139,12 @@ std::string index_path(std::string_view parent, std::size_t index) {
 }
 
 Result<std::string> read_text_file(const std::string &path) {
-    // Non-blocking open: a FIFO must not stall the caller (the admin thread reloads policies),
-    // and only a regular file of bounded size is read, never /dev/zero.
+    // Only a regular file of bounded size is read, never /dev/zero. Checked before opening
+    // too, since opening some devices acts (a watchdog arms, a tape rewinds); the open is
+    // non-blocking so a FIFO swapped in between cannot stall the caller (the admin thread).
+    struct stat before {};
+    if (::stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode))
+        return make_error(path, "is not a regular file");
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return make_error(path, std::string("cannot open: ") + std::strerror(errno));
