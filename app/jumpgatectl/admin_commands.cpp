@@ -111,8 +111,11 @@ int run_policy_show(const AdminOptions &o) {
                     if (k.rfind("profile_", 0) == 0)
                         joined[k] = v;
                 const uint64_t after = page->value("next_first", uint64_t{0});
-                if (after != 0 && after <= next)
-                    break;  // a gateway that does not advance: stop rather than loop
+                if (after != 0 && after <= next) {
+                    std::cerr << "jumpgatectl: the gateway's policy pages do not advance (at "
+                              << next << "); not showing a partial policy\n";
+                    return kExitFindings;
+                }
                 next = after;
             }
             if (torn)

@@ -103,7 +103,7 @@ void add_audit_check_command(CLI::App &app, int &exit_code) {
                     "profile whose version it carries, else the default profile)")
         ->needs(policy)
         ->each([options](const std::string &) { options->profile_given = true; });
-    // The ranges validate_policy allows: a negative cooldown would let every switch pass.
+    // Not negative: a negative cooldown would let every switch pass.
     cmd->add_option("--max-switches-per-min", options->max_switches_per_min,
                     "switching.max_switches_per_min (default: the policy's, else 8)")
         ->check(CLI::Range(0u, UINT32_MAX));
