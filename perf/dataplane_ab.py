@@ -54,12 +54,17 @@ def parse_args(argv):
     return args
 
 
-def die_with_parent():
-    """In the child before exec: SIGTERM when this script dies, however it dies. The bench runs
-    in a session of its own, out of reach of a kill aimed at the caller's group, and SIGTERM
-    lets it give back the hugepages it reserved (SIGKILL would not)."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 15)
+def die_with_parent(parent):
+    """Returns what the child runs before exec: SIGTERM to it when this script dies, even by
+    SIGKILL. The bench runs in a session of its own, out of reach of a kill aimed at the
+    caller's group, and SIGTERM lets it give back the hugepages it reserved."""
+    def arm():
+        PR_SET_PDEATHSIG = 1
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 15) != 0:
+            os._exit(126)
+        if os.getppid() != parent:  # the script died before the signal was armed
+            os._exit(126)
+    return arm
 
 
 def run_bench(path, bench_args, out, raise_priority):
@@ -69,7 +74,7 @@ def run_bench(path, bench_args, out, raise_priority):
     # Each run in a session of its own: the kernel gives every session its own autogroup, so
     # the raised priority stays with the run instead of the caller's shell.
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=die_with_parent)
+                         start_new_session=True, preexec_fn=die_with_parent(os.getpid()))
     try:
         _, err = p.communicate()
     except KeyboardInterrupt:

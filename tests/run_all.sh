@@ -87,14 +87,18 @@ sanitizer_builds() {
 }
 SAN_LOG=$ROOT/sanitizer-build.log
 sanitizer_pid=""
+sanitizer_started=""
 if [ $status -eq 0 ]; then
   step "sanitizer builds start in the background (log: $(basename "$SAN_LOG"))"
   setsid bash -c "$(declare -f sanitizer_builds); ROOT='$ROOT' ASAN_BUILD='$ASAN_BUILD' TSAN_BUILD='$TSAN_BUILD' JOBS='$JOBS'; cd '$ROOT'; sanitizer_builds" \
     > "$SAN_LOG" 2>&1 &
   sanitizer_pid=$!
-  # Its own session, so a stopped or killed run must stop it by its group, or it compiles on.
+  sanitizer_started=1
+  # Its own session: a run stopped by a signal stops it by its group, or it compiles on.
+  # (SIGKILL cannot be caught; the build then ends when its compiler jobs do.)
   trap '[ -n "$sanitizer_pid" ] && kill -- -"$sanitizer_pid" 2>/dev/null' EXIT
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 fi
 
 if [ $status -eq 0 ]; then
@@ -117,9 +121,13 @@ if [ -n "$sanitizer_pid" ]; then
 fi
 asan_ok=$(( san_rc & 1 ? 0 : 1 )); tsan_ok=$(( san_rc & 2 ? 0 : 1 ))
 [ $san_rc -gt 3 ] && { asan_ok=0; tsan_ok=0; }
-[ $asan_ok -eq 1 ] || { status=1; echo "ASan+UBSan build failed (see $SAN_LOG)"; }
-[ $tsan_ok -eq 1 ] || { status=1; echo "ThreadSanitizer build failed (see $SAN_LOG)"; }
-[ $san_rc -eq 0 ] || tail -n 40 "$SAN_LOG"
+if [ -z "$sanitizer_started" ]; then
+  status=1; echo "sanitizer builds not started: the -Werror build failed"
+else
+  [ $asan_ok -eq 1 ] || { status=1; echo "ASan+UBSan build failed (see $SAN_LOG)"; }
+  [ $tsan_ok -eq 1 ] || { status=1; echo "ThreadSanitizer build failed (see $SAN_LOG)"; }
+  [ $san_rc -eq 0 ] || tail -n 40 "$SAN_LOG"
+fi
 if [ $asan_ok -eq 1 ]; then
   # DPDK keeps its EAL allocations until exit: .ci/lsan.supp names those, nothing else.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

@@ -13,13 +13,18 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"
 
 # A tag no namespace or link of another run carries: gw_release deletes by these names.
+jg_tag_free() {
+  local namespaces
+  namespaces=$(ip netns list 2>/dev/null || true)
+  ! grep -qE "^jg[ch]$1( |\$)" <<< "$namespaces" &&
+    ! ip link show "jgo$1" > /dev/null 2>&1 && ! ip link show "jgi$1" > /dev/null 2>&1
+}
+JG_TAG=""
 for _ in $(seq 1 20); do
-  JG_TAG=$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))
-  ip netns list 2>/dev/null | grep -qE "^jg[ch]$JG_TAG( |\$)" && continue
-  ip link show "jgo$JG_TAG" > /dev/null 2>&1 && continue
-  ip link show "jgi$JG_TAG" > /dev/null 2>&1 && continue
-  break
+  jg_try=$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))
+  if jg_tag_free "$jg_try"; then JG_TAG=$jg_try; break; fi
 done
+[ -n "$JG_TAG" ] || { echo "FAIL: no free run tag in 20 tries (leftover jg* namespaces?)"; exit 1; }
 JG_WORK=$(mktemp -d /tmp/jg-e2e.XXXXXX)
 NS_C=jgc$JG_TAG
 NS_H=jgh$JG_TAG
