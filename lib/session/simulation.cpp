@@ -417,7 +417,7 @@ void parse_script(const YAML::Node &root, ScenarioScript &sc) {
     if (root["seed"])
         sc.seed = as_u64(root["seed"], "seed");
     if (root["tick_ms"])
-        sc.tick_ms = as_time(root["tick_ms"], "tick_ms", 1);
+        sc.tick_ms = as_ms(root["tick_ms"], "tick_ms");  // its range: check_run_length
     if (root["policy"])
         apply_policy(sc.policy, root["policy"], "");
     if (const Status st = validate_policy(sc.policy); !st)
@@ -429,7 +429,7 @@ void parse_script(const YAML::Node &root, ScenarioScript &sc) {
     std::stable_sort(sc.steps.begin(), sc.steps.end(),
                      [](const ScriptStep &a, const ScriptStep &b) { return a.at_ms < b.at_ms; });
     int64_t last = sc.steps.empty() ? 0 : sc.steps.back().at_ms;
-    sc.end_ms = root["end_ms"] ? as_time(root["end_ms"], "end_ms")
+    sc.end_ms = root["end_ms"] ? as_ms(root["end_ms"], "end_ms")
                                : std::min<int64_t>(last + 1'000, kMaxScenarioMs);
     if (sc.end_ms < last)
         fail("end_ms", "is before the last step (" + std::to_string(last) + " ms)");

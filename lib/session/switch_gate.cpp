@@ -3,6 +3,14 @@
 #include <algorithm>
 
 namespace jg {
+namespace {
+
+// The rate limit as enforced: switching.max_switches_per_min, clamped to what the history holds.
+uint32_t enforced_rate_limit(const Policy &p) {
+    return std::min(p.switching.max_switches_per_min, SwitchHistory::kCapacity);
+}
+
+}  // namespace
 
 void SwitchHistory::record(int64_t now_ms) {
     ++total_;
@@ -32,8 +40,7 @@ int64_t SwitchHistory::below_limit_at(uint32_t limit, int64_t now_ms) const {
 int64_t switch_gate_opens_ms(const SwitchHistory &h, const Policy &p, int64_t now_ms) {
     const auto &w = p.switching;
     const int64_t cooldown_ends = h.empty() ? now_ms : h.last_ms() + w.switch_cooldown_ms;
-    const uint32_t limit = std::min(w.max_switches_per_min, SwitchHistory::kCapacity);
-    return std::max({now_ms, cooldown_ends, h.below_limit_at(limit, now_ms)});
+    return std::max({now_ms, cooldown_ends, h.below_limit_at(enforced_rate_limit(p), now_ms)});
 }
 
 GateVerdict check_switch_gate(const SwitchHistory &h, const Policy &p, int64_t now_ms) {
@@ -41,7 +48,7 @@ GateVerdict check_switch_gate(const SwitchHistory &h, const Policy &p, int64_t n
     if (!h.empty() && now_ms - h.last_ms() < w.switch_cooldown_ms)
         return {false, "switching.switch_cooldown_ms", static_cast<double>(w.switch_cooldown_ms),
                 static_cast<double>(now_ms - h.last_ms())};
-    const uint32_t limit = std::min(w.max_switches_per_min, SwitchHistory::kCapacity);
+    const uint32_t limit = enforced_rate_limit(p);
     const uint32_t recent = h.count_in_window(now_ms);
     if (recent >= limit)
         return {false, "switching.max_switches_per_min", static_cast<double>(limit),
